@@ -10,6 +10,7 @@
 #   src/main.c                     the CLI                    -> build/vigil
 #   tests/<tier>/*.c, <cap>/tests/*.c  test programs          -> build/tests/*
 #   <cap>/fuzz/fuzz_*.c, tests/fuzz/fuzz_*.c  libFuzzer targets (ASan+UBSan) -> build/fuzz/*
+#   bench/<name>/*.c               benchmark programs         -> build/bench/*
 #
 # Targets: all (default), check, demo, fuzz, bench, deps, man, clean.
 
@@ -44,6 +45,8 @@ LIB_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
 TEST_SRCS  := $(filter-out %.bpf.c,$(wildcard tests/unit/*.c tests/bpf/*.c tests/integration/*.c \
 	      tests/vm/*.c) $(foreach c,$(CAPS),$(wildcard $(c)/tests/*.c)))
 TEST_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
+BENCH_SRCS := $(wildcard bench/*/*.c)
+BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c) $(foreach c,$(CAPS),$(wildcard $(c)/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(patsubst %.c,$(BUILD)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz-obj/%.o,$(LIB_SRCS)) \
@@ -51,7 +54,7 @@ FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz-obj/%.o,$(LIB_SRCS)) \
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	      -fno-omit-frame-pointer
 
-vpath %.c $(sort $(dir $(TEST_SRCS) $(FUZZ_SRCS)))
+vpath %.c $(sort $(dir $(TEST_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS)))
 vpath %.bpf.c $(sort $(dir $(BPF_SRCS)))
 vpath %.proto $(sort $(dir $(PROTO_SRCS)))
 
@@ -105,6 +108,10 @@ $(BUILD)/tests/%: %.c $(BUILD)/libvigil.a tests/test.h $(GENERATED)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
+$(BUILD)/bench/%: %.c $(BUILD)/libvigil.a $(GENERATED)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+
 # Sanitized build of the whole library for the fuzz targets.
 $(BUILD)/fuzz-obj/%.o: %.c $(GENERATED) $(wildcard include/vigil/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -142,8 +149,9 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
+# bench/<name>/run each measure one thing against a baseline in the same run; see bench/RESULTS.md
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@for b in bench/*/run; do echo "== $$b"; $$b || exit 1; done
 
 clean:
