@@ -54,6 +54,8 @@ FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz-obj/%.o,$(LIB_SRCS)) \
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	      -fno-omit-frame-pointer
 
+SRC_HDRS   := $(filter-out $(BUILD)/%,$(wildcard */*.h) $(wildcard include/vigil/*.h))
+
 vpath %.c $(sort $(dir $(TEST_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS)))
 vpath %.bpf.c $(sort $(dir $(BPF_SRCS)))
 vpath %.proto $(sort $(dir $(PROTO_SRCS)))
@@ -75,13 +77,13 @@ $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BUILD)/bpf/%.bpf.o: %.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/*.h) $(wildcard */*.h)
+$(BUILD)/bpf/%.bpf.o: %.bpf.c $(BUILD)/vmlinux.h $(SRC_HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: %.proto
 	@mkdir -p $(BUILD)/proto
@@ -89,7 +91,7 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: %.proto
 
 GENERATED := $(SKELS) $(patsubst %.c,%.h,$(PROTO_C)) $(BUILD)/config.mk
 
-$(BUILD)/obj/%.o: %.c $(GENERATED) $(wildcard include/vigil/*.h) $(wildcard */*.h)
+$(BUILD)/obj/%.o: %.c $(GENERATED) $(SRC_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -113,7 +115,7 @@ $(BUILD)/bench/%: %.c $(BUILD)/libvigil.a $(GENERATED)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
 # Sanitized build of the whole library for the fuzz targets.
-$(BUILD)/fuzz-obj/%.o: %.c $(GENERATED) $(wildcard include/vigil/*.h) $(wildcard */*.h)
+$(BUILD)/fuzz-obj/%.o: %.c $(GENERATED) $(SRC_HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(filter-out -O2,$(CFLAGS)) -c $< -o $@
 
