@@ -26,8 +26,16 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 -include $(BUILD)/config.mk
 
 WARN     := -Wall -Wextra -Werror
+# V=1 shows full commands
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2);
+endif
 CFLAGS   ?= -O2 -g
-CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -I$(BUILD)/proto \
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I. -I$(BUILD) -I$(BUILD)/proto \
 	    -DVIGIL_VERSION='"$(VERSION)"' $(CONFIG_CFLAGS)
 LDLIBS   += $(CONFIG_LIBS) -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter \
@@ -75,61 +83,61 @@ $(BUILD)/config.mk: scripts/configure
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+	$(call msg,GEN,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
 $(BUILD)/bpf/%.bpf.o: %.bpf.c $(BUILD)/vmlinux.h $(SRC_HDRS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-	$(LLVM_STRIP) -g $@
+	$(call msg,BPF,$@)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(call msg,SKEL,$@)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: %.proto
 	@mkdir -p $(BUILD)/proto
-	protoc-c --proto_path=$(dir $<) --c_out=$(BUILD)/proto $<
+	$(call msg,PROTO,$<)protoc-c --proto_path=$(dir $<) --c_out=$(BUILD)/proto $<
 
 GENERATED := $(SKELS) $(patsubst %.c,%.h,$(PROTO_C)) $(BUILD)/config.mk
 
 $(BUILD)/obj/%.o: %.c $(GENERATED) $(SRC_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call msg,CC,$@)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/proto/%.o: $(BUILD)/proto/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+	$(call msg,CC,$@)$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 $(BUILD)/libvigil.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call msg,AR,$@)ar rcs $@ $^
 
 $(BUILD)/vigil: $(BUILD)/obj/src/main.o $(BUILD)/libvigil.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(call msg,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: %.c $(BUILD)/libvigil.a tests/test.h $(GENERATED)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+	$(call msg,CC,$@)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
 $(BUILD)/bench/%: %.c $(BUILD)/libvigil.a $(GENERATED)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+	$(call msg,CC,$@)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
 # Sanitized build of the whole library for the fuzz targets.
 $(BUILD)/fuzz-obj/%.o: %.c $(GENERATED) $(SRC_HDRS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(filter-out -O2,$(CFLAGS)) -c $< -o $@
+	$(call msg,CLANG,$@)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(filter-out -O2,$(CFLAGS)) -c $< -o $@
 
 $(BUILD)/fuzz-obj/proto/%.o: $(BUILD)/proto/%.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(filter-out -O2,$(CFLAGS)) -Wno-unused-parameter -c $< -o $@
+	$(call msg,CLANG,$@)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(filter-out -O2,$(CFLAGS)) -Wno-unused-parameter -c $< -o $@
 
 $(BUILD)/libvigil-fuzz.a: $(FUZZ_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call msg,AR,$@)ar rcs $@ $^
 
 $(BUILD)/fuzz/%: %.c $(BUILD)/libvigil-fuzz.a
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(filter-out -O2,$(CFLAGS)) -o $@ $< \
+	$(call msg,CLANG,$@)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(filter-out -O2,$(CFLAGS)) -o $@ $< \
 		$(BUILD)/libvigil-fuzz.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)

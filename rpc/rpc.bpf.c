@@ -86,18 +86,28 @@ struct {
 } pendings SEC(".maps");
 
 /* The record under construction. Twice the capture bound, so that the verifier can prove
- * `off + chunk` stays inside it while iovecs are appended (off < MAX and chunk <= MAX). */
+ * `off + chunk` stays inside it while iovecs are appended (off < MAX and chunk <= MAX).
+ * At 32 KiB + 88 bytes it is over the per-CPU allocator's 32 KiB unit, so this is a plain
+ * array with one slot per CPU (user space sets max_entries to the number of possible CPUs),
+ * indexed by the current CPU: the program runs with migration disabled. */
 struct scratch {
 	struct rpc_event ev;
 	__u8 data[2 * RPC_MAX_CAPTURE];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch_map, &cpu);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -232,7 +242,7 @@ static __always_inline int on_exit(long ret)
 	struct rpc_conn_val *c;
 	struct pending *p;
 	struct scratch *s;
-	__u32 zero = 0, want, off = 0;
+	__u64 want, off = 0;
 
 	p = bpf_map_lookup_elem(&pendings, &id);
 	if (!p)
@@ -240,10 +250,10 @@ static __always_inline int on_exit(long ret)
 	if (ret <= 0)
 		goto out;
 	c = bpf_map_lookup_elem(&conns, &p->key);
-	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	s = get_scratch();
 	if (!c || !s)
 		goto out;
-	want = ret < capture ? (__u32)ret : capture;
+	want = (__u64)ret < capture ? (__u64)ret : capture;
 	if (want > RPC_MAX_CAPTURE)
 		want = RPC_MAX_CAPTURE;
 	if (!p->iovcnt) {
@@ -254,16 +264,21 @@ static __always_inline int on_exit(long ret)
 		/* gather the first iovecs until the capture is full */
 		for (__u32 i = 0; i < MAX_IOV; i++) {
 			struct iovec iov;
-			__u32 chunk;
+			__u64 chunk;
 
 			if (i >= p->iovcnt || off >= want)
 				break;
 			if (bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)p->buf + i))
 				break;
-			chunk = iov.iov_len < want - off ? (__u32)iov.iov_len : want - off;
+			chunk = iov.iov_len < want - off ? iov.iov_len : want - off;
 			off &= RPC_MAX_CAPTURE - 1;
+			/* clang would test a copy of chunk and pass the unchecked register to the
+			 * helper; the empty asm pins the value so the bound check and the use are
+			 * the same register, which is what the verifier needs to see */
+			asm volatile("" : "+r"(chunk));
 			if (chunk > RPC_MAX_CAPTURE)
 				break;
+			asm volatile("" : "+r"(chunk));
 			if (bpf_probe_read_user(s->data + off, chunk, iov.iov_base))
 				break;
 			off += chunk;
@@ -278,7 +293,7 @@ static __always_inline int on_exit(long ret)
 	s->ev.tid = (__u32)id;
 	s->ev.fd = p->key.fd;
 	s->ev.total_len = (__u32)ret;
-	s->ev.cap_len = off;
+	s->ev.cap_len = (__u32)off;
 	s->ev.dir = p->dir;
 	s->ev.syscall = p->syscall;
 	fill_conn(&s->ev, c);
@@ -464,8 +479,8 @@ SEC("tracepoint/sched/sched_process_exec")
 int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, zero = 0, off;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	__u32 tgid = id >> 32, off;
+	struct scratch *s = get_scratch();
 	long n;
 
 	if (!s)

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The rpc kernel half on the host kernel: a server process on a loopback port answers a client
+ * through each syscall family (read/write, recvfrom/sendto, readv/writev, recvmsg/sendmsg); the
+ * ring buffer must carry exactly the bytes the server moved, in order, with full lengths, the
+ * right direction and the connection's addresses. Also: connections opened before the program
+ * was loaded, truncation counting, close events, and new child processes followed.
+ */
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <ctype.h>
+#include "test.h"
+#include "rpc/rpc.h"
+#include "rpc.skel.h"
+
+enum mode { M_RW, M_SENDRECV, M_VEC, M_MSG };
+
+static int listen_any(unsigned short *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 16))
+		return -1;
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static ssize_t srv_read(int fd, char *buf, size_t n, enum mode m)
+{
+	struct iovec iov[2] = { { buf, 3 }, { buf + 3, n - 3 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	switch (m) {
+	case M_RW: return read(fd, buf, n);
+	case M_SENDRECV: return recvfrom(fd, buf, n, 0, NULL, NULL);
+	case M_VEC: return readv(fd, iov, 2);
+	case M_MSG: return recvmsg(fd, &msg, 0);
+	}
+	return -1;
+}
+
+static ssize_t srv_write(int fd, const char *buf, size_t n, enum mode m)
+{
+	struct iovec iov[2] = { { (void *)buf, 5 }, { (void *)(buf + 5), n - 5 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	switch (m) {
+	case M_RW: return write(fd, buf, n);
+	case M_SENDRECV: return sendto(fd, buf, n, 0, NULL, 0);
+	case M_VEC: return writev(fd, iov, 2);
+	case M_MSG: return sendmsg(fd, &msg, 0);
+	}
+	return -1;
+}
+
+/* The server: for each accepted connection, read one request and answer with the request
+ * bytes uppercased and a large tail of @extra bytes, then close. Exits after @conns. */
+static void server(int lfd, int conns, enum mode m, size_t extra, int go_fd)
+{
+	char c;
+
+	if (read(go_fd, &c, 1) != 1) /* wait until the test has loaded the program */
+		_exit(3);
+	for (int i = 0; i < conns; i++) {
+		int fd = accept(lfd, NULL, NULL);
+		char req[256], *resp;
+		ssize_t n = srv_read(fd, req, sizeof(req), m);
+
+		if (n <= 5)
+			_exit(4);
+		resp = malloc((size_t)n + extra);
+		for (ssize_t k = 0; k < n; k++)
+			resp[k] = (char)toupper(req[k]);
+		memset(resp + n, 'x', extra);
+		size_t off = 0, total = (size_t)n + extra;
+		while (off < total) {
+			ssize_t w = srv_write(fd, resp + off, total - off, off ? M_RW : m);
+			if (w <= 0)
+				_exit(5);
+			off += (size_t)w;
+		}
+		free(resp);
+		close(fd);
+	}
+	_exit(0);
+}
+
+struct capture {
+	int data_in, data_out, closes, forks;
+	size_t in_total, out_total, out_captured;
+	char in_bytes[512];
+	char out_head[64];
+	unsigned short rport, lport;
+	unsigned short want_rport;
+	unsigned tgid;
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct capture *c = ctx;
+	const struct rpc_event *ev = data;
+
+	if (len < sizeof(*ev) || ev->tgid != c->tgid)
+		return 0;
+	if (ev->kind == RPC_EV_DATA && c->want_rport && ev->rport != c->want_rport)
+		return 0;
+	if (ev->kind == RPC_EV_CLOSE)
+		c->closes++;
+	if (ev->kind == RPC_EV_FORK) {
+		/* follow the new process: its tgid travels in the fd field */
+		c->forks++;
+		c->tgid = (unsigned)ev->fd;
+	}
+	if (ev->kind != RPC_EV_DATA)
+		return 0;
+	c->lport = ev->lport;
+	c->rport = ev->rport;
+	if (ev->dir == RPC_DIR_IN) {
+		if (c->in_total + ev->cap_len < sizeof(c->in_bytes))
+			memcpy(c->in_bytes + c->in_total, ev + 1, ev->cap_len);
+		c->in_total += ev->total_len;
+		c->data_in++;
+	} else {
+		if (!c->out_total)
+			memcpy(c->out_head, ev + 1, ev->cap_len < 63 ? ev->cap_len : 63);
+		c->out_total += ev->total_len;
+		c->out_captured += ev->cap_len;
+		c->data_out++;
+	}
+	return 0;
+}
+
+/* Loads the program tracing only @tgid's connections to @port. */
+static struct rpc_bpf *load(unsigned tgid, unsigned short port, unsigned capture)
+{
+	struct rpc_bpf *skel = rpc_bpf__open();
+	__u8 one = 1;
+	__u16 p = port;
+
+	if (!skel)
+		return NULL;
+	skel->rodata->capture = capture;
+	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	skel->rodata->filter_targets = true;
+	if (rpc_bpf__load(skel) || rpc_bpf__attach(skel)) {
+		rpc_bpf__destroy(skel);
+		return NULL;
+	}
+	bpf_map__update_elem(skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
+	bpf_map__update_elem(skel->maps.targets, &tgid, sizeof(tgid), &one, 1, BPF_ANY);
+	return skel;
+}
+
+static int connect_to(unsigned short port, unsigned short *local)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	*local = ntohs(a.sin_port);
+	return fd;
+}
+
+static __u64 counter(struct rpc_bpf *skel, __u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 vals[ncpu], sum = 0;
+
+	if (bpf_map__lookup_elem(skel->maps.counters, &idx, sizeof(idx), vals,
+				 sizeof(__u64) * ncpu, 0))
+		return (__u64)-1;
+	for (int i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/* One exchange in mode @m; @preexisting connects before the program is loaded. */
+static void exchange(enum mode m, bool preexisting, size_t extra, unsigned capture)
+{
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\",\"id\":1}";
+	unsigned short port, local = 0;
+	int lfd = listen_any(&port), go[2], cfd = -1, status;
+	struct capture c = { 0 };
+	struct rpc_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	size_t got = 0;
+	char buf[65536];
+	pid_t pid;
+
+	if (!ASSERT_TRUE(lfd >= 0, "listen") || !ASSERT_OK(pipe(go), "pipe"))
+		return;
+	pid = fork();
+	if (pid == 0)
+		server(lfd, 1, m, extra, go[0]);
+	if (preexisting) {
+		cfd = connect_to(port, &local);
+		if (!ASSERT_TRUE(cfd >= 0, "connect before load"))
+			goto out;
+	}
+	skel = load((unsigned)pid, port, capture);
+	if (!ASSERT_NOT_NULL(skel, "load and attach rpc.bpf.o"))
+		goto out;
+	c.tgid = (unsigned)pid;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	if (!ASSERT_NOT_NULL(rb, "ring buffer"))
+		goto out;
+	if (write(go[1], "g", 1) != 1)
+		goto out;
+	if (!preexisting)
+		cfd = connect_to(port, &local);
+	if (!ASSERT_EQ(write(cfd, req, sizeof(req) - 1), (long)sizeof(req) - 1, "client write"))
+		goto out;
+	for (ssize_t n; (n = read(cfd, buf, sizeof(buf))) > 0;)
+		got += (size_t)n;
+	waitpid(pid, &status, 0);
+	pid = 0;
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server exited cleanly");
+	while (ring_buffer__poll(rb, 100) > 0)
+		;
+	ASSERT_EQ(got, sizeof(req) - 1 + extra, "client got the whole response");
+	ASSERT_EQ(c.in_total, sizeof(req) - 1, "request length");
+	ASSERT_TRUE(memcmp(c.in_bytes, req, sizeof(req) - 1) == 0, "request bytes captured exactly");
+	ASSERT_EQ(c.out_total, sizeof(req) - 1 + extra, "response length (full, not captured)");
+	ASSERT_TRUE(strncmp(c.out_head, "{\"JSONRPC\":\"2.0\"", 16) == 0, "response head captured");
+	ASSERT_EQ(c.lport, port, "server port");
+	ASSERT_EQ(c.rport, local, "client port");
+	ASSERT_EQ(c.closes, 1, "one close event");
+	if (extra > capture) {
+		ASSERT_LE(c.out_captured, (size_t)capture * c.data_out, "capture bound respected");
+		ASSERT_GE(counter(skel, RPC_CNT_TRUNCATED), 1, "truncated counted");
+	}
+	ASSERT_EQ(counter(skel, RPC_CNT_LOST), 0, "nothing lost");
+	ASSERT_EQ(counter(skel, RPC_CNT_CONNS), 1, "one server connection discovered");
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+}
+
+static void test_read_write(void) { exchange(M_RW, false, 0, 4096); }
+static void test_recvfrom_sendto(void) { exchange(M_SENDRECV, false, 0, 4096); }
+static void test_readv_writev(void) { exchange(M_VEC, false, 0, 4096); }
+static void test_recvmsg_sendmsg(void) { exchange(M_MSG, false, 0, 4096); }
+static void test_connection_opened_before_load(void) { exchange(M_RW, true, 0, 4096); }
+static void test_large_response_truncated_with_full_length(void)
+{
+	exchange(M_RW, false, 3 << 20, 4096);
+}
+static void test_max_capture_16k(void) { exchange(M_VEC, false, 100000, RPC_MAX_CAPTURE); }
+
+/* An untraced process on the same port and the traced process's other sockets are ignored. */
+static void test_other_processes_ignored(void)
+{
+	unsigned short port, local;
+	int lfd = listen_any(&port), go[2], cfd;
+	struct capture c = { 0 };
+	struct rpc_bpf *skel;
+	struct ring_buffer *rb;
+	pid_t pid;
+	char buf[256];
+
+	if (!ASSERT_OK(pipe(go), "pipe"))
+		return;
+	pid = fork();
+	if (pid == 0)
+		server(lfd, 1, M_RW, 0, go[0]);
+	skel = load((unsigned)pid + 1000000, port, 4096); /* a tgid that does not exist */
+	if (!ASSERT_NOT_NULL(skel, "load")) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	c.tgid = (unsigned)pid;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	if (write(go[1], "g", 1) != 1)
+		return;
+	cfd = connect_to(port, &local);
+	if (write(cfd, "GET / HTTP/1.1\r\n\r\n", 18) != 18)
+		return;
+	while (read(cfd, buf, sizeof(buf)) > 0)
+		;
+	waitpid(pid, NULL, 0);
+	while (ring_buffer__poll(rb, 100) > 0)
+		;
+	ASSERT_EQ(c.data_in + c.data_out, 0, "untraced process produced no events");
+	close(cfd);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+}
+
+/* A traced process's child process is traced too: a supervisor forks the real server after
+ * tracing began; its connection's bytes arrive under the new tgid, announced by a fork record. */
+static void test_children_followed(void)
+{
+	static const char req[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+	unsigned short port, local;
+	int lfd = listen_any(&port), go[2], cfd = -1;
+	struct capture c = { 0 };
+	struct rpc_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	pid_t pid;
+	char buf[256];
+
+	if (!ASSERT_OK(pipe(go), "pipe"))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char g;
+		int p2[2];
+		pid_t worker;
+
+		if (read(go[0], &g, 1) != 1 || pipe(p2) || write(p2[1], "g", 1) != 1)
+			_exit(3);
+		worker = fork();
+		if (worker == 0)
+			server(lfd, 1, M_RW, 0, p2[0]);
+		waitpid(worker, NULL, 0);
+		_exit(0);
+	}
+	close(go[0]);
+	skel = load((unsigned)pid, port, 4096);
+	if (!ASSERT_NOT_NULL(skel, "load"))
+		goto out;
+	c.tgid = (unsigned)pid;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
+		goto out;
+	cfd = connect_to(port, &local);
+	if (!ASSERT_EQ(write(cfd, req, sizeof(req) - 1), (long)sizeof(req) - 1, "client write"))
+		goto out;
+	while (read(cfd, buf, sizeof(buf)) > 0)
+		;
+	waitpid(pid, NULL, 0);
+	pid = 0;
+	while (ring_buffer__poll(rb, 100) > 0)
+		;
+	ASSERT_EQ(c.forks, 1, "one fork record from the supervisor");
+	ASSERT_NEQ(c.tgid, 0, "worker tgid");
+	ASSERT_EQ(c.in_total, sizeof(req) - 1, "the worker's request bytes arrived");
+	ASSERT_EQ(c.rport, local, "client port");
+out:
+	close(go[1]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+}
+
+TESTS(T(test_read_write), T(test_recvfrom_sendto), T(test_readv_writev), T(test_recvmsg_sendmsg),
+      T(test_connection_opened_before_load), T(test_large_response_truncated_with_full_length),
+      T(test_max_capture_16k), T(test_other_processes_ignored), T(test_children_followed))
