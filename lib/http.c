@@ -351,9 +351,9 @@ int vhttp_route(struct vhttp *h, const char *method, const char *path, unsigned 
 }
 
 /*
- * Picks the most specific route for the path whose method matches, runs it, and makes sure the
- * request leaves answered or suspended: 404 when no path matches, 405 (with Allow) when the path
- * exists under other methods, 500 when the handler forgot to answer.
+ * Picks the most specific route whose path and method match, runs it, and makes sure the request
+ * leaves answered or suspended: 404 when no path matches, 405 (with Allow) when only routes for
+ * other methods match the path, 500 when the handler forgot to answer.
  */
 static void dispatch(struct vhttp *h, struct vhttp_req *req)
 {
@@ -368,7 +368,7 @@ static void dispatch(struct vhttp *h, struct vhttp_req *req)
 			best = r;
 	}
 	req->state = RS_HANDLER;
-	if (best && (!best_any || score(best) >= score(best_any))) {
+	if (best) {
 		best->fn(req, best->ctx);
 		if (req->state == RS_HANDLER) {
 			log_error(COMP, "handler for %s %s returned without replying (a bug; answered "

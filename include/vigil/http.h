@@ -7,8 +7,9 @@
  *
  * Built in: GET /metrics (the registry in text format 0.0.4), GET /healthz (200 "ok" while the
  * loop turns), GET /readyz (200 once vhttp_set_ready(h, true), 503 before). Other code adds
- * routes: method + exact path, or method + path prefix (VHTTP_PREFIX); an exact match wins over
- * a prefix, a longer prefix over a shorter one; a path that exists under another method gets 405.
+ * routes: method + exact path, or method + path prefix (VHTTP_PREFIX). Among the routes whose
+ * path and method match, an exact path wins over a prefix, a longer prefix over a shorter one;
+ * when only routes for other methods match the path the answer is 405 with an Allow header.
  *
  * A handler either replies before returning (vhttp_reply*) or suspends the request
  * (vhttp_suspend) and replies later from the loop thread, e.g. when a long-polled watch fires.

@@ -379,6 +379,11 @@ static void test_routes_json_and_body_limit(void)
 	if (ASSERT_OK(request(&s, "POST", "/api/exact", NULL, "{}", 2, false, &r), "exact"))
 		ASSERT_STREQ(r.body.data, "exact", "exact beats prefix");
 	resp_free(&r);
+	if (ASSERT_OK(request(&s, "GET", "/api/exact", NULL, NULL, 0, false, &r), "GET on POST routes")) {
+		ASSERT_EQ(r.status, 405, "only other methods match");
+		ASSERT_STRCONTAINS(r.headers.data, "Allow: POST", "Allow lists POST");
+	}
+	resp_free(&r);
 	if (ASSERT_OK(request(&s, "POST", "/apix", NULL, "{}", 2, false, &r), "not under prefix"))
 		ASSERT_EQ(r.status, 404, "/apix is not under /api");
 	resp_free(&r);
@@ -554,6 +559,41 @@ static void capture(enum vlog_level level, const char *comp, const char *msg, vo
 		snprintf(logged, sizeof(logged), "%s: %s", comp, msg);
 }
 
+static int count_fds(void)
+{
+	char cmd[64], line[32];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)getpid());
+	p = popen(cmd, "r");
+	if (p && fgets(line, sizeof(line), p))
+		n = atoi(line);
+	if (p)
+		pclose(p);
+	return n;
+}
+
+/* Start, serve, stop twice: the second round must leave exactly as many fds open as before. */
+static void test_no_fd_leak(void)
+{
+	int before = -1;
+
+	for (int round = 0; round < 2; round++) {
+		struct server s = { 0 };
+		struct resp r = { 0 };
+
+		if (round == 1)
+			before = count_fds();
+		if (server_init(&s, vmetrics_new()) && serve(&s) &&
+		    ASSERT_OK(request(&s, "GET", "/metrics", NULL, NULL, 0, false, &r), "scrape"))
+			ASSERT_EQ(r.status, 200, "scrape status");
+		resp_free(&r);
+		server_fini(&s);
+	}
+	ASSERT_EQ(count_fds(), before, "open fds after a server came and went");
+}
+
 static void test_port_in_use_error(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -601,4 +641,4 @@ out:
 
 TESTS(T(test_metrics_page_passes_promtool), T(test_healthz_readyz_404_405),
       T(test_routes_json_and_body_limit), T(test_suspended_request_answered_later),
-      T(test_shutdown_answers_suspended_503), T(test_port_in_use_error))
+      T(test_shutdown_answers_suspended_503), T(test_no_fd_leak), T(test_port_in_use_error))
