@@ -568,7 +568,8 @@ static const char *bind_hint(int err)
 }
 
 /* Binds and listens; on failure logs the full explanation and returns -errno. */
-static int open_listener(const struct vhttp_params *p, const char *opt, uint16_t *port)
+static int open_listener(const struct vhttp_params *p, const char *opt, uint16_t *port,
+			 char *bound, size_t bound_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
@@ -594,9 +595,11 @@ static int open_listener(const struct vhttp_params *p, const char *opt, uint16_t
 		goto fail;
 	}
 	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
 		*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 						      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+		vaddr_str((struct sockaddr *)&ss, bound, bound_len);
+	}
 	return fd;
 fail:
 	snprintf(hint, sizeof(hint), bind_hint(-err), opt);
@@ -608,6 +611,7 @@ struct vhttp *vhttp_start(struct vloop *loop, const struct vhttp_params *p)
 {
 	const char *opt = p && p->option ? p->option : "--metrics";
 	const union MHD_DaemonInfo *info;
+	char bound[64] = "";
 	struct vhttp *h;
 	int fd, err;
 
@@ -622,7 +626,7 @@ struct vhttp *vhttp_start(struct vloop *loop, const struct vhttp_params *p)
 	h->epfd = -1;
 	h->metrics = p->metrics;
 	h->max_body = p->max_body ? p->max_body : VHTTP_DEFAULT_MAX_BODY;
-	fd = open_listener(p, opt, &h->port);
+	fd = open_listener(p, opt, &h->port, bound, sizeof(bound));
 	if (fd < 0) {
 		free(h);
 		errno = -fd;
@@ -665,7 +669,7 @@ struct vhttp *vhttp_start(struct vloop *loop, const struct vhttp_params *p)
 	    (err = -vhttp_route(h, "GET", "/readyz", 0, serve_readyz, h)))
 		goto fail;
 	arm_timer(h);
-	log_info(COMP, "serving on %s (port %u)", p->addr, h->port);
+	log_info(COMP, "serving %s/healthz /readyz on %s", h->metrics ? "/metrics " : "", bound);
 	return h;
 fail:
 	log_error(COMP, "cannot start the HTTP server on %s: %s", p->addr, strerror(err));

@@ -78,7 +78,8 @@ struct collector {
 };
 
 struct vmetrics {
-	pthread_mutex_t lock; /* the metric list, collectors, and one render at a time */
+	pthread_mutex_t render_lock; /* one render (and its collectors) at a time */
+	pthread_mutex_t lock;	     /* the metric and collector lists */
 	struct vmetric *head, **tail;
 	struct collector *collectors, **ctail;
 	struct vmetric *overflow;
@@ -408,6 +409,10 @@ int vmetric_set_max_children(struct vmetric *m, unsigned max_children)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	m->max_children = max_children;
+	/* raised above the current count: new sets may be created again (lookups see that after
+	 * their lock-free miss, on the locked path) */
+	if (m->nchildren < max_children)
+		atomic_store_explicit(&m->other, NULL, memory_order_release);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
@@ -664,6 +669,7 @@ struct vmetrics *vmetrics_new(void)
 	if (!reg)
 		return NULL;
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->render_lock, NULL);
 	reg->tail = &reg->head;
 	reg->ctail = &reg->collectors;
 	reg->overflow = vmetrics_counter(reg, OVERFLOW_NAME,
@@ -696,6 +702,7 @@ void vmetrics_free(struct vmetrics *reg)
 		reg->collectors = n;
 	}
 	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->render_lock);
 	free(reg);
 }
 
@@ -917,6 +924,16 @@ static void render_child(struct out *b, const struct vmetric *m, const struct vm
 	}
 }
 
+static struct collector *next_collector(struct vmetrics *reg, struct collector *c)
+{
+	struct collector *n;
+
+	pthread_mutex_lock(&reg->lock);
+	n = c->next;
+	pthread_mutex_unlock(&reg->lock);
+	return n;
+}
+
 static const char *type_name(enum vmetric_type t)
 {
 	return t == VMETRIC_COUNTER ? "counter" : t == VMETRIC_GAUGE ? "gauge" : "histogram";
@@ -925,16 +942,22 @@ static const char *type_name(enum vmetric_type t)
 /*
  * Runs the collect callbacks, then writes every metric in registration order, each child in
  * creation order. A labelled metric with no children yet shows only its HELP and TYPE lines.
- * The registry lock is held throughout: renders are serialized, collectors run one at a time.
+ * Renders are serialized (render_lock), so collectors never run concurrently with each other.
  */
 int vmetrics_render(struct vmetrics *reg, struct vbuf *buf)
 {
 	struct out o = { .b = buf }, *out = &o;
+	struct collector *first;
 	size_t start = buf->len;
 
+	pthread_mutex_lock(&reg->render_lock);
 	pthread_mutex_lock(&reg->lock);
-	for (struct collector *c = reg->collectors; c; c = c->next)
+	first = reg->collectors;
+	pthread_mutex_unlock(&reg->lock);
+	/* without the list lock held, so a collector may create metrics or add collectors */
+	for (struct collector *c = first; c; c = next_collector(reg, c))
 		c->cb(reg, c->ctx);
+	pthread_mutex_lock(&reg->lock);
 	for (struct vmetric *m = reg->head; m; m = m->next) {
 		o_printf(out, "# HELP %s ", m->name);
 		put_escaped(out, m->help, false);
@@ -949,6 +972,7 @@ int vmetrics_render(struct vmetrics *reg, struct vbuf *buf)
 		pthread_mutex_unlock(&m->lock);
 	}
 	pthread_mutex_unlock(&reg->lock);
+	pthread_mutex_unlock(&reg->render_lock);
 	if (o.err) {
 		buf->len = start;
 		if (buf->data)

@@ -55,7 +55,7 @@ struct vhttp *vhttp_start(struct vloop *loop, const struct vhttp_params *p);
 /* vhttp_start with defaults. */
 struct vhttp *vhttp_new(struct vloop *loop, const char *addr, struct vmetrics *metrics);
 /* Answers suspended requests with 503, stops the server and unregisters it from the loop.
- * Call on the loop thread (or after the loop stopped). */
+ * Call on the loop thread but not from a handler, or after the loop stopped. */
 void vhttp_free(struct vhttp *h);
 
 /* The bound port (the chosen one when the address said port 0). */

@@ -70,13 +70,14 @@ struct vmetric *vmetrics_histogram(struct vmetrics *reg, const char *name, const
 				   const char *labels, const double *bounds, size_t n);
 extern const double vmetric_default_buckets[11];
 
-/* Changes the cap on label sets (>= 1). Lowering it below the current count only stops growth.
- * 0 or -EINVAL. */
+/* Changes the cap on label sets (>= 1). Lowering it below the current count only stops growth;
+ * raising it lets new sets be created again. 0 or -EINVAL. */
 int vmetric_set_max_children(struct vmetric *m, unsigned max_children);
 
 /*
  * Runs @cb(reg, ctx) at the start of every vmetrics_render(), in registration order, on the
- * rendering thread (the HTTP server's loop thread for /metrics). 0 or -ENOMEM.
+ * rendering thread (the HTTP server's loop thread for /metrics), never two at once. A callback
+ * may create and update metrics. 0, -EINVAL or -ENOMEM.
  */
 typedef void (*vmetrics_collect_fn)(struct vmetrics *reg, void *ctx);
 int vmetrics_on_collect(struct vmetrics *reg, vmetrics_collect_fn cb, void *ctx);

@@ -205,6 +205,11 @@ static void test_cardinality_cap(void)
 			   "other child rendered");
 	ASSERT_STRCONTAINS(text, "vigil_test_small_total{k=\"a\"} 2\n", "a");
 	ASSERT_STRCONTAINS(text, "vigil_test_small_total{k=\"other\"} 1\n", "c folded");
+	/* raising the cap lets new sets in again */
+	ASSERT_OK(vmetric_set_max_children(small, 10), "raise cap");
+	vmetric_inc(small, "d");
+	ASSERT_EQ(vmetric_child_get(vmetric_child(small, (const char *[]){ "d" })), 1, "d created");
+	ASSERT_EQ(vmetric_children(small), 4, "a, b, other, d");
 	snprintf(line, sizeof(line), "vigil_rpc_calls_total{method=\"garbage-255\",status=\"ok\"} 1\n");
 	ASSERT_STRCONTAINS(text, line, "last set under the cap");
 	ASSERT_TRUE(strstr(text, "garbage-256") == NULL, "first set over the cap is not rendered");
@@ -341,9 +346,11 @@ static int collected;
 
 static void collect(struct vmetrics *reg, void *ctx)
 {
-	(void)reg;
 	collected++;
 	vmetric_set(ctx, 1000 + collected, "cpu0");
+	/* a collector may create metrics (e.g. one per map it discovers) */
+	if (collected == 1)
+		vmetrics_gauge(reg, "vigil_test_late", "created by a collector", NULL);
 }
 
 static void test_collect_callback_runs_before_render(void)
@@ -361,6 +368,7 @@ static void test_collect_callback_runs_before_render(void)
 	text = render(reg);
 	ASSERT_EQ(collected, 2, "one call per render");
 	ASSERT_STRCONTAINS(text, "vigil_test_map_total{cpu=\"cpu0\"} 1002\n", "set by collector");
+	ASSERT_STRCONTAINS(text, "\nvigil_test_late 0\n", "metric created by a collector");
 out:
 	free(text);
 	vmetrics_free(reg);
