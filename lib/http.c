@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -285,6 +286,18 @@ const char *vhttp_req_body(const struct vhttp_req *req, size_t *len)
 	if (len)
 		*len = req->body.len;
 	return req->body.data ? req->body.data : "";
+}
+
+const char *vhttp_req_peer(const struct vhttp_req *req, char *buf, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	if (!ci || !ci->client_addr) {
+		snprintf(buf, n, "?");
+		return buf;
+	}
+	return vaddr_str(ci->client_addr, buf, n);
 }
 
 struct vhttp *vhttp_req_server(const struct vhttp_req *req)

@@ -80,6 +80,8 @@ const char *vhttp_req_header(struct vhttp_req *req, const char *name);
 /* The body (NUL-terminated for convenience; may hold NULs itself), "" when none. */
 const char *vhttp_req_body(const struct vhttp_req *req, size_t *len);
 struct vhttp *vhttp_req_server(const struct vhttp_req *req);
+/* The client's address, "127.0.0.1:51234" or "[::1]:51234", into @buf (>= 64 bytes). */
+const char *vhttp_req_peer(const struct vhttp_req *req, char *buf, size_t n);
 
 /* Adds a header to the reply about to be sent. 0 or -ENOMEM/-EINVAL. */
 int vhttp_req_add_header(struct vhttp_req *req, const char *name, const char *value);

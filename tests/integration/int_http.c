@@ -299,6 +299,7 @@ static void echo(struct vhttp_req *req, void *ctx)
 	struct vbuf b = VBUF_INIT;
 	struct vjw w;
 	const char *body, *q, *hdr;
+	char peer[64];
 	size_t len;
 	json_t *doc;
 
@@ -322,6 +323,7 @@ static void echo(struct vhttp_req *req, void *ctx)
 	vjw_key(&w, "header");
 	hdr ? vjw_str(&w, hdr) : vjw_null(&w);
 	vjw_kuint(&w, "len", len);
+	vjw_kstr(&w, "peer", vhttp_req_peer(req, peer, sizeof(peer)));
 	vjw_kint(&w, "n", json_integer_value(json_object_get(doc, "n")));
 	vjw_end(&w);
 	json_decref(doc);
@@ -373,6 +375,8 @@ static void test_routes_json_and_body_limit(void)
 			ASSERT_STREQ(json_string_value(json_object_get(doc, "header")), "yes", "header");
 			ASSERT_EQ(json_integer_value(json_object_get(doc, "len")), 7, "body length");
 			ASSERT_EQ(json_integer_value(json_object_get(doc, "n")), 7, "body parsed");
+			ASSERT_STRCONTAINS(json_string_value(json_object_get(doc, "peer")),
+					   "127.0.0.1:", "client address");
 		}
 	}
 	resp_free(&r);
@@ -625,6 +629,12 @@ static void test_port_in_use_error(void)
 	ASSERT_TRUE(vhttp_new(loop, "127.0.0.1:99999", NULL) == NULL, "bad port");
 	ASSERT_EQ(errno, EINVAL, "bad address errno");
 	ASSERT_STRCONTAINS(logged, "cannot listen on '127.0.0.1:99999': not a listen address", "msg");
+
+	h = vhttp_new(loop, "localhost:0", NULL);
+	if (ASSERT_NOT_NULL(h, "localhost:0"))
+		ASSERT_NEQ(vhttp_port(h), 0, "picked port");
+	vhttp_free(h);
+	h = NULL;
 
 	/* [v6]:0 works where IPv6 loopback exists */
 	struct vhttp *h6 = vhttp_new(loop, "[::1]:0", NULL);
