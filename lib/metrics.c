@@ -360,10 +360,15 @@ struct vmetric_child *vmetric_child(struct vmetric *m, const char *const *values
 	struct table *t;
 	uint64_t h;
 
+	static const char *const empty[] = { "", "", "", "", "", "", "", "" };
+	_Static_assert(sizeof(empty) / sizeof(empty[0]) == VMETRIC_MAX_LABELS, "one per label");
+
 	if (!m)
 		return NULL;
 	if (!m->nlabels)
 		return m->only;
+	if (!values)
+		values = empty;
 	h = hash_values(m, values);
 	t = atomic_load_explicit(&m->table, memory_order_acquire);
 	if (t && (c = table_find(t, values, h)))

@@ -87,7 +87,8 @@ int vmetrics_render(struct vmetrics *reg, struct vbuf *out);
 
 /*
  * The child for one label-value set: @values holds exactly as many strings as the metric has
- * labels (NULL counts as ""); for a metric without labels @values is ignored and may be NULL.
+ * labels (a NULL string counts as "", a NULL @values as all ""); for a metric without labels
+ * @values is ignored.
  * Never allocates once the set exists; past the cap returns the "other" child. NULL only if
  * allocation failed (the updates below accept NULL and do nothing).
  */
