@@ -88,6 +88,7 @@ struct vhttp {
 	uint16_t port;
 	atomic_bool ready;
 	bool in_run;
+	bool kick; /* a suspended request was resumed during MHD_run */
 	struct route *routes;
 	struct vhttp_req *suspended;
 };
@@ -108,9 +109,13 @@ static void arm_timer(struct vhttp *h)
 static void run_mhd(struct vhttp *h)
 {
 	h->in_run = true;
+	h->kick = false;
 	MHD_run(h->d);
 	h->in_run = false;
-	arm_timer(h);
+	if (h->kick) /* a handler answered a suspended request: run again next turn */
+		vloop_timer_set(h->timer, 1, 0);
+	else
+		arm_timer(h);
 }
 
 static void on_epoll(struct vloop *loop, int fd, uint32_t events, void *ctx)
@@ -178,6 +183,8 @@ int vhttp_reply(struct vhttp_req *req, int status, const char *content_type, con
 	if (was == RS_SUSPENDED) {
 		unlink_suspended(req);
 		MHD_resume_connection(req->conn);
+		/* MHD also wakes its epoll fd through its pipe; the timer makes it explicit */
+		req->h->kick = true;
 		if (!req->h->in_run)
 			vloop_timer_set(req->h->timer, 1, 0);
 	}

@@ -101,8 +101,11 @@ int vhttp_reply_error(struct vhttp_req *req, int status, const char *msg);
 
 /*
  * Keeps the request open after the handler returns; answer it later with vhttp_reply*() on the
- * loop thread. @cancel (may be NULL) is called if the server drops the request unanswered
- * (vhttp_free): the owner must then forget @req. 0 or -EINVAL (already answered).
+ * loop thread (from any handler or loop callback). @cancel is called, on the loop thread, if the
+ * request ends unanswered (vhttp_free; or libmicrohttpd dropping the connection): the owner must
+ * then forget @req. Whoever keeps @req should pass one. A client that hangs up while suspended
+ * is only noticed when the request is answered (the answer then goes nowhere), so long polls
+ * should carry their own timeout. 0 or -EINVAL (not inside the handler, or already answered).
  */
 typedef void (*vhttp_cancel_fn)(struct vhttp_req *req, void *ctx);
 int vhttp_suspend(struct vhttp_req *req, vhttp_cancel_fn cancel, void *ctx);

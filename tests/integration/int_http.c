@@ -506,6 +506,120 @@ out:
 	server_fini(&s);
 }
 
+/* Many long polls, woken by another request's handler (the mesh coordinator's pattern), one of
+ * them from a client that hung up while waiting. */
+#define NWATCH 16
+
+struct board {
+	struct vhttp_req *pending[NWATCH + 1];
+	int npending;
+	atomic_int suspended;
+};
+
+static void board_watch(struct vhttp_req *req, void *ctx)
+{
+	struct board *b = ctx;
+
+	if (b->npending == NWATCH + 1) {
+		vhttp_reply_error(req, 429, "too many watches");
+		return;
+	}
+	b->pending[b->npending++] = req;
+	vhttp_suspend(req, NULL, NULL);
+	atomic_fetch_add(&b->suspended, 1);
+}
+
+static void board_publish(struct vhttp_req *req, void *ctx)
+{
+	struct board *b = ctx;
+	char reply[64];
+	size_t len;
+	const char *body = vhttp_req_body(req, &len);
+
+	for (int i = 0; i < b->npending; i++)
+		vhttp_reply(b->pending[i], 200, "application/json", body, len);
+	snprintf(reply, sizeof(reply), "{\"woke\":%d}", b->npending);
+	b->npending = 0;
+	vhttp_reply_json(req, 200, reply);
+}
+
+struct watcher {
+	struct server *s;
+	struct resp r;
+	int rc;
+};
+
+static void *watcher_thread(void *arg)
+{
+	struct watcher *w = arg;
+
+	w->rc = request(w->s, "GET", "/board/watch", NULL, NULL, 0, false, &w->r);
+	return NULL;
+}
+
+static void test_many_watches_woken_by_a_handler(void)
+{
+	struct server s = { 0 };
+	struct board b = { 0 };
+	struct watcher w[NWATCH];
+	struct resp r = { 0 };
+	pthread_t th[NWATCH];
+	int started = 0, fd = -1;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	static const char get[] = "GET /board/watch HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	if (!server_init(&s, NULL) ||
+	    !ASSERT_OK(vhttp_route(s.h, "GET", "/board/watch", 0, board_watch, &b), "watch route") ||
+	    !ASSERT_OK(vhttp_route(s.h, "POST", "/board/publish", 0, board_publish, &b), "publish") ||
+	    !serve(&s))
+		goto out;
+	/* a client that asks, then hangs up while suspended */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_port = htons(vhttp_port(s.h));
+	if (!ASSERT_GE(fd, 0, "socket") ||
+	    !ASSERT_OK(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), "connect") ||
+	    !ASSERT_EQ(write(fd, get, sizeof(get) - 1), sizeof(get) - 1, "write"))
+		goto out;
+	while (atomic_load(&b.suspended) < 1)
+		usleep(1000);
+	close(fd);
+	fd = -1;
+	for (; started < NWATCH; started++) {
+		memset(&w[started], 0, sizeof(w[started]));
+		w[started].s = &s;
+		if (!ASSERT_OK(pthread_create(&th[started], NULL, watcher_thread, &w[started]),
+			       "watcher"))
+			goto out;
+	}
+	while (atomic_load(&b.suspended) < NWATCH + 1)
+		usleep(1000);
+	if (ASSERT_OK(request(&s, "POST", "/board/publish", NULL, "{\"seq\":1}", 9, false, &r),
+		      "publish")) {
+		ASSERT_EQ(r.status, 200, "publish status");
+		ASSERT_STREQ(r.body.data, "{\"woke\":17}", "every watch woken");
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		ASSERT_OK(w[i].rc, "watch completed");
+		ASSERT_EQ(w[i].r.status, 200, "watch status");
+		ASSERT_STREQ(w[i].r.body.data, "{\"seq\":1}", "watch got the published body");
+		resp_free(&w[i].r);
+	}
+	started = 0;
+	resp_free(&r);
+	if (ASSERT_OK(request(&s, "GET", "/healthz", NULL, NULL, 0, false, &r), "still serving"))
+		ASSERT_EQ(r.status, 200, "healthz after the hung-up watch was answered");
+out:
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		resp_free(&w[i].r);
+	}
+	if (fd >= 0)
+		close(fd);
+	resp_free(&r);
+	server_fini(&s);
+}
+
 static void cancelled(struct vhttp_req *req, void *ctx)
 {
 	struct watch *w = ctx;
@@ -651,4 +765,4 @@ out:
 
 TESTS(T(test_metrics_page_passes_promtool), T(test_healthz_readyz_404_405),
       T(test_routes_json_and_body_limit), T(test_suspended_request_answered_later),
-      T(test_shutdown_answers_suspended_503), T(test_no_fd_leak), T(test_port_in_use_error))
+      T(test_many_watches_woken_by_a_handler), T(test_shutdown_answers_suspended_503), T(test_no_fd_leak), T(test_port_in_use_error))
