@@ -17,6 +17,7 @@ cache=$root/.cache/vm
 out=$B/vm
 VM_TIMEOUT=${VM_TIMEOUT:-300}	# seconds per boot, tests included
 VM_FILTER=${VM_FILTER:-}	# run only VM tests whose name contains this
+VM_APPEND=${VM_APPEND:-}	# extra kernel parameters
 MARKER=VIGIL-VM-DONE
 
 log() { echo "vm.sh: $*" >&2; }
@@ -66,6 +67,8 @@ build_common() {
 	pack "$st" "$out/common.cpio.gz"
 }
 
+download() { (cd "$2" && apt-get download -q -o APT::Sandbox::User=root "$1") >"$2/fetch.log" 2>&1; }
+
 # Fetches and extracts kernel package $1 into .cache/vm/$1/root (once); prints the kernel
 # version. Fails with a message on stderr.
 fetch_kernel() {
@@ -74,7 +77,14 @@ fetch_kernel() {
 	deb=$(ls "$dir"/*.deb 2>/dev/null | head -n 1)
 	if [ -z "$deb" ]; then
 		log "fetching $pkg"
-		if ! (cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >"$dir/fetch.log" 2>&1; then
+		# A fresh machine may have no package lists yet: update them once and retry.
+		if ! download "$pkg" "$dir" && [ "$(id -u)" = 0 ] && [ ! -e "$out/.apt-updated" ]; then
+			log "apt-get download $pkg failed; running apt-get update and retrying"
+			touch "$out/.apt-updated"
+			apt-get update -qq >"$dir/update.log" 2>&1
+			download "$pkg" "$dir"
+		fi
+		if ! ls "$dir"/*.deb >/dev/null 2>&1; then
 			echo "apt-get download $pkg failed: $(grep -E '^E:' "$dir/fetch.log" | head -n 1)" \
 				"(run apt-get update; if the name is gone, pick a current one with" \
 				"'apt-cache search linux-image-6.1 | grep cloud' for tests/vm/kernels)" >&2
@@ -126,9 +136,11 @@ build_kernel_part() {
 run_kernel() {
 	local pkg=$1 kroot=$cache/$1/root kver console rc start secs append
 	if ! kver=$(fetch_kernel "$pkg" 2>"$out/fetch.err"); then
-		echo "SKIP vm/boot [$pkg]: $(cat "$out/fetch.err")"
+		cat "$out/fetch.err" >&2
+		echo "SKIP vm/boot [$pkg]: $(tail -n 1 "$out/fetch.err")"
 		return 0
 	fi
+	cat "$out/fetch.err" >&2
 	mkdir -p "$out/$kver"
 	if ! build_kernel_part "$kroot" "$kver" 2>"$out/$kver/build.err"; then
 		echo "FAIL vm/image [$kver]: $(tail -n 1 "$out/$kver/build.err")"
@@ -138,13 +150,14 @@ run_kernel() {
 	console=$out/$kver/console.log
 	append="console=ttyS0 quiet lsm=lockdown,capability,landlock,yama,bpf panic=-1"
 	[ -n "$VM_FILTER" ] && append="$append vigil.filter=$VM_FILTER"
+	[ -n "$VM_APPEND" ] && append="$append $VM_APPEND"
 	log "booting $kver (timeout ${VM_TIMEOUT}s, console in $console)"
 	start=$(date +%s)
 	# KVM hangs on these machines (see shared ENVIRONMENT.md); TCG boots in seconds.
 	timeout --kill-after=5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 \
 		-nographic -no-reboot -net none -kernel "$kroot/boot/vmlinuz-$kver" \
 		-initrd "$out/$kver/initrd.gz" -append "$append" </dev/null 2>&1 |
-		tr -d '\r' >"$console"
+		tr -d '\r' | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' >"$console"
 	rc=${PIPESTATUS[0]}
 	secs=$(($(date +%s) - start))
 	log "$kver: qemu exited with status $rc after ${secs}s"
@@ -153,12 +166,17 @@ run_kernel() {
 		sed -E "s/^(PASS|FAIL|SKIP) ([^ :]+)/\\1 \\2 [$kver]/"
 	if grep -aq "^$MARKER" "$console"; then
 		echo "PASS vm/boot [$kver]"
-		return 0
+		! grep -aq '^FAIL ' "$console"
+		return
 	fi
 	local why="no exit marker on the console"
 	[ "$rc" = 124 ] && why="$why: timed out after ${VM_TIMEOUT}s"
-	grep -aqE 'Kernel panic|end Kernel panic' "$console" && why="$why: kernel panic"
-	echo "FAIL vm/boot [$kver]: $why; last console lines: $(tail -n 3 "$console" | tr '\n' '|')"
+	if grep -aq 'Kernel panic' "$console"; then
+		why="$why: $(grep -a -m 1 -o 'Kernel panic.*' "$console")"
+	else
+		why="$why; last console lines: $(tail -n 3 "$console" | tr '\n' '|')"
+	fi
+	echo "FAIL vm/boot [$kver]: $why"
 	log "last console lines of $kver:"
 	tail -n 25 "$console" >&2
 	return 1
