@@ -11,18 +11,22 @@
 # and console logs go to build/vm/. See docs/testing.md.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 B=${VIGIL_BUILD:-$root/build}
 cache=$root/.cache/vm
 out=$B/vm
 VM_TIMEOUT=${VM_TIMEOUT:-300}	# seconds per boot, tests included
 VM_FILTER=${VM_FILTER:-}	# run only VM tests whose name contains this
 VM_APPEND=${VM_APPEND:-}	# extra kernel parameters
+VM_SHELL=${VM_SHELL:-}		# 1: boot the first kernel with a shell on this terminal after the tests
 MARKER=VIGIL-VM-DONE
 
 log() { echo "vm.sh: $*" >&2; }
 skip_all() { echo "SKIP vm/setup: $*"; exit 0; }
 fail_all() { echo "FAIL vm/setup: $*"; exit 1; }
+
+# The first of its arguments (a glob's first match, or the pattern itself when nothing matched).
+first() { echo "$1"; }
 
 # Lines of a list file without comments and blanks.
 list() { sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$1"; }
@@ -31,8 +35,9 @@ list() { sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$1"; }
 for tool in qemu-system-x86_64 cpio gzip depmod modprobe dpkg-deb apt-get ldd xz; do
 	command -v "$tool" >/dev/null || skip_all "$tool not found (run scripts/deps)"
 done
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
+if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
 	skip_all "/bin/busybox is missing or not static (install busybox-static: scripts/deps)"
+fi
 [ -x "$B/vigil" ] || fail_all "$B/vigil not built (run make)"
 vm_bins=("$B"/tests/vm_*)
 [ -x "${vm_bins[0]}" ] || fail_all "no $B/tests/vm_* binaries (run make)"
@@ -74,8 +79,8 @@ download() { (cd "$2" && apt-get download -q -o APT::Sandbox::User=root "$1") >"
 fetch_kernel() {
 	local pkg=$1 dir=$cache/$1 deb kver
 	mkdir -p "$dir"
-	deb=$(ls "$dir"/*.deb 2>/dev/null | head -n 1)
-	if [ -z "$deb" ]; then
+	deb=$(first "$dir"/*.deb)
+	if [ ! -f "$deb" ]; then
 		log "fetching $pkg"
 		# A fresh machine may have no package lists yet: update them once and retry.
 		if ! download "$pkg" "$dir" && [ "$(id -u)" = 0 ] && [ ! -e "$out/.apt-updated" ]; then
@@ -84,23 +89,23 @@ fetch_kernel() {
 			apt-get update -qq >"$dir/update.log" 2>&1
 			download "$pkg" "$dir"
 		fi
-		if ! ls "$dir"/*.deb >/dev/null 2>&1; then
+		deb=$(first "$dir"/*.deb)
+		if [ ! -f "$deb" ]; then
 			echo "apt-get download $pkg failed: $(grep -E '^E:' "$dir/fetch.log" | head -n 1)" \
 				"(run apt-get update; if the name is gone, pick a current one with" \
 				"'apt-cache search linux-image-6.1 | grep cloud' for tests/vm/kernels)" >&2
 			return 1
 		fi
-		deb=$(ls "$dir"/*.deb | head -n 1)
 	fi
 	if [ ! -f "$dir/root/.extracted" ]; then
 		rm -rf "$dir/root" "$dir/root.tmp"
 		dpkg-deb -x "$deb" "$dir/root.tmp" || { echo "dpkg-deb -x $deb failed" >&2; return 1; }
-		kver=$(ls "$dir/root.tmp/lib/modules" | head -n 1)
+		kver=$(basename "$(first "$dir"/root.tmp/lib/modules/*)")
 		depmod -b "$dir/root.tmp" "$kver" || { echo "depmod -b for $kver failed" >&2; return 1; }
 		touch "$dir/root.tmp/.extracted"
 		mv "$dir/root.tmp" "$dir/root"
 	fi
-	ls "$dir/root/lib/modules" | head -n 1
+	basename "$(first "$dir"/root/lib/modules/*)"
 }
 
 # The per-kernel part of the image: its config in /boot (tests read CONFIG_* from it) and the
@@ -151,6 +156,13 @@ run_kernel() {
 	append="console=ttyS0 quiet lsm=lockdown,capability,landlock,yama,bpf panic=-1"
 	[ -n "$VM_FILTER" ] && append="$append vigil.filter=$VM_FILTER"
 	[ -n "$VM_APPEND" ] && append="$append $VM_APPEND"
+	if [ "$VM_SHELL" = 1 ]; then
+		log "booting $kver with a shell after the tests (exit the shell to power off)"
+		qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot -net none \
+			-kernel "$kroot/boot/vmlinuz-$kver" -initrd "$out/$kver/initrd.gz" \
+			-append "$append vigil.shell=1"
+		exit 0
+	fi
 	log "booting $kver (timeout ${VM_TIMEOUT}s, console in $console)"
 	start=$(date +%s)
 	# KVM hangs on these machines (see shared ENVIRONMENT.md); TCG boots in seconds.
