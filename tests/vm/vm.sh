@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The VM tier: boots each kernel in tests/vm/kernels under qemu (TCG) with an initramfs holding
-# busybox, build/vigil, every build/tests/vm_* binary, tests/vm/*.vmsh and the kernel modules in
-# tests/vm/modules, and reports the tests' PASS/FAIL/SKIP lines with the kernel appended:
+# busybox, build/vigil, every build/tests/vm_* binary, tests/vm/*.vmsh, <cap>/tests/vm_*.vmsh and
+# the kernel modules in tests/vm/modules, and reports the tests' PASS/FAIL/SKIP lines with the
+# kernel appended:
 #   PASS vm_lsm_read/test_target_read_denied [6.1.0-56-cloud-amd64]
 # tests/run's "vm" tier runs this script; it can also run alone (after `make`):
 #   tests/vm/vm.sh                          every kernel, every test
@@ -32,7 +33,7 @@ first() { echo "$1"; }
 list() { sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$1"; }
 
 # The tools this needs; a machine without them skips the tier (scripts/deps installs them).
-for tool in qemu-system-x86_64 cpio gzip depmod modprobe dpkg-deb apt-get ldd xz; do
+for tool in qemu-system-x86_64 cpio gzip depmod modprobe dpkg-deb apt-get ldd; do
 	command -v "$tool" >/dev/null || skip_all "$tool not found (run scripts/deps)"
 done
 if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
@@ -64,7 +65,9 @@ build_common() {
 	install -m 0755 /bin/busybox "$st/bin/busybox"
 	install -m 0755 tests/vm/init "$st/init"
 	for b in "${vm_bins[@]}"; do add_elf "$b" "/tests/$(basename "$b")" "$st"; done
-	for f in tests/vm/*.vmsh; do install -m 0644 "$f" "$st/tests/"; done
+	for f in tests/vm/*.vmsh */tests/vm_*.vmsh; do
+		[ -f "$f" ] && install -m 0644 "$f" "$st/tests/"
+	done
 	add_elf "$B/vigil" /bin/vigil "$st"
 	add_elf "$(command -v ip)" /usr/local/sbin/ip "$st"
 	command -v wg >/dev/null && add_elf "$(command -v wg)" /usr/local/bin/wg "$st"
@@ -72,7 +75,10 @@ build_common() {
 	pack "$st" "$out/common.cpio.gz"
 }
 
-download() { (cd "$2" && apt-get download -q -o APT::Sandbox::User=root "$1") >"$2/fetch.log" 2>&1; }
+# apt-get download of package $1 into directory $2, its output in $2/fetch.log.
+download() {
+	(cd "$2" && apt-get download -q -o APT::Sandbox::User=root "$1") >"$2/fetch.log" 2>&1
+}
 
 # Fetches and extracts kernel package $1 into .cache/vm/$1/root (once); prints the kernel
 # version. Fails with a message on stderr.
@@ -128,7 +134,7 @@ build_kernel_part() {
 			[ -f "$dst" ] && continue
 			mkdir -p "$(dirname "$dst")"
 			case "$ko" in
-			*.xz) xz -dc "$ko" >"$dst" ;;
+			*.xz) /bin/busybox xz -dc "$ko" >"$dst" ;;
 			*) cp "$ko" "$dst" ;;
 			esac
 		done < <(awk '$1 == "insmod" { print $2 }' "$out/$kver/deps")
