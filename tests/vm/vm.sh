@@ -64,6 +64,10 @@ build_common() {
 	rm -rf "$st" && mkdir -p "$st"/{bin,tests,proc,sys,dev,run,tmp,boot,lib/modules} || return 1
 	install -m 0755 /bin/busybox "$st/bin/busybox"
 	install -m 0755 tests/vm/init "$st/init"
+	mkdir -p "$st/etc"
+	printf '127.0.0.1 localhost\n::1 localhost\n' >"$st/etc/hosts"
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$st/etc/passwd"
+	echo 'root:x:0:' >"$st/etc/group"
 	for b in "${vm_bins[@]}"; do add_elf "$b" "/tests/$(basename "$b")" "$st"; done
 	for f in tests/vm/*.vmsh */tests/vm_*.vmsh; do
 		[ -f "$f" ] && install -m 0644 "$f" "$st/tests/"
