@@ -55,7 +55,8 @@ struct fs_spec {
 };
 
 static const struct fs_spec bpffs = { "bpffs", "bpf", VBPF_BPFFS_DIR, BPF_FS_MAGIC, "mode=0700" };
-static const struct fs_spec tracefs = { "tracefs", "tracefs", VBPF_TRACEFS_DIR, TRACEFS_MAGIC, NULL };
+static const struct fs_spec tracefs = { "tracefs", "tracefs", VBPF_TRACEFS_DIR, TRACEFS_MAGIC,
+					NULL };
 static const struct fs_spec securityfs = { "securityfs", "securityfs", VBPF_SECURITYFS_DIR,
 					   SECURITYFS_MAGIC, NULL };
 
