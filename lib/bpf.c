@@ -234,6 +234,7 @@ static const char *tc_where(enum bpf_tc_attach_point where)
 int vbpf_tc_attach(struct vbpf_tc *tc, int ifindex, enum bpf_tc_attach_point where, int prog_fd)
 {
 	char name[IF_NAMESIZE] = "?";
+	libbpf_print_fn_t prev;
 	int err;
 
 	memset(tc, 0, sizeof(*tc));
@@ -244,7 +245,11 @@ int vbpf_tc_attach(struct vbpf_tc *tc, int ifindex, enum bpf_tc_attach_point whe
 	tc->opts.prog_fd = prog_fd;
 	if_indextoname((unsigned)ifindex, name);
 
+	/* An existing clsact is fine (-EEXIST), but libbpf would warn with the kernel's extack
+	 * "Exclusivity flag on, cannot modify": keep that at DEBUG. */
+	prev = vbpf_quiet_libbpf();
 	err = bpf_tc_hook_create(&tc->hook);
+	libbpf_set_print(prev);
 	if (err == 0) {
 		tc->created_qdisc = true;
 	} else if (err != -EEXIST) {
