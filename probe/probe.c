@@ -939,9 +939,13 @@ int vprobe_pick(const char *comp, const struct vprobe_mode *modes, int n, struct
 			break;
 		}
 		vbuf_printf(&why, "%s%s skipped:", why.len ? "; " : "", modes[i].name);
-		for (int id = 0; id < VPROBE__COUNT; id++)
-			if (missing & VPROBE_BIT(id))
-				vbuf_printf(&why, " %s", vprobe_line(r, id, line, sizeof(line)));
+		for (int id = 0, first = 1; id < VPROBE__COUNT; id++) {
+			if (!(missing & VPROBE_BIT(id)))
+				continue;
+			vbuf_printf(&why, "%s %s", first ? "" : ",",
+				    vprobe_line(r, id, line, sizeof(line)));
+			first = 0;
+		}
 	}
 	if (pick >= 0)
 		log_info(comp, "using mode %s%s%s%s", modes[pick].name, why.len ? " (" : "",
