@@ -499,7 +499,8 @@ static int udp_roundtrip(void)
 static void probe_tc(const struct pctx *pc, struct vprobe_result *res)
 {
 	struct probe *skel = load_one(pc, "tc_ingress", 0, res);
-	struct vbpf_tc tc;
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+	LIBBPF_OPTS(bpf_tc_opts, opts);
 	int oldfd, ifindex, err;
 
 	if (!skel)
@@ -514,10 +515,20 @@ static void probe_tc(const struct pctx *pc, struct vprobe_result *res)
 		set_fail(res, "not tested", ifindex, "cannot bring up lo in a private netns");
 		goto leave;
 	}
-	err = vbpf_tc_attach(&tc, ifindex, BPF_TC_INGRESS, bpf_program__fd(skel->progs.tc_ingress));
+	/* libbpf directly rather than vbpf_tc_attach(): a refusal is an answer here, and the
+	 * helper would log it as an error about "lo" that users could take for their own. */
+	hook.ifindex = ifindex;
+	hook.attach_point = BPF_TC_INGRESS;
+	opts.prog_fd = bpf_program__fd(skel->progs.tc_ingress);
+	err = bpf_tc_hook_create(&hook);
+	if (err) {
+		set_fail(res, "not attachable", err, "creating a clsact qdisc");
+		goto leave;
+	}
+	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
 		set_fail(res, "not attachable", err, NULL);
-		goto leave;
+		goto leave; /* the namespace takes the qdisc along */
 	}
 	err = udp_roundtrip();
 	if (err)
@@ -526,7 +537,6 @@ static void probe_tc(const struct pctx *pc, struct vprobe_result *res)
 		set_fail(res, "not triggered", 0, "attached to lo ingress but never ran");
 	else
 		set_ok(res, "works", "sched_cls on clsact ingress of lo, private netns");
-	vbpf_tc_detach(&tc);
 leave:
 	netns_leave(oldfd);
 out:
