@@ -289,6 +289,13 @@ static void find_getppid_kfunc(char *buf, size_t n)
 	static const char *const cands[] = { "__x64_sys_getppid", "__arm64_sys_getppid",
 					     "__s390x_sys_getppid", "__riscv_sys_getppid",
 					     "__se_sys_getppid", "sys_getppid" };
+#if defined(__x86_64__)
+	const char *def = "__x64_sys_getppid";
+#elif defined(__aarch64__)
+	const char *def = "__arm64_sys_getppid";
+#else
+	const char *def = "sys_getppid";
+#endif
 	size_t best = ARRAY_SIZE(cands);
 	char line[512];
 	FILE *f = fopen("/proc/kallsyms", "re");
@@ -310,13 +317,6 @@ static void find_getppid_kfunc(char *buf, size_t n)
 	}
 	if (f)
 		fclose(f);
-#if defined(__x86_64__)
-	const char *def = "__x64_sys_getppid";
-#elif defined(__aarch64__)
-	const char *def = "__arm64_sys_getppid";
-#else
-	const char *def = "sys_getppid";
-#endif
 	snprintf(buf, n, "%s", best < ARRAY_SIZE(cands) ? cands[best] : def);
 }
 
@@ -609,7 +609,7 @@ static int rtnl_new_wireguard(const char *name)
 		char attrs[128];
 	} req = { 0 };
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char reply[1024];
+	char reply[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct rtattr *li, *kind;
 	struct nlmsghdr *nh;
 	ssize_t n;
@@ -640,8 +640,9 @@ static int rtnl_new_wireguard(const char *name)
 	}
 	err = -EPROTO;
 	nh = (struct nlmsghdr *)reply;
-	if (NLMSG_OK(nh, (size_t)n) && nh->nlmsg_type == NLMSG_ERROR &&
-	    nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+	/* Only the header and the error code matter; the echoed request may be cut short. */
+	if ((size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && nh->nlmsg_type == NLMSG_ERROR &&
+	    nh->nlmsg_seq == req.nh.nlmsg_seq) {
 		struct nlmsgerr *e = NLMSG_DATA(nh);
 
 		err = e->error > 0 ? -e->error : e->error;
@@ -887,6 +888,7 @@ void vprobe_print(FILE *f, const struct vprobe_report *r, bool json)
 {
 	struct vbuf b = VBUF_INIT;
 	char line[256];
+	struct vjw w;
 
 	if (!json) {
 		for (int id = 0; id < VPROBE__COUNT; id++)
@@ -894,8 +896,6 @@ void vprobe_print(FILE *f, const struct vprobe_report *r, bool json)
 				fprintf(f, "%s\n", vprobe_line(r, id, line, sizeof(line)));
 		return;
 	}
-	struct vjw w;
-
 	vjw_init(&w, &b);
 	vjw_obj(&w);
 	vjw_kstr(&w, "kernel", r->kernel);
