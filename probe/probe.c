@@ -246,11 +246,11 @@ static void probe_uprobe(const struct pctx *pc, struct vprobe_result *res)
 
 	if (!skel)
 		return;
+	/* The real path reads better in the report; a replaced binary only has the magic link. */
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
 	if (n <= 0 || strstr(exe, " (deleted)"))
 		snprintf(exe, sizeof(exe), "/proc/self/exe");
-	else
-		exe[n] = 0;
 	snprintf(where, sizeof(where), "vprobe_uprobe_target in %s", exe);
 	link = bpf_program__attach_uprobe_opts(skel->progs.uprobe_hit, 0, exe, 0, &opts);
 	err = link ? 0 : errno;
