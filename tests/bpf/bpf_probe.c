@@ -288,18 +288,6 @@ static void test_network_features_match_kernel(void)
 		ASSERT_STREQ(r.f[VPROBE_WIREGUARD].detail, "EOPNOTSUPP", "wireguard errno");
 }
 
-static void links(char *buf, size_t n)
-{
-	struct if_nameindex *ifs = if_nameindex(), *i;
-	size_t len = 0;
-
-	buf[0] = 0;
-	for (i = ifs; i && i->if_index; i++)
-		len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%u:%s ", i->if_index,
-					i->if_name);
-	if_freenameindex(ifs);
-}
-
 static void shell(const char *cmd, char *buf, size_t n)
 {
 	FILE *p = popen(cmd, "r");
@@ -310,24 +298,25 @@ static void shell(const char *cmd, char *buf, size_t n)
 		pclose(p);
 }
 
-/* The network probes run in a private netns: the host's links, qdiscs and the thread's own
- * namespace are as before, and no pin is left behind in bpffs. */
+/*
+ * The network probes run in a private netns: the thread is back in its own namespace, the host's
+ * lo has the qdiscs it had, no probe link appears, and no pin is left behind in bpffs. (Only
+ * what the probe could have touched is compared: other programs may change other interfaces.)
+ */
 static void test_probe_leaves_host_alone(void)
 {
-	char links0[4096], links1[4096], qd0[4096], qd1[4096], pins[4096];
+	char qd0[4096], qd1[4096], pins[4096];
 	struct stat ns0, ns1;
 	struct vprobe_report r;
 
-	links(links0, sizeof(links0));
-	shell("tc qdisc show", qd0, sizeof(qd0));
+	shell("tc qdisc show dev lo", qd0, sizeof(qd0));
 	if (!ASSERT_OK(stat("/proc/thread-self/ns/net", &ns0), "stat netns") || !run(&r))
 		return;
-	links(links1, sizeof(links1));
-	shell("tc qdisc show", qd1, sizeof(qd1));
+	shell("tc qdisc show dev lo", qd1, sizeof(qd1));
 	ASSERT_OK(stat("/proc/thread-self/ns/net", &ns1), "stat netns");
 	ASSERT_EQ(ns1.st_ino, ns0.st_ino, "thread back in its network namespace");
-	ASSERT_STREQ(links1, links0, "host links");
-	ASSERT_STREQ(qd1, qd0, "host qdiscs");
+	ASSERT_STREQ(qd1, qd0, "qdiscs of the host's lo");
+	ASSERT_EQ(if_nametoindex("vprobewg0"), 0, "no probe link on the host");
 	shell("ls -a /sys/fs/bpf", pins, sizeof(pins));
 	ASSERT_FALSE(strstr(pins, "vigil_probe_"), "no pin left in /sys/fs/bpf");
 }
