@@ -299,23 +299,20 @@ static void shell(const char *cmd, char *buf, size_t n)
 }
 
 /*
- * The network probes run in a private netns: the thread is back in its own namespace, the host's
- * lo has the qdiscs it had, no probe link appears, and no pin is left behind in bpffs. (Only
- * what the probe could have touched is compared: other programs may change other interfaces.)
+ * The network probes run in a private netns: the thread is back in its own namespace afterwards,
+ * no probe link appears on the host, and no pin is left behind in bpffs. (Host qdiscs are not
+ * compared: other tests may attach to the host's lo meanwhile.)
  */
 static void test_probe_leaves_host_alone(void)
 {
-	char qd0[4096], qd1[4096], pins[4096];
 	struct stat ns0, ns1;
 	struct vprobe_report r;
+	char pins[4096];
 
-	shell("tc qdisc show dev lo", qd0, sizeof(qd0));
 	if (!ASSERT_OK(stat("/proc/thread-self/ns/net", &ns0), "stat netns") || !run(&r))
 		return;
-	shell("tc qdisc show dev lo", qd1, sizeof(qd1));
 	ASSERT_OK(stat("/proc/thread-self/ns/net", &ns1), "stat netns");
 	ASSERT_EQ(ns1.st_ino, ns0.st_ino, "thread back in its network namespace");
-	ASSERT_STREQ(qd1, qd0, "qdiscs of the host's lo");
 	ASSERT_EQ(if_nametoindex("vprobewg0"), 0, "no probe link on the host");
 	shell("ls -a /sys/fs/bpf", pins, sizeof(pins));
 	ASSERT_FALSE(strstr(pins, "vigil_probe_"), "no pin left in /sys/fs/bpf");
