@@ -119,12 +119,15 @@ static void test_init_mounts_missing_filesystems(void)
 		syscall(SYS_getppid);
 	ASSERT_EQ(ring_buffer__consume(rb), 5, "events through the tracepoint");
 
-	/* Back in the host's namespace nothing changed, and the private pin is not visible. */
+	/* Back in the host's namespace our unmounts did not reach it (another program may mount
+	 * meanwhile, so only "still mounted" is asserted), and the private pin is not visible. */
 	if (!ASSERT_OK(setns(oldfd, CLONE_NEWNS), "return to the original mount namespace"))
 		goto out;
-	ASSERT_EQ(vbpf_is_mounted(VBPF_BPFFS_DIR, BPF_FS_MAGIC), host_bpffs, "host bpffs as before");
-	ASSERT_EQ(vbpf_is_mounted(VBPF_TRACEFS_DIR, TRACEFS_MAGIC), host_tracefs,
-		  "host tracefs as before");
+	if (host_bpffs)
+		ASSERT_TRUE(vbpf_is_mounted(VBPF_BPFFS_DIR, BPF_FS_MAGIC), "host bpffs still there");
+	if (host_tracefs)
+		ASSERT_TRUE(vbpf_is_mounted(VBPF_TRACEFS_DIR, TRACEFS_MAGIC),
+			    "host tracefs still there");
 	ASSERT_TRUE(access(pin, F_OK) != 0, "private pin not visible on the host");
 out:
 	ring_buffer__free(rb);
