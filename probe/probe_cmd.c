@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "probe.h"
 #include "vigil/bpf.h"
@@ -20,6 +21,10 @@ int probe_cmd_run(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
+	if (geteuid() != 0)
+		log_warn("probe", "not running as root: the kernel refuses most BPF programs without "
+			 "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN, so EPERM below may "
+			 "mean only that (run it as root: sudo vigil probe)");
 	/* A mount failure is logged here and reported as the bpffs line below: keep probing. */
 	vbpf_init();
 	err = vprobe_run(&r);
