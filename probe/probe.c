@@ -331,7 +331,15 @@ static void probe_kprobe(struct pctx *pc, struct vprobe_result *res)
 		find_getppid_kfunc(pc->kfunc, sizeof(pc->kfunc));
 	link = bpf_program__attach_kprobe(skel->progs.kprobe_hit, false, pc->kfunc);
 	if (!link) {
-		set_fail(res, "not attachable", errno, NULL);
+		int err = errno;
+
+		/* libbpf tries the kprobe PMU, then tracefs' kprobe_events: say when neither is
+		 * there, which is what a kernel without CONFIG_KPROBES looks like. */
+		if (err == ENOENT && access("/sys/bus/event_source/devices/kprobe", F_OK) &&
+		    access(VBPF_TRACEFS_DIR "/kprobe_events", F_OK))
+			set_fail(res, "not attachable", err, "no kprobe event source in this kernel");
+		else
+			set_fail(res, "not attachable", err, NULL);
 		goto out;
 	}
 	trigger_getppid();
