@@ -164,14 +164,14 @@ __attribute__((noinline, used)) int vprobe_uprobe_target(int x)
  * Opens the skeleton with only @prog_name set to load, and loads it. On failure fills @res
  * ("not loadable" with the load's errno) and returns NULL; the caller destroys what it gets.
  */
-static struct probe *load_one(const struct pctx *pc, const char *prog_name, long override_rc,
+static struct probe_bpf *load_one(const struct pctx *pc, const char *prog_name, long override_rc,
 			      struct vprobe_result *res)
 {
 	struct bpf_program *prog, *want = NULL;
-	struct probe *skel;
+	struct probe_bpf *skel;
 	int err;
 
-	skel = probe__open();
+	skel = probe_bpf__open();
 	if (!skel) {
 		set_fail(res, "failed", errno, "cannot open the probe's BPF object");
 		return NULL;
@@ -190,19 +190,19 @@ static struct probe *load_one(const struct pctx *pc, const char *prog_name, long
 	}
 	if (!want) {
 		set_fail(res, "failed", ENOENT, "no program %s in the probe object", prog_name);
-		probe__destroy(skel);
+		probe_bpf__destroy(skel);
 		return NULL;
 	}
-	err = probe__load(skel);
+	err = probe_bpf__load(skel);
 	if (err) {
 		set_fail(res, "not loadable", err, NULL);
-		probe__destroy(skel);
+		probe_bpf__destroy(skel);
 		return NULL;
 	}
 	return skel;
 }
 
-static struct bpf_program *prog_by_name(struct probe *skel, const char *name)
+static struct bpf_program *prog_by_name(struct probe_bpf *skel, const char *name)
 {
 	return bpf_object__find_program_by_name(skel->obj, name);
 }
@@ -214,7 +214,7 @@ static struct bpf_program *prog_by_name(struct probe *skel, const char *name)
 static void probe_simple(const struct pctx *pc, struct vprobe_result *res, const char *prog_name,
 			 void (*trigger)(void), const char *ok_status, const char *hook)
 {
-	struct probe *skel = load_one(pc, prog_name, 0, res);
+	struct probe_bpf *skel = load_one(pc, prog_name, 0, res);
 	struct bpf_link *link;
 
 	if (!skel)
@@ -231,13 +231,13 @@ static void probe_simple(const struct pctx *pc, struct vprobe_result *res, const
 		set_ok(res, ok_status, "%s", hook);
 	bpf_link__destroy(link);
 out:
-	probe__destroy(skel);
+	probe_bpf__destroy(skel);
 }
 
 static void probe_uprobe(const struct pctx *pc, struct vprobe_result *res)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "vprobe_uprobe_target");
-	struct probe *skel = load_one(pc, "uprobe_hit", 0, res);
+	struct probe_bpf *skel = load_one(pc, "uprobe_hit", 0, res);
 	char exe[PATH_MAX], where[PATH_MAX + 64];
 	struct bpf_link *link;
 	ssize_t n;
@@ -276,7 +276,7 @@ static void probe_uprobe(const struct pctx *pc, struct vprobe_result *res)
 		set_ok(res, "works", "%s", where);
 	bpf_link__destroy(link);
 out:
-	probe__destroy(skel);
+	probe_bpf__destroy(skel);
 }
 
 /*
@@ -322,7 +322,7 @@ static void find_getppid_kfunc(char *buf, size_t n)
 
 static void probe_kprobe(struct pctx *pc, struct vprobe_result *res)
 {
-	struct probe *skel = load_one(pc, "kprobe_hit", 0, res);
+	struct probe_bpf *skel = load_one(pc, "kprobe_hit", 0, res);
 	struct bpf_link *link;
 
 	if (!skel)
@@ -349,7 +349,7 @@ static void probe_kprobe(struct pctx *pc, struct vprobe_result *res)
 		set_ok(res, "works", "%s", pc->kfunc);
 	bpf_link__destroy(link);
 out:
-	probe__destroy(skel);
+	probe_bpf__destroy(skel);
 }
 
 /*
@@ -360,7 +360,7 @@ out:
 static void probe_override(struct pctx *pc, struct vprobe_result *res)
 {
 	long real = syscall(SYS_getppid), want = real + 1, got;
-	struct probe *skel = load_one(pc, "kprobe_override", want, res);
+	struct probe_bpf *skel = load_one(pc, "kprobe_override", want, res);
 	struct bpf_link *link;
 
 	if (!skel)
@@ -384,7 +384,7 @@ static void probe_override(struct pctx *pc, struct vprobe_result *res)
 		set_ok(res, "works", "%s", pc->kfunc);
 	bpf_link__destroy(link);
 out:
-	probe__destroy(skel);
+	probe_bpf__destroy(skel);
 }
 
 static int rb_event(void *ctx, void *data, size_t size)
@@ -399,7 +399,7 @@ static int rb_event(void *ctx, void *data, size_t size)
 
 static void probe_ringbuf(const struct pctx *pc, struct vprobe_result *res)
 {
-	struct probe *skel = load_one(pc, "rb_getppid", 0, res);
+	struct probe_bpf *skel = load_one(pc, "rb_getppid", 0, res);
 	struct ring_buffer *rb = NULL;
 	struct bpf_link *link = NULL;
 	int n = 0, err;
@@ -427,7 +427,7 @@ static void probe_ringbuf(const struct pctx *pc, struct vprobe_result *res)
 out:
 	bpf_link__destroy(link);
 	ring_buffer__free(rb);
-	probe__destroy(skel);
+	probe_bpf__destroy(skel);
 }
 
 /* --- network namespace features ---------------------------------------------------------- */
@@ -506,7 +506,7 @@ static int udp_roundtrip(void)
 
 static void probe_tc(const struct pctx *pc, struct vprobe_result *res)
 {
-	struct probe *skel = load_one(pc, "tc_ingress", 0, res);
+	struct probe_bpf *skel = load_one(pc, "tc_ingress", 0, res);
 	LIBBPF_OPTS(bpf_tc_hook, hook);
 	LIBBPF_OPTS(bpf_tc_opts, opts);
 	int oldfd, ifindex, err;
@@ -548,12 +548,12 @@ static void probe_tc(const struct pctx *pc, struct vprobe_result *res)
 leave:
 	netns_leave(oldfd);
 out:
-	probe__destroy(skel);
+	probe_bpf__destroy(skel);
 }
 
 static void probe_xdp(const struct pctx *pc, struct vprobe_result *res)
 {
-	struct probe *skel = load_one(pc, "xdp_count", 0, res);
+	struct probe_bpf *skel = load_one(pc, "xdp_count", 0, res);
 	int oldfd, ifindex, err;
 
 	if (!skel)
@@ -585,7 +585,7 @@ static void probe_xdp(const struct pctx *pc, struct vprobe_result *res)
 leave:
 	netns_leave(oldfd);
 out:
-	probe__destroy(skel);
+	probe_bpf__destroy(skel);
 }
 
 static struct rtattr *rta_add(struct nlmsghdr *nh, size_t cap, int type, const void *data,

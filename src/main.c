@@ -10,6 +10,7 @@
 
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
+#include "probe/probe.h"
 
 static int version_run(int argc, char **argv)
 {
@@ -53,6 +54,8 @@ static int man_run(int argc, char **argv)
 }
 
 const struct vcmd vigil_commands[] = {
+	{ .name = "probe", .summary = VPROBE_CMD_SUMMARY, .run = probe_cmd_run,
+	  .usage = "[--json]", .description = VPROBE_CMD_DESCRIPTION },
 	{ .name = "version", .summary = "print the version of vigil and libbpf", .run = version_run,
 	  .usage = "[--json]" },
 	{ .name = "__man", .summary = "write man pages into DIR", .run = man_run, .usage = "DIR" },

@@ -71,7 +71,7 @@ static int rb_count(void *ctx, void *data, size_t size)
 static void test_init_mounts_missing_filesystems(void)
 {
 	char pin[96];
-	struct bpf_ringbuf *skel = NULL;
+	struct bpf_ringbuf_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
 	bool host_bpffs, host_tracefs, now = true;
 	int oldfd = -1, fd = -1, fd2, events = 0;
@@ -105,12 +105,12 @@ static void test_init_mounts_missing_filesystems(void)
 		close(fd2);
 
 	/* ...and libbpf finds tracepoints through the new tracefs. */
-	skel = bpf_ringbuf__open();
+	skel = bpf_ringbuf_bpf__open();
 	if (!ASSERT_NOT_NULL(skel, "open skeleton"))
 		goto out;
 	skel->rodata->target_tgid = (uint32_t)getpid();
-	if (!ASSERT_OK(bpf_ringbuf__load(skel), "load") ||
-	    !ASSERT_OK(bpf_ringbuf__attach(skel), "attach tracepoint via the new tracefs"))
+	if (!ASSERT_OK(bpf_ringbuf_bpf__load(skel), "load") ||
+	    !ASSERT_OK(bpf_ringbuf_bpf__attach(skel), "attach tracepoint via the new tracefs"))
 		goto out;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), rb_count, &events, NULL);
 	if (!ASSERT_NOT_NULL(rb, "ring buffer"))
@@ -131,7 +131,7 @@ static void test_init_mounts_missing_filesystems(void)
 	ASSERT_TRUE(access(pin, F_OK) != 0, "private pin not visible on the host");
 out:
 	ring_buffer__free(rb);
-	bpf_ringbuf__destroy(skel);
+	bpf_ringbuf_bpf__destroy(skel);
 	if (fd >= 0)
 		close(fd);
 	if (oldfd >= 0)

@@ -51,7 +51,7 @@ static void drain(struct vloop *loop, struct seen *s, uint64_t want)
 }
 
 struct fixture {
-	struct bpf_ringbuf *skel;
+	struct bpf_ringbuf_bpf *skel;
 	struct ring_buffer *rb;
 	struct vloop *loop;
 	struct seen seen;
@@ -64,12 +64,12 @@ static bool setup(struct fixture *f)
 	f->seen.tid = (pid_t)syscall(SYS_gettid);
 	if (!ASSERT_OK(vbpf_init(), "vbpf_init"))
 		return false;
-	f->skel = bpf_ringbuf__open();
+	f->skel = bpf_ringbuf_bpf__open();
 	if (!ASSERT_NOT_NULL(f->skel, "open skeleton"))
 		return false;
 	f->skel->rodata->target_tgid = (uint32_t)getpid();
-	if (!ASSERT_OK(bpf_ringbuf__load(f->skel), "load") ||
-	    !ASSERT_OK(bpf_ringbuf__attach(f->skel), "attach tracepoint"))
+	if (!ASSERT_OK(bpf_ringbuf_bpf__load(f->skel), "load") ||
+	    !ASSERT_OK(bpf_ringbuf_bpf__attach(f->skel), "attach tracepoint"))
 		return false;
 	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.events), on_event, &f->seen, NULL);
 	if (!ASSERT_NOT_NULL(f->rb, "ring_buffer__new"))
@@ -86,7 +86,7 @@ static void teardown(struct fixture *f)
 		vbpf_ringbuf_detach(f->loop, f->rb);
 	vloop_free(f->loop);
 	ring_buffer__free(f->rb);
-	bpf_ringbuf__destroy(f->skel);
+	bpf_ringbuf_bpf__destroy(f->skel);
 }
 
 /* Two batches, the second after the consumer caught up: that needs a fresh wake-up from the

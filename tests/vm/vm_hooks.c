@@ -14,17 +14,17 @@
 #define CALLS 7
 
 /* Opens the skeleton with only @prog marked for loading, loads and attaches it. */
-static struct vm_hooks *load_only(const char *prog)
+static struct vm_hooks_bpf *load_only(const char *prog)
 {
-	struct vm_hooks *skel = vm_hooks__open();
+	struct vm_hooks_bpf *skel = vm_hooks_bpf__open();
 	struct bpf_program *p;
 
 	if (!ASSERT_NOT_NULL(skel, "open vm_hooks"))
 		return NULL;
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, strcmp(bpf_program__name(p), prog) == 0);
-	if (!ASSERT_OK(vm_hooks__load(skel), prog) || !ASSERT_OK(vm_hooks__attach(skel), prog)) {
-		vm_hooks__destroy(skel);
+	if (!ASSERT_OK(vm_hooks_bpf__load(skel), prog) || !ASSERT_OK(vm_hooks_bpf__attach(skel), prog)) {
+		vm_hooks_bpf__destroy(skel);
 		return NULL;
 	}
 	return skel;
@@ -32,7 +32,7 @@ static struct vm_hooks *load_only(const char *prog)
 
 static void test_kprobe_syscall(void)
 {
-	struct vm_hooks *skel = load_only("kprobe_getppid");
+	struct vm_hooks_bpf *skel = load_only("kprobe_getppid");
 
 	if (!skel)
 		return;
@@ -41,14 +41,14 @@ static void test_kprobe_syscall(void)
 		syscall(SYS_getppid);
 	skel->bss->target_tgid = 0;
 	ASSERT_EQ(skel->bss->kprobe_hits, CALLS, "kprobe hits");
-	vm_hooks__destroy(skel);
+	vm_hooks_bpf__destroy(skel);
 }
 
 static void test_fentry(void)
 {
 	char path[] = "/tmp/vm_hooks.XXXXXX", buf[16];
 	int fd = mkstemp(path);
-	struct vm_hooks *skel = NULL;
+	struct vm_hooks_bpf *skel = NULL;
 
 	if (!ASSERT_GE(fd, 0, "mkstemp") || !ASSERT_EQ(write(fd, "data", 4), 4, "write"))
 		goto out;
@@ -63,7 +63,7 @@ static void test_fentry(void)
 	skel->bss->target_tgid = 0;
 	ASSERT_EQ(skel->bss->fentry_hits, CALLS, "fentry hits");
 out:
-	vm_hooks__destroy(skel);
+	vm_hooks_bpf__destroy(skel);
 	if (fd >= 0)
 		close(fd);
 	unlink(path);
@@ -73,7 +73,7 @@ static void test_fmod_ret_denies_read(void)
 {
 	char path[] = "/tmp/vm_hooks.XXXXXX", buf[16];
 	int fd = mkstemp(path), err;
-	struct vm_hooks *skel;
+	struct vm_hooks_bpf *skel;
 	ssize_t n;
 
 	if (!ASSERT_GE(fd, 0, "mkstemp") || !ASSERT_EQ(write(fd, "data", 4), 4, "write"))
@@ -90,7 +90,7 @@ static void test_fmod_ret_denies_read(void)
 		ASSERT_EQ(err, EPERM, "errno");
 	ASSERT_EQ(pread(fd, buf, sizeof(buf), 0), 4, "pread after");
 	ASSERT_EQ(skel->bss->fmod_ret_denied, 1, "denied counter");
-	vm_hooks__destroy(skel);
+	vm_hooks_bpf__destroy(skel);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -130,7 +130,7 @@ static int kernel_config_has(const char *opt)
 static void test_override_return_load_matches_config(void)
 {
 	int cfg = kernel_config_has("CONFIG_BPF_KPROBE_OVERRIDE");
-	struct vm_hooks *skel;
+	struct vm_hooks_bpf *skel;
 	struct bpf_program *p;
 	int err;
 
@@ -138,22 +138,22 @@ static void test_override_return_load_matches_config(void)
 		TEST_SKIP("no /boot/config-$(uname -r) in this VM image");
 		return;
 	}
-	skel = vm_hooks__open();
+	skel = vm_hooks_bpf__open();
 	if (!ASSERT_NOT_NULL(skel, "open vm_hooks"))
 		return;
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, p == skel->progs.kprobe_override_getpgid);
-	err = vm_hooks__load(skel);
+	err = vm_hooks_bpf__load(skel);
 	if (cfg)
 		ASSERT_OK(err, "load with CONFIG_BPF_KPROBE_OVERRIDE=y");
 	else
 		ASSERT_ERR(err, "load without CONFIG_BPF_KPROBE_OVERRIDE");
-	vm_hooks__destroy(skel);
+	vm_hooks_bpf__destroy(skel);
 }
 
 static void test_override_return_denies_syscall(void)
 {
-	struct vm_hooks *skel;
+	struct vm_hooks_bpf *skel;
 	long r;
 	int err;
 
@@ -173,7 +173,7 @@ static void test_override_return_denies_syscall(void)
 		ASSERT_EQ(err, EPERM, "errno");
 	ASSERT_GE(syscall(SYS_getpgid, 0), 0, "getpgid after");
 	ASSERT_EQ(skel->bss->override_hits, 1, "override hits");
-	vm_hooks__destroy(skel);
+	vm_hooks_bpf__destroy(skel);
 }
 
 TESTS(T(test_kprobe_syscall), T(test_fentry), T(test_fmod_ret_denies_read),

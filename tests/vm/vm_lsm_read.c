@@ -52,7 +52,7 @@ static int read_file(const char *path)
  * resumes it; the child reads @path and exits with read_file()'s result. Returns that result, or
  * -1 when the child could not be run or died.
  */
-static int child_read(struct vm_lsm_read *skel, const char *path, bool target)
+static int child_read(struct vm_lsm_read_bpf *skel, const char *path, bool target)
 {
 	int status;
 	pid_t pid = fork();
@@ -76,14 +76,14 @@ static int child_read(struct vm_lsm_read *skel, const char *path, bool target)
 	return WEXITSTATUS(status);
 }
 
-static struct vm_lsm_read *load_and_attach(void)
+static struct vm_lsm_read_bpf *load_and_attach(void)
 {
-	struct vm_lsm_read *skel = vm_lsm_read__open_and_load();
+	struct vm_lsm_read_bpf *skel = vm_lsm_read_bpf__open_and_load();
 
 	if (!ASSERT_NOT_NULL(skel, "open and load lsm/file_permission"))
 		return NULL;
-	if (!ASSERT_OK(vm_lsm_read__attach(skel), "attach lsm/file_permission")) {
-		vm_lsm_read__destroy(skel);
+	if (!ASSERT_OK(vm_lsm_read_bpf__attach(skel), "attach lsm/file_permission")) {
+		vm_lsm_read_bpf__destroy(skel);
 		return NULL;
 	}
 	return skel;
@@ -107,7 +107,7 @@ static void test_bpf_lsm_active(void)
 static void test_target_read_denied(void)
 {
 	const char *path = make_file();
-	struct vm_lsm_read *skel;
+	struct vm_lsm_read_bpf *skel;
 	int r;
 
 	if (!ASSERT_NOT_NULL(path, "create test file"))
@@ -120,7 +120,7 @@ static void test_target_read_denied(void)
 	if (ASSERT_EQ(r, EPERM, "target child's read"))
 		ASSERT_STREQ(strerror(r), "Operation not permitted", "error text");
 	ASSERT_GE(skel->bss->denied, 1, "denied counter");
-	vm_lsm_read__destroy(skel);
+	vm_lsm_read_bpf__destroy(skel);
 out:
 	unlink(path);
 }
@@ -128,7 +128,7 @@ out:
 static void test_other_processes_read(void)
 {
 	const char *path = make_file();
-	struct vm_lsm_read *skel;
+	struct vm_lsm_read_bpf *skel;
 	pid_t stopped;
 	int status;
 
@@ -153,7 +153,7 @@ static void test_other_processes_read(void)
 	kill(stopped, SIGKILL);
 	waitpid(stopped, NULL, 0);
 destroy:
-	vm_lsm_read__destroy(skel);
+	vm_lsm_read_bpf__destroy(skel);
 out:
 	unlink(path);
 }
@@ -161,7 +161,7 @@ out:
 static void test_detach_lifts_denial(void)
 {
 	const char *path = make_file();
-	struct vm_lsm_read *skel;
+	struct vm_lsm_read_bpf *skel;
 	__u64 denied;
 
 	if (!ASSERT_NOT_NULL(path, "create test file"))
@@ -178,7 +178,7 @@ static void test_detach_lifts_denial(void)
 	ASSERT_EQ(child_read(skel, path, true), 0, "target child's read after detach");
 	ASSERT_EQ(skel->bss->denied, denied, "denied counter after detach");
 destroy:
-	vm_lsm_read__destroy(skel);
+	vm_lsm_read_bpf__destroy(skel);
 out:
 	unlink(path);
 }
