@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# deploy/grafana: every dashboard is valid Grafana JSON on the provisioned datasource, every
+# metric name a dashboard query or an alert rule uses is in deploy/METRICS.md (or a known
+# geth/Prysm metric listed there), every query parses (promtool), and the ConfigMaps the
+# Kubernetes base renders hold exactly the files in git.
+VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$VIGIL_ROOT/tests/lib.sh"
+cd "$VIGIL_ROOT" || exit 1
+PY=/usr/bin/python3
+CHECK=tests/integration/deploy_check.py
+KUBECTL=${KUBECTL:-kubectl}
+dashboards=(deploy/grafana/dashboards/*.json)
+
+check dashboards_present test ${#dashboards[@]} -ge 5
+for d in "${dashboards[@]}"; do
+	check "json_$(basename "$d" .json)" jq -e '.uid and .title and (.panels | length > 0)' "$d"
+done
+check metrics_in_contract "$PY" "$CHECK" metrics deploy/METRICS.md \
+	deploy/prometheus/alerts.rules.yml "${dashboards[@]}" --emit-rules "$TMP/queries.yml"
+if command -v promtool >/dev/null && [ -s "$TMP/queries.yml" ]; then
+	check queries_parse promtool check rules "$TMP/queries.yml"
+else
+	skip queries_parse "promtool is not installed"
+fi
+check datasource_uid grep -q '^ *uid: prometheus$' deploy/grafana/provisioning/datasources/prometheus.yaml
+
+if command -v "$KUBECTL" >/dev/null; then
+	"$KUBECTL" kustomize deploy/kubernetes/base >"$TMP/base.yaml" 2>"$TMP/base.err"
+	check configmap_dashboards "$PY" "$CHECK" configmap "$TMP/base.yaml" grafana-dashboards \
+		"${dashboards[@]}"
+	check configmap_datasources "$PY" "$CHECK" configmap "$TMP/base.yaml" grafana-datasources \
+		deploy/grafana/provisioning/datasources/prometheus.yaml
+	check configmap_providers "$PY" "$CHECK" configmap "$TMP/base.yaml" \
+		grafana-dashboard-providers deploy/grafana/provisioning/dashboards/vigil.yaml
+else
+	skip configmaps "kubectl is not installed"
+fi
+exit $T_FAILED
