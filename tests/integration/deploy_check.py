@@ -19,6 +19,12 @@
   deploy_check.py configmap RENDERED.yaml NAME FILE...
       The rendered ConfigMap NAME (with or without its hash suffix) holds exactly FILE...,
       byte for byte: the deployed files are the tested files.
+  deploy_check.py exposition METRICS.md COMPONENT
+      Prints a sample /metrics page with every metric METRICS.md assigns to COMPONENT (rpc,
+      watchdog, peers, mesh, kaspa): `promtool check metrics` lints the contract with it.
+  deploy_check.py scrape METRICS.md COMPONENT FILE|URL
+      A real scrape of COMPONENT exports every metric METRICS.md assigns to it, with the
+      documented type and labels (for the test against live components).
   deploy_check.py alert-tests RULES.yml TESTS.yml
       Every alert of RULES.yml has a unit test case where it fires and one where it does not.
   deploy_check.py dockerfile Dockerfile scripts/deps [build/vigil]
@@ -280,9 +286,21 @@ def cmd_invariants(rendered, readme):
         return
 
     # --- namespaces and default deny
-    for ns in ("ethereum", "monitoring"):
-        if not any(o["metadata"]["name"] == ns for o in by_kind(objs, "Namespace")):
+    # Pod Security Admission: restricted where nothing needs more, privileged only for the
+    # namespace of the vigil node agent
+    for ns, enforce in (("ethereum", "restricted"), ("monitoring", "privileged")):
+        nso = [o for o in by_kind(objs, "Namespace") if o["metadata"]["name"] == ns]
+        if not nso:
             err("Namespace %s is missing" % ns)
+            continue
+        labels = nso[0]["metadata"].get("labels", {})
+        if labels.get("pod-security.kubernetes.io/enforce") != enforce:
+            err("Namespace %s must enforce the %s Pod Security Standard" % (ns, enforce))
+        if labels.get("pod-security.kubernetes.io/warn") != "restricted":
+            err("Namespace %s must warn about pods that are not restricted" % ns)
+    for ns, labels, spec, w in all_pods:
+        if ns != "monitoring" and w["metadata"]["name"] == "vigil-node":
+            err("vigil-node must stay in monitoring, the only privileged namespace")
         if not any(np["metadata"]["namespace"] == ns and np["spec"].get("podSelector") == {}
                    and not np["spec"].get("ingress") for np in by_kind(objs, "NetworkPolicy")):
             err("namespace %s has no default-deny ingress NetworkPolicy" % ns)
@@ -466,18 +484,99 @@ def metric_names(expr):
     return names
 
 
+ROW = re.compile(r"^\|\s*`([a-zA-Z_:][\w:]*)`\s*\|\s*(counter|gauge|histogram|summary)\s*\|"
+                 r"([^|]*)\|([^|]*)\|([^|]*)\|")
+
+
+def contract_rows(path):
+    """[(name, type, [labels], exported by, meaning)] from the tables of METRICS.md."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            m = ROW.match(line)
+            if m:
+                labels = re.findall(r"`(\w+)`", m.group(3))
+                rows.append((m.group(1), m.group(2), labels, m.group(4).strip(),
+                             m.group(5).strip()))
+    return rows
+
+
 def contract(path):
     """{name: type} from the tables of METRICS.md."""
     out = {}
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"^\|\s*`([a-zA-Z_:][\w:]*)`\s*\|\s*(counter|gauge|histogram|summary)\s*\|",
-                         line)
-            if m:
-                if m.group(1) in out:
-                    err("%s: %s listed twice" % (path, m.group(1)))
-                out[m.group(1)] = m.group(2)
+    for name, typ, _, _, _ in contract_rows(path):
+        if name in out:
+            err("%s: %s listed twice" % (path, name))
+        out[name] = typ
     return out
+
+
+def component_rows(path, component):
+    rows = [r for r in contract_rows(path) if re.match(r"vigil %s\b" % re.escape(component), r[3])]
+    if not rows:
+        err("%s: no metrics exported by vigil %s" % (path, component))
+    return rows
+
+
+def cmd_exposition(path, component):
+    for name, typ, labels, _, meaning in component_rows(path, component):
+        print("# HELP %s %s" % (name, re.sub(r"\s+", " ", meaning.replace("`", ""))))
+        print("# TYPE %s %s" % (name, typ))
+        lab = ",".join('%s="x"' % l for l in labels)
+        if typ == "histogram":
+            for le in ("0.1", "+Inf"):
+                print("%s_bucket{%s} 0" % (name, ",".join(filter(None, [lab, 'le="%s"' % le]))))
+            for suffix in ("_sum", "_count"):
+                print("%s%s%s 0" % (name, suffix, "{%s}" % lab if lab else ""))
+        else:
+            print("%s%s 0" % (name, "{%s}" % lab if lab else ""))
+
+
+def parse_exposition(text):
+    """({name: type}, {sample name: set of label-name tuples})"""
+    types, samples = {}, {}
+    for line in text.splitlines():
+        m = re.match(r"^# TYPE (\S+) (\S+)", line)
+        if m:
+            types[m.group(1)] = m.group(2)
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(\{(.*)\})?\s", line)
+        if m:
+            names = tuple(sorted(re.findall(r'(\w+)="', m.group(3) or "")))
+            samples.setdefault(m.group(1), set()).add(names)
+    return types, samples
+
+
+def cmd_scrape(path, component, source):
+    if re.match(r"https?://", source):
+        import urllib.request
+        with urllib.request.urlopen(source, timeout=10) as r:
+            text = r.read().decode()
+    else:
+        with open(source) as f:
+            text = f.read()
+    types, samples = parse_exposition(text)
+    rows = component_rows(path, component)
+    for name, typ, labels, _, _ in rows:
+        if types.get(name) != typ:
+            err("%s: %s has TYPE %s, the contract says %s" % (source, name, types.get(name), typ))
+            continue
+        series = [name + "_bucket", name + "_sum", name + "_count"] if typ == "histogram" \
+            else [name]
+        for sname in series:
+            extra = {"le"} if sname.endswith("_bucket") else set()
+            got = samples.get(sname)
+            if not got:
+                err("%s: no %s samples" % (source, sname))
+                continue
+            for names in got:
+                if set(names) != set(labels) | extra:
+                    err("%s: %s has labels %s, the contract says %s" %
+                        (source, sname, sorted(names), sorted(set(labels) | extra)))
+                    break
+    print("%d metrics of vigil %s checked in %s" % (len(rows), component, source))
 
 
 def known(name, names):
@@ -812,6 +911,10 @@ def main():
         cmd_invariants(args[0], args[1])
     elif cmd == "metrics":
         cmd_metrics(args)
+    elif cmd == "exposition":
+        cmd_exposition(args[0], args[1])
+    elif cmd == "scrape":
+        cmd_scrape(args[0], args[1], args[2])
     elif cmd == "alert-tests":
         cmd_alert_tests(args[0], args[1])
     elif cmd == "configmap":

@@ -23,6 +23,22 @@ if command -v promtool >/dev/null && [ -s "$TMP/queries.yml" ]; then
 else
 	skip queries_parse "promtool is not installed"
 fi
+# The contract itself: each component's metrics, written as the /metrics page the component
+# must serve, pass promtool's linter (naming, _total on counters, units), and the scrape checker
+# that the live tests use accepts that page and rejects it with one metric missing.
+if command -v promtool >/dev/null; then
+	for c in rpc watchdog peers mesh kaspa; do
+		page="$TMP/contract_$c.prom"
+		"$PY" "$CHECK" exposition deploy/METRICS.md "$c" >"$page"
+		check "contract_lint_$c" bash -c "out=\$(promtool check metrics <'$page' 2>&1) && [ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
+		check "scrape_check_accepts_$c" "$PY" "$CHECK" scrape deploy/METRICS.md "$c" "$page"
+		first=$(sed -n 's/^# TYPE \([^ ]*\) .*/\1/p' "$page" | head -n 1)
+		grep -v "^$first[{ _]" "$page" | grep -v "# [A-Z]* $first " >"$page.cut"
+		check "scrape_check_rejects_$c" bash -c "! '$PY' '$CHECK' scrape deploy/METRICS.md '$c' '$page.cut'"
+	done
+else
+	skip contract_lint "promtool is not installed"
+fi
 check datasource_uid grep -q '^ *uid: prometheus$' deploy/grafana/provisioning/datasources/prometheus.yaml
 
 if command -v "$KUBECTL" >/dev/null; then
