@@ -337,13 +337,15 @@ def cmd_invariants(rendered, readme):
         if not want <= have:
             err("Service ethereum/%s lacks %s" % (name, sorted(want - have)))
         for p in s["spec"]["ports"]:
-            if s["spec"].get("type") == "LoadBalancer" and p["port"] != p.get("targetPort", p["port"]) \
-                    and not isinstance(p.get("targetPort"), str):
+            target = p.get("targetPort", p["port"])
+            if s["spec"].get("type") == "LoadBalancer" and not isinstance(target, str) \
+                    and p["port"] != target:
                 err("Service ethereum/%s remaps P2P port %d: peers dial the advertised port" %
                     (name, p["port"]))
 
     # --- Engine API JWT: one Secret, mounted read-only by both clients, never generated
-    for name, p, flag in (("geth", geth, "--authrpc.jwtsecret="), ("prysm", prysm, "--jwt-secret=")):
+    for name, p, flag in (("geth", geth, "--authrpc.jwtsecret="),
+                          ("prysm", prysm, "--jwt-secret=")):
         spec = p[2]
         c = spec["containers"][0]
         arg = [a for a in c.get("args", []) if a.startswith(flag)]
@@ -629,6 +631,11 @@ def check_dashboard(path, d, uids):
             for k in ("type", "title", "gridPos"):
                 if k not in p:
                     err("%s: panel %s has no %s" % (path, p.get("id"), k))
+            gp = p.get("gridPos", {})
+            if not all(isinstance(gp.get(k), int) for k in ("x", "y", "w", "h")) or \
+                    gp["x"] < 0 or gp["w"] < 1 or gp["x"] + gp["w"] > 24:
+                err("%s: panel %r: gridPos %s is outside Grafana's 24 columns" %
+                    (path, p.get("title"), gp))
             if p.get("type") != "row":
                 ds = p.get("datasource") or {}
                 if ds.get("uid") != "prometheus":
@@ -692,8 +699,7 @@ def cmd_metrics(args):
                     not any(known(u, {n: names[n]}) for u in used))
     if unused:
         print("note: contract metrics no dashboard or rule uses: %s" % ", ".join(unused))
-    print("%d queries, %d metric names, all in %s" % (len(queries), len(used), args[0])
-          if not errors else "%d queries checked" % len(queries))
+    print("%d queries checked, %d metric names used" % (len(queries), len(used)))
 
 
 def cmd_alert_tests(rules, tests):
@@ -710,7 +716,7 @@ def cmd_alert_tests(rules, tests):
             err("%s: no test case where %s fires" % (tests, a))
         if a not in silent:
             err("%s: no test case where %s stays silent" % (tests, a))
-    print("%d alerts, each tested firing and silent" % len(alerts) if not errors else "")
+    print("%d alerts checked for firing and silent test cases" % len(alerts))
 
 
 def cmd_configmap(rendered, name, files):
