@@ -12,8 +12,9 @@
       Prometheus), securityContext (non-root, read-only root, no capabilities; the vigil node
       agent's capabilities exactly the table in the README), the JWT Secret, probes, resources.
   deploy_check.py metrics METRICS.md RULES.yml DASHBOARD.json... [--emit-rules OUT]
-      Every metric name a dashboard query or an alert rule uses is listed in METRICS.md;
-      dashboards are well-formed Grafana JSON. --emit-rules writes every dashboard query as a
+      Every metric name a dashboard query or an alert rule uses is listed in METRICS.md, and
+      every label it matches, groups by or shows (legend, annotation) is one of that metric's
+      listed labels (or job/instance/le); dashboards are well-formed Grafana JSON. --emit-rules writes every dashboard query as a
       recording rule so that `promtool check rules` can parse them.
 
   deploy_check.py configmap RENDERED.yaml NAME FILE...
@@ -490,6 +491,20 @@ ROW = re.compile(r"^\|\s*`([a-zA-Z_:][\w:]*)`\s*\|\s*(counter|gauge|histogram|su
                  r"([^|]*)\|([^|]*)\|([^|]*)\|")
 
 
+def label_names(expr):
+    """Label names an expression matches on, groups by or asks label_values() for."""
+    out = []
+    m = re.match(r"^\s*label_values\s*\(\s*(?:[A-Za-z_:][\w:]*\s*,\s*)?(\w+)\s*\)", expr)
+    if m:
+        out.append(m.group(1))
+    for inner in re.findall(r"\{([^}]*)\}", re.sub(r"\{\{\s*\w+\s*\}\}", "", expr)):
+        out += re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", re.sub(r'"(?:[^"\\]|\\.)*"', '""', inner))
+    for group in re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)",
+                            expr):
+        out += [g.strip() for g in group.split(",") if g.strip()]
+    return out
+
+
 def contract_rows(path):
     """[(name, type, [labels], exported by, meaning)] from the tables of METRICS.md."""
     rows = []
@@ -603,14 +618,15 @@ def dashboard_queries(d, where):
                 continue
             for t in p.get("targets", []):
                 if "expr" in t:
-                    out.append(("%s panel %r" % (where, p.get("title")), t["expr"]))
+                    out.append(("%s panel %r" % (where, p.get("title")), t["expr"],
+                                re.findall(r"\{\{\s*(\w+)\s*\}\}", t.get("legendFormat", ""))))
     walk(d.get("panels", []))
     for v in d.get("templating", {}).get("list", []):
         q = v.get("query")
         if isinstance(q, dict):
             q = q.get("query")
         if v.get("type") == "query" and q:
-            out.append(("%s variable %s" % (where, v.get("name")), q))
+            out.append(("%s variable %s" % (where, v.get("name")), q, []))
     return out
 
 
@@ -678,10 +694,12 @@ def cmd_metrics(args):
                 doc = yaml.safe_load(f)
             for g in doc.get("groups", []):
                 for r in g.get("rules", []):
+                    text = json.dumps(r.get("annotations", {}))
                     queries.append(("%s rule %s" % (path, r.get("alert") or r.get("record")),
-                                    r["expr"]))
+                                    r["expr"], re.findall(r"\$labels\.(\w+)", text)))
     used = set()
-    for where, expr in queries:
+    labels = {n: set(ls) for n, _, ls, _, _ in contract_rows(args[0])}
+    for where, expr, shown in queries:
         found = metric_names(expr)
         if not found and "label_values" not in expr:
             err("%s: no metric name found in %r" % (where, expr))
@@ -689,10 +707,18 @@ def cmd_metrics(args):
             used.add(n)
             if not known(n, names):
                 err("%s: metric %s is not in %s" % (where, n, args[0]))
+        allowed = {"job", "instance"}
+        for n in found:
+            base = re.sub(r"_(bucket|sum|count)$", "", n) if n not in labels else n
+            allowed |= labels.get(base, set()) | ({"le"} if n.endswith("_bucket") else set())
+        for label in sorted(set(label_names(expr)) | set(shown)):
+            if label not in allowed:
+                err("%s: label %s is not a label of %s in %s" %
+                    (where, label, " or ".join(sorted(found)), args[0]))
     if emit:
         rules = {"groups": [{"name": "dashboard-queries", "rules": [
             {"record": "dashboard:query:%d" % i, "expr": grafana_vars_to_promql(e)}
-            for i, (_, e) in enumerate(queries) if not e.lstrip().startswith("label_values")]}]}
+            for i, (_, e, _) in enumerate(queries) if not e.lstrip().startswith("label_values")]}]}
         with open(emit, "w") as f:
             yaml.safe_dump(rules, f)
     unused = sorted(n for n in names if n.startswith("vigil_") and
