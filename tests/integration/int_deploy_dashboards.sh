@@ -56,4 +56,4 @@ if command -v "$KUBECTL" >/dev/null; then
 else
 	skip configmaps "kubectl is not installed"
 fi
-exit $T_FAILED
+exit "$T_FAILED"

@@ -30,4 +30,4 @@ else
 		scripts/deps
 	skip runtime_libraries "$bin is not built (make)"
 fi
-exit $T_FAILED
+exit "$T_FAILED"

@@ -49,4 +49,4 @@ if [ -s "$mainnet" ]; then
 	check mainnet_geth_volume grep -q 'storage: 1Ti' "$mainnet"
 	check mainnet_prysm_volume grep -q 'storage: 500Gi' "$mainnet"
 fi
-exit $T_FAILED
+exit "$T_FAILED"

@@ -28,4 +28,4 @@ if command -v "$KUBECTL" >/dev/null; then
 else
 	skip configmap_is_source "kubectl is not installed"
 fi
-exit $T_FAILED
+exit "$T_FAILED"
