@@ -10,13 +10,15 @@
       The security and wiring promises of deploy/README.md, asserted on the rendered objects:
       NetworkPolicies (geth 8551 only from Prysm, 8545 only from vigil peers, metrics only from
       Prometheus), securityContext (non-root, read-only root, no capabilities; the vigil node
-      agent's capabilities exactly the table in the README), the JWT Secret, probes, resources.
+      agent's capabilities exactly the table in the README), the JWT Secret, probes, resources,
+      and references the API server or kubelet would reject (duplicate or invalid port names,
+      undeclared volumes, named ports that do not exist, selectors that select nothing).
   deploy_check.py metrics METRICS.md RULES.yml DASHBOARD.json... [--emit-rules OUT]
       Every metric name a dashboard query or an alert rule uses is listed in METRICS.md, and
       every label it matches, groups by or shows (legend, annotation) is one of that metric's
-      listed labels (or job/instance/le); dashboards are well-formed Grafana JSON. --emit-rules writes every dashboard query as a
-      recording rule so that `promtool check rules` can parse them.
-
+      listed labels (or job/instance/le); dashboards are well-formed Grafana JSON.
+      --emit-rules writes every dashboard query as a recording rule so that
+      `promtool check rules` can parse them.
   deploy_check.py configmap RENDERED.yaml NAME FILE...
       The rendered ConfigMap NAME (with or without its hash suffix) holds exactly FILE...,
       byte for byte: the deployed files are the tested files.
@@ -269,9 +271,94 @@ def container_sc(pod_spec, c):
     return merged
 
 
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def check_references(objs):
+    """Rules the API server or the kubelet enforce that typed models do not: unique and valid
+    port and container names, mounts of declared volumes, named probe and Service ports that
+    exist, selectors that select, ConfigMap references that resolve."""
+    configmaps = {(o["metadata"]["namespace"], o["metadata"]["name"]): o.get("data", {})
+                  for o in by_kind(objs, "ConfigMap")}
+    services = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
+                for o in by_kind(objs, "Service")}
+    for ns, labels, spec, w in pods(objs):
+        where = "%s/%s" % (ns, w["metadata"]["name"])
+        if not selects(w["spec"].get("selector"), labels):
+            err("%s: spec.selector does not select its own pod template" % where)
+        if w["kind"] == "StatefulSet" and (ns, w["spec"].get("serviceName")) not in services:
+            err("%s: serviceName %s is not a Service" % (where, w["spec"].get("serviceName")))
+        cnames = [c["name"] for c in spec["containers"]]
+        if len(set(cnames)) != len(cnames):
+            err("%s: duplicate container names" % where)
+        port_names = [p["name"] for c in spec["containers"] for p in c.get("ports", [])
+                      if "name" in p]
+        for n in port_names:
+            if len(n) > 15 or not IANA_SVC_NAME.match(n):
+                err("%s: port name %r is not a valid IANA service name (<= 15 chars)" % (where, n))
+        if len(set(port_names)) != len(port_names):
+            err("%s: port names must be unique in a pod: %s" % (where, sorted(port_names)))
+        volumes = [v["name"] for v in spec.get("volumes", [])]
+        if w["kind"] == "StatefulSet":
+            volumes += [t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])]
+        if len(set(volumes)) != len(volumes):
+            err("%s: duplicate volume names" % where)
+        for v in spec.get("volumes", []):
+            cm = v.get("configMap")
+            if cm and (ns, cm["name"]) not in configmaps:
+                err("%s: volume %s uses ConfigMap %s, which is not rendered" %
+                    (where, v["name"], cm["name"]))
+            sec = v.get("secret")
+            if sec and sec["secretName"] not in ("engine-jwt",):
+                err("%s: Secret %s is not one create-secrets.sh creates" %
+                    (where, sec["secretName"]))
+        for c in spec["containers"]:
+            cport_names = {p["name"] for p in c.get("ports", []) if "name" in p}
+            for m in c.get("volumeMounts", []):
+                if m["name"] not in volumes:
+                    err("%s container %s: mounts undeclared volume %s" %
+                        (where, c["name"], m["name"]))
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                pr = c.get(probe) or {}
+                for kind in ("httpGet", "tcpSocket"):
+                    port = (pr.get(kind) or {}).get("port")
+                    if isinstance(port, str) and port not in cport_names:
+                        err("%s container %s: %s port %s is not a port of this container" %
+                            (where, c["name"], probe, port))
+            for e in c.get("env", []):
+                ref = (e.get("valueFrom") or {}).get("configMapKeyRef")
+                if ref and ref["key"] not in configmaps.get((ns, ref["name"]), {}):
+                    err("%s container %s: env %s: ConfigMap %s has no key %s" %
+                        (where, c["name"], e["name"], ref["name"], ref["key"]))
+                sref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                if sref and (sref["name"], sref["key"]) != ("grafana-admin", "password"):
+                    err("%s: Secret %s is not one create-secrets.sh creates" %
+                        (where, sref["name"]))
+    for (ns, name), svc in services.items():
+        sel = svc["spec"].get("selector")
+        targets = [p for p in pods(objs) if p[0] == ns and sel and
+                   all(p[1].get(k) == v for k, v in sel.items())]
+        if not targets:
+            err("Service %s/%s selects no pod" % (ns, name))
+            continue
+        for sp in svc["spec"]["ports"]:
+            tp = sp.get("targetPort", sp["port"])
+            proto = sp.get("protocol", "TCP")
+            for _, _, spec, w in targets:
+                have = {(p.get("name"), p["containerPort"], p.get("protocol", "TCP"))
+                        for c in spec["containers"] for p in c.get("ports", [])}
+                ok = any((tp == n if isinstance(tp, str) else tp == num) and proto == pr
+                         for n, num, pr in have)
+                if not ok:
+                    err("Service %s/%s port %s: target %s/%s is not a port of %s" %
+                        (ns, name, sp.get("name"), tp, proto, w["metadata"]["name"]))
+
+
 def cmd_invariants(rendered, readme):
     objs = load_objects(rendered)
     all_pods = pods(objs)
+    check_references(objs)
 
     def pod(ns, name):
         for p in all_pods:
