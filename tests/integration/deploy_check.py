@@ -171,6 +171,17 @@ def container_port_numbers(spec, port, protocol):
             if p.get("name") == port and p.get("protocol", "TCP") == protocol}
 
 
+def port_matches(rule_port, spec, port, protocol):
+    """True when one entry of a NetworkPolicy rule's ports admits port/protocol."""
+    if rule_port.get("protocol", "TCP") != protocol:
+        return False
+    if "port" not in rule_port:
+        return True  # every port of that protocol
+    if "endPort" in rule_port and isinstance(rule_port["port"], int):
+        return rule_port["port"] <= port <= rule_port["endPort"]
+    return port in container_port_numbers(spec, rule_port["port"], protocol)
+
+
 def allowed_peers(objs, ns, labels, spec, port, protocol="TCP"):
     """Every `from` peer that some NetworkPolicy lets reach (ns, labels):port. An entry None
     means "from anywhere". Returns None when no policy selects the pod (all traffic allowed)."""
@@ -187,11 +198,7 @@ def allowed_peers(objs, ns, labels, spec, port, protocol="TCP"):
         selected = True
         for rule in s.get("ingress") or []:
             rports = rule.get("ports")
-            hit = not rports or any(
-                p.get("protocol", "TCP") == protocol
-                and port in container_port_numbers(spec, p.get("port"), protocol)
-                if "port" in p else p.get("protocol", "TCP") == protocol
-                for p in rports)
+            hit = not rports or any(port_matches(p, spec, port, protocol) for p in rports)
             if not hit:
                 continue
             if not rule.get("from"):
