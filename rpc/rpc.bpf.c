@@ -337,37 +337,37 @@ static __always_inline void emit_small(__u16 kind, __s32 fd, const struct rpc_co
 SEC("tracepoint/syscalls/sys_enter_read")
 int handle_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((int)ARG(0), ARG(1), 0, RPC_DIR_IN, RPC_SC_READ);
+	return on_enter((int)ARG(0), ARG(1), 0, RPC_EV_DIR_IN, RPC_SC_READ);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int handle_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((int)ARG(0), ARG(1), 0, RPC_DIR_IN, RPC_SC_RECVFROM);
+	return on_enter((int)ARG(0), ARG(1), 0, RPC_EV_DIR_IN, RPC_SC_RECVFROM);
 }
 
 SEC("tracepoint/syscalls/sys_enter_readv")
 int handle_enter_readv(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((int)ARG(0), ARG(1), ARG(2), RPC_DIR_IN, RPC_SC_READV);
+	return on_enter((int)ARG(0), ARG(1), ARG(2), RPC_EV_DIR_IN, RPC_SC_READV);
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
 int handle_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((int)ARG(0), ARG(1), 0, RPC_DIR_OUT, RPC_SC_WRITE);
+	return on_enter((int)ARG(0), ARG(1), 0, RPC_EV_DIR_OUT, RPC_SC_WRITE);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int handle_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((int)ARG(0), ARG(1), 0, RPC_DIR_OUT, RPC_SC_SENDTO);
+	return on_enter((int)ARG(0), ARG(1), 0, RPC_EV_DIR_OUT, RPC_SC_SENDTO);
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
 int handle_enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((int)ARG(0), ARG(1), ARG(2), RPC_DIR_OUT, RPC_SC_WRITEV);
+	return on_enter((int)ARG(0), ARG(1), ARG(2), RPC_EV_DIR_OUT, RPC_SC_WRITEV);
 }
 
 /* recvmsg/sendmsg: the iovec array and its length come from the user's struct msghdr. */
@@ -385,13 +385,13 @@ static __always_inline int on_enter_msg(struct trace_event_raw_sys_enter *ctx, _
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
 int handle_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter_msg(ctx, RPC_DIR_IN, RPC_SC_RECVMSG);
+	return on_enter_msg(ctx, RPC_EV_DIR_IN, RPC_SC_RECVMSG);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int handle_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter_msg(ctx, RPC_DIR_OUT, RPC_SC_SENDMSG);
+	return on_enter_msg(ctx, RPC_EV_DIR_OUT, RPC_SC_SENDMSG);
 }
 
 /* One exit handler body for all eight: pendings tells what the entry saw. */

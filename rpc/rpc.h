@@ -28,9 +28,9 @@ enum rpc_ev_kind {
 	RPC_EV_FORK = 5,  /* a traced process forked a new process, which is now traced too */
 };
 
-enum rpc_dir {
-	RPC_DIR_IN = 0,	 /* the server read it: request bytes */
-	RPC_DIR_OUT = 1, /* the server wrote it: response bytes */
+enum rpc_ev_dir {
+	RPC_EV_DIR_IN = 0,	 /* the server read it: request bytes */
+	RPC_EV_DIR_OUT = 1, /* the server wrote it: response bytes */
 };
 
 enum rpc_syscall {
@@ -76,7 +76,7 @@ struct rpc_event {
 	__u32 total_len; /* DATA: bytes the syscall moved; EXEC: filename length */
 	__u32 cap_len;	 /* bytes following this header */
 	__u16 kind;	 /* enum rpc_ev_kind */
-	__u8 dir;	 /* enum rpc_dir */
+	__u8 dir;	 /* enum rpc_ev_dir */
 	__u8 syscall;	 /* enum rpc_syscall */
 	__u8 family;
 	__u8 _pad[1];

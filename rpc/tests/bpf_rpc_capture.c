@@ -122,7 +122,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	c->lport = ev->lport;
 	c->rport = ev->rport;
-	if (ev->dir == RPC_DIR_IN) {
+	if (ev->dir == RPC_EV_DIR_IN) {
 		if (c->in_total + ev->cap_len < sizeof(c->in_bytes))
 			memcpy(c->in_bytes + c->in_total, ev + 1, ev->cap_len);
 		c->in_total += ev->total_len;
