@@ -92,7 +92,7 @@ static void msg_end(struct rpc_ws *w, uint64_t ts)
 }
 
 /* A complete header is in w->hdr: set up the frame. Returns 0 or -1 (protocol error). */
-static int frame_begin(struct rpc_ws *w, uint64_t ts)
+static int frame_begin(struct rpc_ws *w)
 {
 	const uint8_t *h = w->hdr;
 	uint8_t op = h[0] & 0x0f;
@@ -123,7 +123,7 @@ static int frame_begin(struct rpc_ws *w, uint64_t ts)
 		w->m.is_request = w->is_request;
 		w->m.text = op == 1;
 		w->m.compressed = h[0] & 0x40;
-		w->m.ts_first = ts;
+		w->m.ts_first = w->frame_ts;
 		w->m.wire_bytes = w->hdr_len;
 		w->in_msg = true;
 		w->msg_gap = false;
@@ -208,6 +208,8 @@ void rpc_ws_feed(struct rpc_ws *w, uint64_t ts, const uint8_t *p, size_t n)
 			w->hdr_need = 2;
 			break;
 		case RPC_WS_HDR:
+			if (!w->hdr_len)
+				w->frame_ts = ts;
 			take = MIN(n - i, (size_t)(w->hdr_need - w->hdr_len));
 			memcpy(w->hdr + w->hdr_len, p + i, take);
 			w->hdr_len += (uint8_t)take;
@@ -219,7 +221,7 @@ void rpc_ws_feed(struct rpc_ws *w, uint64_t ts, const uint8_t *p, size_t n)
 				if (w->hdr_need > 2)
 					break;
 			}
-			if (frame_begin(w, ts)) {
+			if (frame_begin(w)) {
 				desync(w, ts);
 				break;
 			}

@@ -49,6 +49,7 @@ struct rpc_ws {
 	bool fin, masked, control;
 	uint8_t mask[4];
 	uint64_t remaining, frame_off;
+	uint64_t frame_ts; /* when the frame's first byte came */
 	/* the message in progress */
 	bool in_msg, msg_gap;
 	size_t cap;
