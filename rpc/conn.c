@@ -45,7 +45,7 @@ struct http_pend {
 
 /* A WebSocket request item awaiting the response with its id. */
 struct ws_pend {
-	uint64_t ts_first, req_bytes, seq;
+	uint64_t ts_first, req_bytes;
 	uint32_t batch_index, batch_size;
 	bool truncated;
 	struct req_item it;
@@ -67,7 +67,6 @@ struct rpc_conn {
 	/* WebSocket pending list, oldest first */
 	struct ws_pend *wp;
 	size_t wp_cap, wp_len;
-	uint64_t wp_seq;
 	/* scratch: response items of the message being paired */
 	struct rpc_jitem *ri;
 	bool *ri_used;
@@ -501,6 +500,7 @@ static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 		call_init(&k, RPC_TRANSPORT_WS);
 		call_req(&k, &ri);
 		k.batch_index = index;
+		k.batch_size = wc->batch_size;
 		k.ts_ns = wc->m->ts_first;
 		k.req_bytes = wc->m->wire_bytes;
 		k.req_truncated = wc->m->truncated;
@@ -524,9 +524,8 @@ static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 	w = &c->wp[c->wp_len++];
 	w->ts_first = wc->m->ts_first;
 	w->req_bytes = wc->m->wire_bytes;
-	w->seq = c->wp_seq++;
 	w->batch_index = index;
-	w->batch_size = 1; /* fixed up once the batch is scanned */
+	w->batch_size = wc->batch_size;
 	w->truncated = wc->m->truncated;
 	req_item_from(&w->it, it);
 	return 0;
@@ -534,12 +533,21 @@ static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 
 static void ws_request(struct rpc_conn *c, const struct rpc_ws_msg *m)
 {
-	struct ws_req_ctx wc = { c, m, 0 };
+	struct ws_req_ctx wc = { c, m, 1 };
 	struct rpc_jscan js;
-	uint64_t seq0 = c->wp_seq;
+	size_t i = 0;
 
 	if (m->compressed)
 		return;
+	while (i < m->len && (m->data[i] == ' ' || m->data[i] == '\t' || m->data[i] == '\r' ||
+			      m->data[i] == '\n'))
+		i++;
+	if (i < m->len && m->data[i] == '[') {
+		/* a batch: its size first, so that every item is delivered knowing it */
+		rpc_json_scan(m->data, m->len, NULL, NULL, &js);
+		wc.batch_size = js.items ? js.items : 1;
+		c->stats.batches++;
+	}
 	if (rpc_json_scan(m->data, m->len, ws_req_item, &wc, &js))
 		c->stats.dropped_items++;
 	if (js.items == 0) {
@@ -549,12 +557,6 @@ static void ws_request(struct rpc_conn *c, const struct rpc_ws_msg *m)
 		memset(&none, 0, sizeof(none));
 		none.id_kind = RPC_ID_NULL;
 		ws_req_item(&wc, 0, &none);
-	}
-	if (js.shape == RPC_JSON_BATCH) {
-		c->stats.batches++;
-		for (size_t i = 0; i < c->wp_len; i++)
-			if (c->wp[i].seq >= seq0)
-				c->wp[i].batch_size = js.items;
 	}
 }
 

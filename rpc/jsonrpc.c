@@ -308,8 +308,10 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 		case K_ID:
 			if (c == '"') {
 				r = read_string(s, it->id, RPC_ID_MAX, &len, &trunc);
-				if (r)
+				if (r) {
+					it->id[0] = 0; /* an id cut short is no id */
 					return r;
+				}
 				it->id_kind = RPC_ID_STRING;
 				it->id_len = (uint8_t)len;
 			} else if (c != '{' && c != '[') {
