@@ -309,7 +309,10 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 			if (c == '"') {
 				r = read_string(s, it->id, RPC_ID_MAX, &len, &trunc);
 				if (r) {
-					it->id[0] = 0; /* an id cut short is no id */
+					/* an id cut short is no id (even if an earlier one was) */
+					it->id[0] = 0;
+					it->id_len = 0;
+					it->id_kind = RPC_ID_NONE;
 					return r;
 				}
 				it->id_kind = RPC_ID_STRING;

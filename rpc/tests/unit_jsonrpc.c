@@ -135,6 +135,11 @@ static void test_truncated_payloads(void)
 	ASSERT_TRUE(js.cut, "cut");
 	ASSERT_TRUE(it.v[0].has_result, "result key before the cut");
 	ASSERT_STREQ(it.v[0].id, "5", "id");
+	/* a second "id" cut short undoes the first (found by fuzz_jsonrpc) */
+	const char *d = "{\"id\":\"a-long-first-id\",\"method\":\"m\",\"id\":\"sec";
+	scan(d, strlen(d), &it);
+	ASSERT_EQ(it.v[0].id_kind, RPC_ID_NONE, "no id");
+	ASSERT_EQ(it.v[0].id_len, 0, "no id text");
 	/* a batch cut in its second item */
 	const char *b = "[{\"id\":1,\"result\":\"0x1\"},{\"id\":2,\"error\":{\"code\":3,\"mess";
 	js = scan(b, strlen(b), &it);
