@@ -38,7 +38,7 @@ struct req_item {
 struct http_pend {
 	uint64_t ts_first, req_bytes;
 	uint32_t n_items, batch_size;
-	bool truncated, batch, upgrade, other;
+	bool truncated, batch, upgrade, other, head;
 	struct req_item *items; /* NULL: the single item is in @one */
 	struct req_item one;
 };
@@ -308,6 +308,7 @@ static void http_request(struct rpc_conn *c, const struct rpc_http_msg *m)
 	p->req_bytes = m->wire_bytes;
 	p->truncated = m->truncated;
 	p->batch_size = 1;
+	p->head = !strcmp(m->verb, "HEAD");
 	if (m->upgrade_ws || (!m->body_len && !m->truncated)) {
 		p->upgrade = m->upgrade_ws;
 		p->other = !m->upgrade_ws;
@@ -348,6 +349,9 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 	c->stats.http_responses++;
 	if (m->truncated)
 		c->stats.truncated++;
+	/* answered before the request was read whole (413 and such): hand the request out now */
+	if (!c->hp_len)
+		rpc_http_flush(&c->http[RPC_DIR_REQUEST], m->ts_first);
 	if (c->hp_len) {
 		pend = *hp_at(c, 0);
 		c->hp_head = (c->hp_head + 1) % c->hp_cap;
@@ -448,7 +452,14 @@ static void on_http_desync(void *ctx, bool is_request, bool lost_msg, uint64_t t
 	}
 }
 
-static const struct rpc_http_ops http_ops = { on_http_msg, on_http_desync };
+static bool on_http_no_body(void *ctx)
+{
+	struct rpc_conn *c = ctx;
+
+	return c->hp_len && hp_at(c, 0)->head;
+}
+
+static const struct rpc_http_ops http_ops = { on_http_msg, on_http_desync, on_http_no_body };
 
 /* ---- WebSocket ---- */
 

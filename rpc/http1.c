@@ -48,6 +48,7 @@ static void msg_begin(struct rpc_http *h, uint64_t ts)
 	h->m.is_request = h->is_request;
 	h->m.ts_first = ts;
 	h->in_msg = true;
+	h->emitted = false;
 	h->body_gap = false;
 	h->body.len = 0;
 	h->head.len = 0;
@@ -94,7 +95,8 @@ static void inflate_body(struct rpc_http *h)
 	h->infl.len = 0;
 	if (!zs) {
 		zs = calloc(1, sizeof(*zs));
-		if (!zs || inflateInit2(zs, 16 + MAX_WBITS) != Z_OK) {
+		/* 32: gzip or zlib, told apart by the header */
+		if (!zs || inflateInit2(zs, 32 + MAX_WBITS) != Z_OK) {
 			free(zs);
 			h->stats.gzip_errors++;
 			h->m.truncated = true;
@@ -136,6 +138,12 @@ static void msg_end(struct rpc_http *h, uint64_t ts, bool complete)
 {
 	struct rpc_http_msg *m = &h->m;
 
+	if (h->emitted) {
+		/* handed out already by rpc_http_flush() */
+		h->in_msg = false;
+		h->state = RPC_HTTP_IDLE;
+		return;
+	}
 	m->ts_last = ts;
 	m->body_complete = complete;
 	if (!complete)
@@ -319,7 +327,7 @@ static int parse_head(struct rpc_http *h, const char *p, size_t n)
 			break;
 		case 16:
 			if (hname(line, nlen, "content-encoding"))
-				m->gzip = hvalue_has(v, vlen, "gzip");
+				m->gzip = hvalue_has(v, vlen, "gzip") || hvalue_has(v, vlen, "deflate");
 			break;
 		case 17:
 			if (hname(line, nlen, "transfer-encoding"))
@@ -329,7 +337,8 @@ static int parse_head(struct rpc_http *h, const char *p, size_t n)
 	}
 	if (!h->is_request && m->status == 101)
 		m->upgrade_ws = true;
-	if (!h->is_request && (m->status < 200 || m->status == 204 || m->status == 304))
+	if (!h->is_request && (m->status < 200 || m->status == 204 || m->status == 304 ||
+				(h->ops->no_body && h->ops->no_body(h->ctx))))
 		h->state = RPC_HTTP_IDLE; /* no body */
 	else if (m->chunked)
 		h->state = RPC_HTTP_CHUNK_LINE;
@@ -594,6 +603,22 @@ void rpc_http_gap(struct rpc_http *h, uint64_t ts, uint64_t n)
 			return;
 		}
 	}
+}
+
+bool rpc_http_flush(struct rpc_http *h, uint64_t ts)
+{
+	if (!h->in_msg || h->emitted || h->state == RPC_HTTP_HEAD || h->state == RPC_HTTP_IDLE ||
+	    h->state == RPC_HTTP_RESYNC || h->state == RPC_HTTP_STOPPED)
+		return false;
+	h->m.truncated = true;
+	h->m.ts_last = ts;
+	h->m.body = h->body.data;
+	h->m.body_len = h->body.len;
+	h->stats.messages++;
+	h->stats.truncated++;
+	h->emitted = true;
+	h->ops->message(h->ctx, &h->m);
+	return true;
 }
 
 void rpc_http_eof(struct rpc_http *h, uint64_t ts)

@@ -22,7 +22,7 @@
 struct rpc_http_msg {
 	bool is_request;
 	bool upgrade_ws; /* request: Upgrade: websocket; response: 101 Switching Protocols */
-	bool gzip;	 /* Content-Encoding: gzip (body below is the inflated text) */
+	bool gzip;	 /* Content-Encoding: gzip or deflate (body below is the inflated text) */
 	bool chunked;
 	bool truncated;	     /* body bytes are missing: a gap, the body cap or bad gzip */
 	bool body_complete;  /* framing reached the end of the body (not cut by loss of sync) */
@@ -51,6 +51,9 @@ struct rpc_http_ops {
 	void (*message)(void *ctx, const struct rpc_http_msg *m);
 	/* Sync was lost. @lost_msg: a message whose end (or start) was not seen was in the gap. */
 	void (*desync)(void *ctx, bool is_request, bool lost_msg, uint64_t ts);
+	/* Responses: true when the response now starting has no body whatever its headers say
+	 * (it answers a HEAD request). May be NULL. */
+	bool (*no_body)(void *ctx);
 };
 
 struct rpc_http_stats {
@@ -61,6 +64,7 @@ struct rpc_http {
 	bool is_request;
 	bool in_msg; /* a start line was seen and the message not yet handed out */
 	bool body_gap;
+	bool emitted; /* handed out early by rpc_http_flush(); the end is only consumed */
 	enum rpc_http_state state;
 	uint8_t crlf_left;
 	uint16_t line_len;
@@ -89,5 +93,11 @@ void rpc_http_gap(struct rpc_http *h, uint64_t ts, uint64_t n);
 /* The connection closed: ends a read-until-close body. */
 void rpc_http_eof(struct rpc_http *h, uint64_t ts);
 void rpc_http_stop(struct rpc_http *h);
+/*
+ * Hands out the message in progress now, as truncated, if its headers are complete (a server
+ * answered before it read the whole request, e.g. 413). The rest of its body is still consumed,
+ * without a second callback. Returns true when a message was handed out.
+ */
+bool rpc_http_flush(struct rpc_http *h, uint64_t ts);
 
 #endif

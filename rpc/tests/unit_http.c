@@ -354,6 +354,49 @@ static void test_read_until_close(void)
 	rec_free(&r);
 }
 
+/* HEAD has no response body; a 413 may come before the request body is read; zlib deflate. */
+static void test_head_early_answer_deflate(void)
+{
+	struct rec r = { 0 };
+	struct rpc_conn *c = rpc_conn_new(NULL, rec_cb, &r);
+	struct vbuf q = VBUF_INIT, s = VBUF_INIT, z = VBUF_INIT;
+	const char *body = "{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":-32601,\"message\":\"x\"}}";
+	uLongf zl;
+
+	feed_str(c, RPC_DIR_REQUEST, 1, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed_str(c, RPC_DIR_RESPONSE, 2, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+	/* a 10 MB request refused after its first bytes */
+	const char *start = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"eth_sendRawTransaction\"";
+	feed_str(c, RPC_DIR_REQUEST, 3, "POST / HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n");
+	feed_str(c, RPC_DIR_REQUEST, 3, start);
+	feed_str(c, RPC_DIR_RESPONSE, 4, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\n\r\n");
+	rpc_conn_feed(c, RPC_DIR_REQUEST, 5, NULL, 0, 10000000 - strlen(start));
+	/* a deflate (zlib) response */
+	http_req(&q, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"eth_x\"}");
+	feed_str(c, RPC_DIR_REQUEST, 6, q.data);
+	zl = compressBound(strlen(body));
+	if (vbuf_reserve(&z, zl) || compress((Bytef *)z.data, &zl, (const Bytef *)body, strlen(body)) != Z_OK)
+		goto out;
+	vbuf_printf(&s, "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %lu\r\n\r\n", zl);
+	vbuf_append(&s, z.data, zl);
+	rpc_conn_feed(c, RPC_DIR_RESPONSE, 7, s.data, s.len, s.len);
+	if (!ASSERT_EQ(r.n, 2, "calls"))
+		goto out;
+	ASSERT_STREQ(r.v[0].method, "eth_sendRawTransaction", "refused call");
+	ASSERT_EQ(r.v[0].http_status, 413, "413");
+	ASSERT_EQ(r.v[0].status, RPC_STATUS_ERROR, "error");
+	ASSERT_STREQ(r.v[1].method, "eth_x", "call after");
+	ASSERT_EQ(r.v[1].error_code, -32601, "code from the deflated body");
+	ASSERT_EQ(rpc_conn_stats(c)->desyncs, 0, "no desync");
+out:
+	rpc_conn_free(c);
+	vbuf_free(&q);
+	vbuf_free(&s);
+	vbuf_free(&z);
+	rec_free(&r);
+}
+
 TESTS(T(test_pipelined_requests), T(test_keepalive_bytewise), T(test_chunked_gzip_response),
       T(test_large_response_capture_limit), T(test_large_chunked_capture_limit),
-      T(test_status_codes_and_continue), T(test_garbage_and_resync), T(test_read_until_close))
+      T(test_status_codes_and_continue), T(test_garbage_and_resync), T(test_read_until_close),
+      T(test_head_early_answer_deflate))
