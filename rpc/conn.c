@@ -148,6 +148,7 @@ static bool same_id(enum rpc_id_kind ka, const char *a, size_t la, const struct 
 
 /* ---- response item scratch ---- */
 
+/* One item of a response into the connection's scratch vector (scanner callback). */
 static int collect_resp(void *ctx, uint32_t index, const struct rpc_jitem *it)
 {
 	struct rpc_conn *c = ctx;
@@ -226,6 +227,11 @@ static void hp_flush_one(struct rpc_conn *c, struct http_pend *p)
 	hp_release(p);
 }
 
+/*
+ * A new slot at the tail of the HTTP pending ring (zeroed up to the inline item). The ring grows
+ * to max_pending; past that the oldest request is given up (delivered as unknown). NULL only on
+ * ENOMEM.
+ */
 static struct http_pend *hp_push(struct rpc_conn *c)
 {
 	struct http_pend *p;
@@ -261,6 +267,7 @@ struct req_collect {
 	uint32_t cap;
 };
 
+/* One item of an HTTP request into its pending slot (scanner callback). */
 static int collect_req(void *ctx, uint32_t index, const struct rpc_jitem *it)
 {
 	struct req_collect *rc = ctx;
@@ -292,6 +299,11 @@ static int collect_req(void *ctx, uint32_t index, const struct rpc_jitem *it)
 	return 0;
 }
 
+/*
+ * A complete (or truncated) HTTP request: its JSON-RPC items wait in the ring for the response.
+ * Requests without JSON-RPC (GET, HEAD, the upgrade) wait too, so that pairing stays in order,
+ * but yield no call.
+ */
 static void http_request(struct rpc_conn *c, const struct rpc_http_msg *m)
 {
 	struct http_pend *p;
@@ -426,6 +438,11 @@ static void on_http_msg(void *ctx, const struct rpc_http_msg *m)
 		http_response(c, m);
 }
 
+/*
+ * Sync lost in one direction. A request lost in the gap keeps a place in the pairing order (a
+ * call with the method unknown); a response lost in the gap answers the oldest request, which is
+ * delivered with status unknown.
+ */
 static void on_http_desync(void *ctx, bool is_request, bool lost_msg, uint64_t ts)
 {
 	struct rpc_conn *c = ctx;
@@ -492,6 +509,7 @@ struct ws_req_ctx {
 	uint32_t batch_size;
 };
 
+/* One item of a client message (scanner callback). */
 static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 {
 	struct ws_req_ctx *wc = ctx;
@@ -542,6 +560,10 @@ static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 	return 0;
 }
 
+/*
+ * A WebSocket message from the client: each item with an id waits for the response with that
+ * id; items without one (client notifications) are delivered at once.
+ */
 static void ws_request(struct rpc_conn *c, const struct rpc_ws_msg *m)
 {
 	struct ws_req_ctx wc = { c, m, 1 };
@@ -571,6 +593,11 @@ static void ws_request(struct rpc_conn *c, const struct rpc_ws_msg *m)
 	}
 }
 
+/*
+ * A WebSocket message from the server: responses are paired by id with the oldest request
+ * holding it; pushes without id (eth_subscription) are notifications; a response nobody asked
+ * for (its request was lost) is still a call, with the method unknown.
+ */
 static void ws_response(struct rpc_conn *c, const struct rpc_ws_msg *m)
 {
 	struct rpc_jscan js;
