@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A tolerant JSON-RPC 2.0 scanner. It does not build a document: it walks the bytes once and
+ * pulls out, per item of a single message or a batch, the method, the id (as text), whether a
+ * result or an error is present, error.code and error.message. The input may be cut anywhere
+ * (capture limit, lost bytes): everything that precedes the cut is reported, a value the cut runs
+ * through is not (a number cut in the middle is not reported as a shorter number). It never
+ * allocates and never recurses, so hostile nesting costs nothing but time linear in the input.
+ */
+#ifndef VIGIL_RPC_JSONRPC_H
+#define VIGIL_RPC_JSONRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "call.h"
+
+struct rpc_jitem {
+	bool has_method;       /* "method" with a string value */
+	bool method_truncated; /* longer than RPC_METHOD_MAX, or cut by the end of input */
+	bool has_result;       /* "result" key seen (any value) */
+	bool has_error;	       /* "error" key with an object value */
+	bool has_error_code;   /* error.code, an integer, complete before the cut */
+	bool complete;	       /* the item's closing brace was seen */
+	enum rpc_id_kind id_kind;
+	uint16_t method_len;
+	uint8_t id_len;
+	uint16_t error_message_len;
+	long long error_code;
+	char method[RPC_METHOD_MAX + 1];
+	char id[RPC_ID_MAX + 1];
+	char error_message[RPC_ERRMSG_MAX + 1];
+};
+
+enum rpc_jshape {
+	RPC_JSON_INVALID, /* neither an object nor an array at the top */
+	RPC_JSON_SINGLE,
+	RPC_JSON_BATCH,
+};
+
+struct rpc_jscan {
+	enum rpc_jshape shape;
+	uint32_t items; /* items reported through the callback */
+	bool cut;	/* the input ended before the top-level value did */
+	bool bad;	/* a syntax error stopped the scan */
+};
+
+/* Called once per item in order; a non-zero return stops the scan and is returned. */
+typedef int (*rpc_jitem_fn)(void *ctx, uint32_t index, const struct rpc_jitem *it);
+
+/*
+ * Scans @n bytes at @p. Reports each object of a batch (and each non-object batch element, as an
+ * empty item, since a server answers those with an error) to @cb, then fills @out. Returns 0 or
+ * the callback's non-zero value. The item passed to @cb lives on the scanner's stack.
+ */
+int rpc_json_scan(const char *p, size_t n, rpc_jitem_fn cb, void *ctx, struct rpc_jscan *out);
+
+#endif
