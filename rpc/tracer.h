@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The `vigil rpc` daemon: loads rpc.bpf.o, chooses what to trace (--pid, --comm, --exe,
+ * --cgroup; all processes when none is given), turns ring-buffer records into per-connection
+ * parser input (rpc/conn.h) and every parsed call into metrics, bus events and per-method
+ * statistics. Everything runs on the caller's event loop.
+ */
+#ifndef VIGIL_RPC_TRACER_H
+#define VIGIL_RPC_TRACER_H
+
+#include <stdint.h>
+
+#include "vigil/opt.h"
+#include "rpc/stats.h"
+
+struct vloop;
+struct vmetrics;
+struct vbus;
+
+struct rpc_tracer_cfg {
+	char *pid;    /* comma-separated PIDs */
+	char *comm;   /* process name (15 characters at most, as the kernel keeps it) */
+	char *exe;    /* executable path */
+	char *cgroup; /* cgroup v2 directory */
+	char *ports;  /* comma-separated server ports */
+	uint64_t capture;
+	uint64_t ringbuf;
+	uint64_t interval;
+	long long max_methods;
+	double spike_factor;
+	double spike_min_rate;
+	double error_delta;
+};
+
+extern const struct vopt rpc_tracer_opts[];
+
+struct rpc_tracer;
+
+/* Called at the end of every interval with the interval's statistics (before they reset). */
+typedef void (*rpc_tick_fn)(struct rpc_tracer *t, const struct rpc_stats *st, double secs,
+			    void *ctx);
+
+/*
+ * Loads and attaches the BPF program and registers the ring buffer and the interval timer on
+ * @loop. @reg (metrics) and @bus may be NULL. Returns NULL with errno set after logging one clear
+ * line (bad option value, no permission, a PID that does not exist, ...).
+ */
+struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *app_id,
+				  struct vloop *loop, struct vmetrics *reg, struct vbus *bus);
+void rpc_tracer_on_tick(struct rpc_tracer *t, rpc_tick_fn fn, void *ctx);
+/* Closes every connection (delivering pending calls as unknown), detaches, frees. */
+void rpc_tracer_free(struct rpc_tracer *t);
+
+struct rpc_tracer_counters {
+	uint64_t events, lost, truncated, conns, calls, parse_errors;
+};
+void rpc_tracer_counters(struct rpc_tracer *t, struct rpc_tracer_counters *c);
+
+/* Parses "8545,8546" into @ports (host order); returns the count or -EINVAL. */
+int rpc_parse_ports(const char *s, uint16_t *ports, int max);
+
+#endif
