@@ -26,6 +26,7 @@
  * it. Spool rows are replayed in batches; a batch's rows are deleted only after a PING/PONG round
  * trip (natsConnection_FlushTimeout) proves the server read them.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -93,6 +94,18 @@ static uint64_t backoff_ns(unsigned streak)
 	uint64_t d = BACKOFF_MIN_NS << MIN(streak, 10u);
 
 	return MIN(d, BACKOFF_MAX_NS);
+}
+
+/* libnats' last error without its "(conn.c:1905): " source prefix; NULL when there is none. */
+static const char *nats_err_text(void)
+{
+	const char *t = nats_GetLastError(NULL), *p;
+
+	if (!t || !*t)
+		return NULL;
+	if (t[0] == '(' && (p = strstr(t, "): ")))
+		t = p + 3;
+	return t;
 }
 
 /* ---- libnats' threads ---------------------------------------------------------------------- */
@@ -352,7 +365,7 @@ static int ensure_stream(struct vbus *b)
 	jsStreamInfo_Destroy(si);
 	if (s != NATS_OK) {
 		char msg[400];
-		const char *txt = nats_GetLastError(NULL);
+		const char *txt = nats_err_text();
 		snprintf(msg, sizeof(msg), "%s%s%s (JetStream error %d; is JetStream enabled on the "
 			 "server, -js?)", natsStatus_GetText(s), txt ? ": " : "", txt ? txt : "",
 			 (int)jerr);
@@ -642,6 +655,71 @@ static void wake_cb(struct vloop *loop, void *ctx)
 	bus_nats_service(ctx);
 }
 
+/* One URL: [nats|tls://][user[:pass]@]host[:port], host a name, IPv4 or [IPv6]. libnats only
+ * finds a bad URL when it fails to connect, which would look like a server that is down. */
+static bool valid_url(const char *u, size_t n)
+{
+	const char *end = u + n, *p, *at;
+
+	while (n && (*u == ' ')) {
+		u++;
+		n--;
+	}
+	if ((p = memmem(u, n, "://", 3))) {
+		if (!((p - u == 4 && !strncmp(u, "nats", 4)) || (p - u == 3 && !strncmp(u, "tls", 3))))
+			return false;
+		u = p + 3;
+	}
+	at = memchr(u, '@', (size_t)(end - u));
+	if (at)
+		u = at + 1;
+	if (u >= end)
+		return false;
+	if (*u == '[') {
+		p = memchr(u, ']', (size_t)(end - u));
+		if (!p || p == u + 1)
+			return false;
+		for (const char *q = u + 1; q < p; q++)
+			if (!strchr("0123456789abcdefABCDEF:.", *q))
+				return false;
+		u = p + 1;
+	} else {
+		const char *h = u;
+		while (u < end && (isalnum((unsigned char)*u) || *u == '.' || *u == '-' || *u == '_'))
+			u++;
+		if (u == h)
+			return false;
+	}
+	if (u < end) {
+		long port = 0;
+		if (*u++ != ':' || u == end)
+			return false;
+		for (; u < end; u++) {
+			if (!isdigit((unsigned char)*u))
+				return false;
+			port = port * 10 + (*u - '0');
+			if (port > 65535)
+				return false;
+		}
+		if (port == 0)
+			return false;
+	}
+	return true;
+}
+
+static bool valid_urls(const char *list)
+{
+	while (*list) {
+		size_t n = strcspn(list, ",");
+		if (!valid_url(list, n))
+			return false;
+		list += n;
+		if (*list == ',')
+			list++;
+	}
+	return true;
+}
+
 /* Applies the authentication and TLS options; logs what failed. */
 static int set_auth_tls(struct vbus *b, const struct vbus_cfg *cfg)
 {
@@ -672,7 +750,7 @@ static int set_auth_tls(struct vbus *b, const struct vbus_cfg *cfg)
 		what = "--nats-tls-cert/--nats-tls-key", file = cfg->nats_tls_cert;
 	}
 	if (s != NATS_OK) {
-		const char *txt = nats_GetLastError(NULL);
+		const char *txt = nats_err_text();
 		log_error("bus", "cannot use %s%s%s: %s", what, file ? " " : "", file ? file : "",
 			  txt ? txt : natsStatus_GetText(s));
 		return -EINVAL;
@@ -702,10 +780,10 @@ int bus_nats_open(struct vbus *b, const struct vbus_cfg *cfg)
 	s = natsOptions_Create(&n->opts);
 	if (s != NATS_OK)
 		return -ENOMEM;
-	s = natsOptions_SetURL(n->opts, b->url);
+	s = valid_urls(b->url) ? natsOptions_SetURL(n->opts, b->url) : NATS_INVALID_ARG;
 	if (s != NATS_OK) {
-		log_error("bus", "bad --nats-url '%s': %s (expected nats://host:port[,...])",
-			  b->url, natsStatus_GetText(s));
+		log_error("bus", "bad --nats-url '%s': expected nats://[user:pass@]host:port, "
+			  "tls://... or several of them separated by commas", b->url);
 		return -EINVAL;
 	}
 	if (set_auth_tls(b, cfg))
@@ -724,8 +802,6 @@ int bus_nats_open(struct vbus *b, const struct vbus_cfg *cfg)
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxPingsOut(n->opts, 3);
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(n->opts, true, on_connected, b);
-	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, b);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(n->opts, on_connected, b);
@@ -738,12 +814,23 @@ int bus_nats_open(struct vbus *b, const struct vbus_cfg *cfg)
 		return -EINVAL;
 	}
 
+	/*
+	 * First a plain connect, so a server that answers but refuses us (credentials, TLS) is an
+	 * error now rather than a silent retry loop. Only when no server answers at all does the
+	 * bus go on and connect in the background.
+	 */
 	s = natsConnection_Connect(&n->nc, n->opts);
+	if (s == NATS_NO_SERVER) {
+		n->nc = NULL;
+		s = natsOptions_SetRetryOnFailedConnect(n->opts, true, on_connected, b);
+		if (s == NATS_OK)
+			s = natsConnection_Connect(&n->nc, n->opts);
+	}
 	if (s == NATS_NOT_YET_CONNECTED) {
 		log_warn("bus", "NATS %s is not reachable yet; connecting in the background, events "
 			 "go to the spool %s meanwhile", b->url, b->spool_path);
 	} else if (s != NATS_OK) {
-		const char *txt = nats_GetLastError(NULL);
+		const char *txt = nats_err_text();
 		const char *hint = s == NATS_CONNECTION_AUTH_FAILED || (txt && strcasestr(txt,
 				    "author"))
 			? " (check --nats-user/--nats-password, --nats-token or --nats-creds)"
