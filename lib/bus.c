@@ -386,4 +386,5 @@ void vbus_get_stats(struct vbus *b, struct vbus_stats *s)
 		s->spool_bytes = vspool_bytes(b->spool);
 	}
 	s->connected = b->nats && bus_nats_connected(b);
+	s->in_flight = b->nats ? bus_nats_in_flight(b) : 0;
 }

@@ -62,6 +62,7 @@ uint64_t bus_nats_pending(struct vbus *b);
 /* Core NATS: a PING/PONG round trip so everything written so far reached the server. */
 int bus_nats_roundtrip(struct vbus *b, int timeout_ms);
 bool bus_nats_connected(struct vbus *b);
+uint64_t bus_nats_in_flight(struct vbus *b);
 size_t bus_nats_max_payload(struct vbus *b);
 /* Moves unconfirmed in-flight events back to the spool and closes the connection. */
 void bus_nats_close(struct vbus *b);

@@ -598,6 +598,11 @@ uint64_t bus_nats_pending(struct vbus *b)
 	return vspool_rows(b->spool) + b->nats->direct;
 }
 
+uint64_t bus_nats_in_flight(struct vbus *b)
+{
+	return b->nats->count;
+}
+
 bool bus_nats_connected(struct vbus *b)
 {
 	return b->nats->up;
