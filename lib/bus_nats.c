@@ -78,6 +78,7 @@ struct bus_nats {
 	uint64_t replay_after;
 	size_t max_payload;
 	bool headers; /* the server takes headers: replayed core events carry Nats-Msg-Id */
+	bool subjects_warned;
 	char last_err_logged[256];
 
 	/* shared with libnats' threads, under mu */
@@ -97,16 +98,23 @@ static uint64_t backoff_ns(unsigned streak)
 	return MIN(d, BACKOFF_MAX_NS);
 }
 
-/* libnats' last error without its "(conn.c:1905): " source prefix; NULL when there is none. */
+/* libnats' last error (of this thread) without its "(conn.c:1905): " source prefix and its
+ * ": (null)" tail, in a per-thread buffer; NULL when there is none. */
 static const char *nats_err_text(void)
 {
+	static __thread char buf[512];
 	const char *t = nats_GetLastError(NULL), *p;
+	size_t n;
 
 	if (!t || !*t)
 		return NULL;
 	if (t[0] == '(' && (p = strstr(t, "): ")))
 		t = p + 3;
-	return t;
+	snprintf(buf, sizeof(buf), "%s", t);
+	n = strlen(buf);
+	if (n > 8 && strcmp(buf + n - 8, ": (null)") == 0)
+		buf[n - 8] = 0;
+	return buf;
 }
 
 /* ---- libnats' threads ---------------------------------------------------------------------- */
@@ -338,6 +346,34 @@ static void ring_pop_acked(struct vbus *b)
 	}
 }
 
+/* An existing stream that does not take "<app_id>.>" refuses our events: say so once, up front,
+ * rather than through a stream of negative acks. Also reports the duplicate window, which bounds
+ * the de-duplication of replays (docs/bus.md). */
+static void check_stream_subjects(struct vbus *b, const jsStreamConfig *c, const char *subj)
+{
+	char list[512] = "";
+	size_t off = 0;
+
+	for (int i = 0; i < c->SubjectsLen; i++) {
+		if (strcmp(c->Subjects[i], subj) == 0 || strcmp(c->Subjects[i], ">") == 0) {
+			b->nats->subjects_warned = false;
+			log_info("bus", "using JetStream stream %s on %s (duplicate window %llds)",
+				 b->stream, b->url, (long long)(c->Duplicates / 1000000000ll));
+			return;
+		}
+		off += (size_t)snprintf(list + off, sizeof(list) - MIN(off, sizeof(list)), "%s%s",
+					i ? ", " : "", c->Subjects[i]);
+		if (off >= sizeof(list))
+			break;
+	}
+	if (b->nats->subjects_warned)
+		return;
+	b->nats->subjects_warned = true;
+	log_warn("bus", "JetStream stream %s on %s takes subjects [%s], not %s: events it does not "
+		 "capture are refused and stay in the spool; add %s to the stream or choose another "
+		 "--jetstream", b->stream, b->url, list, subj, subj);
+}
+
 /* JetStream: the stream must exist; creates it with subjects "<app_id>.>" when absent. */
 static int ensure_stream(struct vbus *b)
 {
@@ -348,12 +384,14 @@ static int ensure_stream(struct vbus *b)
 	char subj[300];
 	const char *subjects[1] = { subj };
 
+	snprintf(subj, sizeof(subj), "%s.>", b->app_id);
 	s = js_GetStreamInfo(&si, n->js, b->stream, NULL, &jerr);
+	if (s == NATS_OK && si && si->Config)
+		check_stream_subjects(b, si->Config, subj);
 	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
 		jsStreamConfig sc;
 
 		jsStreamConfig_Init(&sc);
-		snprintf(subj, sizeof(subj), "%s.>", b->app_id);
 		sc.Name = b->stream;
 		sc.Subjects = subjects;
 		sc.SubjectsLen = 1;
@@ -397,7 +435,8 @@ static void try_up(struct vbus *b)
 	n->was_up = true;
 	n->max_payload = (size_t)natsConnection_GetMaxPayload(n->nc);
 	n->headers = natsConnection_HasHeaderSupport(n->nc) == NATS_OK;
-	n->last_err_logged[0] = 0;
+	if (!b->stream) /* JetStream: cleared by the first good ack instead */
+		n->last_err_logged[0] = 0;
 	if (vspool_rows(b->spool))
 		log_info("bus", "connected to NATS %s; replaying %llu spooled events", b->url,
 			 (unsigned long long)vspool_rows(b->spool));
@@ -564,8 +603,10 @@ static void take_notes(struct vbus *b)
 	}
 	free(notes);
 	ring_pop_acked(b);
-	if (nn && !failed)
+	if (nn && !failed) {
 		n->streak = 0;
+		n->last_err_logged[0] = 0;
+	}
 	if (failed) {
 		log_err_once(b, "JetStream refused or did not ack events", err);
 		reset_window(b, true);
@@ -750,41 +791,50 @@ static bool valid_urls(const char *list)
 	return true;
 }
 
+static bool set(const char *s)
+{
+	return s && *s;
+}
+
+/* Logs a failed auth/TLS option with libnats' reason; returns -EINVAL. */
+static int opt_failed(const char *opt, const char *file, natsStatus s)
+{
+	const char *txt = nats_err_text();
+
+	log_error("bus", "cannot use %s%s%s: %s%s", opt, file ? " " : "", file ? file : "",
+		  txt ? txt : natsStatus_GetText(s),
+		  file ? " (check that the file exists, is readable and holds PEM data)" : "");
+	return -EINVAL;
+}
+
 /* Applies the authentication and TLS options; logs what failed. */
 static int set_auth_tls(struct vbus *b, const struct vbus_cfg *cfg)
 {
 	natsOptions *o = b->nats->opts;
-	natsStatus s = NATS_OK;
-	const char *what = NULL, *file = NULL;
+	natsStatus s;
 
-	if (cfg->nats_token && *cfg->nats_token)
-		s = natsOptions_SetToken(o, cfg->nats_token), what = "--nats-token";
-	if (s == NATS_OK && cfg->nats_user && *cfg->nats_user)
-		s = natsOptions_SetUserInfo(o, cfg->nats_user, cfg->nats_password),
-		what = "--nats-user";
-	if (s == NATS_OK && cfg->nats_creds && *cfg->nats_creds)
-		s = natsOptions_SetUserCredentialsFromFiles(o, cfg->nats_creds, NULL),
-		what = "--nats-creds", file = cfg->nats_creds;
-	if (s == NATS_OK && (cfg->nats_tls || (cfg->nats_tls_ca && *cfg->nats_tls_ca)))
-		s = natsOptions_SetSecure(o, true), what = "--nats-tls";
-	if (s == NATS_OK && cfg->nats_tls_ca && *cfg->nats_tls_ca)
-		s = natsOptions_LoadCATrustedCertificates(o, cfg->nats_tls_ca),
-		what = "--nats-tls-ca", file = cfg->nats_tls_ca;
-	if (s == NATS_OK && ((cfg->nats_tls_cert && *cfg->nats_tls_cert) ||
-			     (cfg->nats_tls_key && *cfg->nats_tls_key))) {
-		if (!cfg->nats_tls_cert || !cfg->nats_tls_key) {
-			log_error("bus", "--nats-tls-cert and --nats-tls-key go together");
-			return -EINVAL;
-		}
-		s = natsOptions_LoadCertificatesChain(o, cfg->nats_tls_cert, cfg->nats_tls_key),
-		what = "--nats-tls-cert/--nats-tls-key", file = cfg->nats_tls_cert;
-	}
-	if (s != NATS_OK) {
-		const char *txt = nats_err_text();
-		log_error("bus", "cannot use %s%s%s: %s", what, file ? " " : "", file ? file : "",
-			  txt ? txt : natsStatus_GetText(s));
+	if (set(cfg->nats_token) && (s = natsOptions_SetToken(o, cfg->nats_token)) != NATS_OK)
+		return opt_failed("--nats-token", NULL, s);
+	if (set(cfg->nats_user) &&
+	    (s = natsOptions_SetUserInfo(o, cfg->nats_user, cfg->nats_password)) != NATS_OK)
+		return opt_failed("--nats-user", NULL, s);
+	if (set(cfg->nats_creds) &&
+	    (s = natsOptions_SetUserCredentialsFromFiles(o, cfg->nats_creds, NULL)) != NATS_OK)
+		return opt_failed("--nats-creds", cfg->nats_creds, s);
+	if ((cfg->nats_tls || set(cfg->nats_tls_ca)) &&
+	    (s = natsOptions_SetSecure(o, true)) != NATS_OK)
+		return opt_failed("--nats-tls", NULL, s);
+	if (set(cfg->nats_tls_ca) &&
+	    (s = natsOptions_LoadCATrustedCertificates(o, cfg->nats_tls_ca)) != NATS_OK)
+		return opt_failed("--nats-tls-ca", cfg->nats_tls_ca, s);
+	if (set(cfg->nats_tls_cert) != set(cfg->nats_tls_key)) {
+		log_error("bus", "--nats-tls-cert and --nats-tls-key go together: give both");
 		return -EINVAL;
 	}
+	if (set(cfg->nats_tls_cert) &&
+	    (s = natsOptions_LoadCertificatesChain(o, cfg->nats_tls_cert, cfg->nats_tls_key)) !=
+		    NATS_OK)
+		return opt_failed("--nats-tls-cert/--nats-tls-key", cfg->nats_tls_cert, s);
 	return 0;
 }
 

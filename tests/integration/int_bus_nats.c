@@ -570,6 +570,29 @@ static void test_bad_credentials(void)
 	ASSERT_STRCONTAINS(logbuf, srv.url, "message names the server");
 	ASSERT_STRCONTAINS(logbuf, "--nats-password", "message says what to check");
 
+	/* files that cannot be read are named in the error */
+	cfg.nats_password = "right";
+	cfg.nats_creds = "/nonexistent/vigil.creds";
+	logbuf[0] = 0;
+	vlog_set_sink(capture_sink, NULL);
+	b = vbus_open(&cfg, loop);
+	vlog_set_sink(NULL, NULL);
+	fprintf(stderr, "captured log:\n%s", logbuf);
+	if (!ASSERT_TRUE(b == NULL, "missing creds file refused"))
+		goto out;
+	ASSERT_STRCONTAINS(logbuf, "/nonexistent/vigil.creds", "names the creds file");
+	cfg.nats_creds = NULL;
+	cfg.nats_tls_ca = "/nonexistent/ca.pem";
+	logbuf[0] = 0;
+	vlog_set_sink(capture_sink, NULL);
+	b = vbus_open(&cfg, loop);
+	vlog_set_sink(NULL, NULL);
+	fprintf(stderr, "captured log:\n%s", logbuf);
+	if (!ASSERT_TRUE(b == NULL, "missing CA file refused"))
+		goto out;
+	ASSERT_STRCONTAINS(logbuf, "/nonexistent/ca.pem", "names the CA file");
+	cfg.nats_tls_ca = NULL;
+
 	/* the right password works, which shows the refusal was about the password */
 	cfg.nats_password = "right";
 	b = vbus_open(&cfg, loop);
@@ -762,6 +785,67 @@ out:
 	nats_teardown(&srv);
 }
 
+/*
+ * A stream that exists but does not take the bus's subjects: a clear warning at connect, the
+ * refused events stay in the spool (nothing lost), and once the operator fixes the stream they
+ * arrive, in order.
+ */
+static void test_stream_wrong_subjects(void)
+{
+	struct nsrv srv = { 0 };
+	struct vloop *loop = NULL;
+	struct vbus *b = NULL;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsStreamConfig sc;
+	struct vbus_stats st;
+	const char *other[] = { "other.>" }, *fixed[] = { "other.>", "wsb.>" };
+	char spool[200], ev[300];
+
+	if (!ASSERT_TRUE(nats_setup(&srv), "nats-server starts"))
+		goto out;
+	snprintf(spool, sizeof(spool), "%s/spool.db", srv.dir);
+	if (!ASSERT_EQ(natsConnection_ConnectTo(&nc, srv.url), NATS_OK, "admin connects") ||
+	    !ASSERT_EQ(natsConnection_JetStream(&js, nc, NULL), NATS_OK, "admin js"))
+		goto out;
+	jsStreamConfig_Init(&sc);
+	sc.Name = "WSB";
+	sc.Subjects = other;
+	sc.SubjectsLen = 1;
+	if (!ASSERT_EQ(js_AddStream(NULL, js, &sc, NULL, NULL), NATS_OK, "stream for other.>"))
+		goto out;
+	loop = vloop_new();
+	logbuf[0] = 0;
+	vlog_set_sink(capture_sink, NULL);
+	b = bus_open(loop, "wsb", srv.url, "WSB", spool, 0);
+	if (!ASSERT_NOT_NULL(b, "vbus_open"))
+		goto out;
+	ASSERT_STRCONTAINS(logbuf, "takes subjects [other.>], not wsb.>", "warning at connect");
+	for (int i = 1; i <= 5; i++)
+		ASSERT_OK(vbus_publish(b, "e", ev, make_event(ev, sizeof(ev), i, 100)), "publish");
+	ASSERT_EQ(vbus_flush(b, 1500), -ETIMEDOUT, "refused events are not confirmed");
+	vbus_get_stats(b, &st);
+	ASSERT_GE(st.errors, 1, "refusals counted");
+	ASSERT_EQ(st.spool_depth + st.in_flight, 5, "refused events kept");
+	ASSERT_STRCONTAINS(logbuf, "JetStream refused or did not ack", "refusal logged");
+
+	sc.Subjects = fixed;
+	sc.SubjectsLen = 2;
+	if (!ASSERT_EQ(js_UpdateStream(NULL, js, &sc, NULL, NULL), NATS_OK, "operator fixes it"))
+		goto out;
+	if (!ASSERT_OK(vbus_flush(b, 20000), "flush after the fix"))
+		goto out;
+	ASSERT_TRUE(check_stream(srv.url, "WSB", "wsb.>", 5), "events arrive in order");
+out:
+	vlog_set_sink(NULL, NULL);
+	fprintf(stderr, "captured log:\n%s", logbuf);
+	vbus_close(b);
+	vloop_free(loop);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	nats_teardown(&srv);
+}
+
 TESTS(T(test_core_publish), T(test_core_replay), T(test_jetstream_acks), T(test_outage_replay), T(test_outage_in_flight),
-      T(test_spool_bound_drops), T(test_jsonl_sink), T(test_bad_credentials),
+      T(test_spool_bound_drops), T(test_stream_wrong_subjects), T(test_jsonl_sink), T(test_bad_credentials),
       T(test_unreachable_then_restart))
