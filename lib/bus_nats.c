@@ -308,8 +308,10 @@ static void reset_window(struct vbus *b, bool backoff)
 	}
 	for (size_t i = 0; i < n->count; i++) {
 		struct flight *f = ring_at(n, i);
-		if (f->acked && f->spooled)
-			vspool_delete(b->spool, f->pos);
+		if (f->acked && f->spooled) {
+			if (vspool_delete(b->spool, f->pos) == 0)
+				b->st.replayed++;
+		}
 		else if (!f->acked && !f->spooled)
 			bus_spool_event(b, f->pos, f->id, f->subject, f->data, f->len, true);
 		free(f);
@@ -551,6 +553,13 @@ static bool replay(struct vbus *b)
 		natsStatus s = rc.err ? NATS_ERR
 				      : natsConnection_FlushTimeout(
 						n->nc, (int64_t)(b->timeout_ns / 1000000ull));
+		if (s != NATS_OK && !rc.err) {
+			/* the rows stay; resending at once would only pile up duplicates */
+			b->st.errors++;
+			log_err_once(b, "NATS did not confirm a replayed batch", natsStatus_GetText(s));
+			reset_window(b, true);
+			return false;
+		}
 		if (s == NATS_OK) {
 			for (size_t i = 0; i < rc.ndone; i++)
 				vspool_delete(b->spool, done[i]);
