@@ -329,9 +329,9 @@ int vbus_flush(struct vbus *b, int timeout_ms)
 	if (!b->nats)
 		return err;
 	for (;;) {
+		bool more = bus_nats_service(b);
 		uint64_t now;
 
-		bus_nats_service(b);
 		if (bus_nats_pending(b) == 0 && bus_nats_connected(b)) {
 			uint64_t left = deadline > vloop_now_ns() ? deadline - vloop_now_ns() : 0;
 			/* core NATS: what was written must have reached the server */
@@ -345,7 +345,8 @@ int vbus_flush(struct vbus *b, int timeout_ms)
 		now = vloop_now_ns();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		bus_nats_wait(b, (int)MIN((deadline - now) / 1000000ull + 1, 20));
+		if (!more)
+			bus_nats_wait(b, (int)MIN((deadline - now) / 1000000ull + 1, 20));
 	}
 }
 

@@ -51,8 +51,9 @@ int bus_nats_open(struct vbus *b, const struct vbus_cfg *cfg);
  * 0 sent, -EAGAIN (spool it), -EMSGSIZE. */
 int bus_nats_send(struct vbus *b, uint64_t pos, const char *id, const char *subject,
 		  const char *json, size_t len);
-/* Handles what libnats' threads reported, replays the spool, commits. Loop thread only. */
-void bus_nats_service(struct vbus *b);
+/* Handles what libnats' threads reported, replays the spool, commits. Loop thread only.
+ * Returns true when replay work is left that needs no wait (it stopped to stay responsive). */
+bool bus_nats_service(struct vbus *b);
 /* True when libnats reported something since the last service (cheap, lock-free). */
 bool bus_nats_has_news(struct vbus *b);
 /* Waits until libnats reports something or @timeout_ms passes. */

@@ -325,27 +325,47 @@ static void reset_window(struct vbus *b, bool backoff)
 	}
 }
 
-/* Pops acked entries from the front of the ring; deletes the rows of replayed ones. */
+/* Deletes the spool rows first..last (a run of replayed, acked events) in one statement. */
+static void delete_run(struct vbus *b, uint64_t first, uint64_t last, uint64_t n)
+{
+	if (!n)
+		return;
+	if (vspool_delete_range(b->spool, first, last) == 0)
+		b->st.replayed += n;
+	else
+		b->st.errors++;
+}
+
+/*
+ * Pops acked entries from the front of the ring and deletes the rows of replayed ones. Replayed
+ * entries sit in the ring in the order the replay read them, with no row skipped in between
+ * (rows are only ever inserted at lower positions by a reset, which empties the ring), so a run
+ * of them is a contiguous range of rows.
+ */
 static void ring_pop_acked(struct vbus *b)
 {
 	struct bus_nats *n = b->nats;
+	uint64_t first = 0, last = 0, run = 0;
 
 	while (n->count) {
 		struct flight *f = ring_at(n, 0);
 		if (!f->acked)
 			break;
 		if (f->spooled) {
-			if (vspool_delete(b->spool, f->pos) == 0)
-				b->st.replayed++;
-			else
-				b->st.errors++;
+			if (!run)
+				first = f->pos;
+			last = f->pos;
+			run++;
 		} else {
+			delete_run(b, first, last, run);
+			run = 0;
 			n->direct--;
 		}
 		free(f);
 		n->head = (n->head + 1) % WINDOW;
 		n->count--;
 	}
+	delete_run(b, first, last, run);
 }
 
 /* An existing stream that does not take "<app_id>.>" refuses our events: say so once, up front,
@@ -561,10 +581,13 @@ static bool replay(struct vbus *b)
 			return false;
 		}
 		if (s == NATS_OK) {
-			for (size_t i = 0; i < rc.ndone; i++)
-				vspool_delete(b->spool, done[i]);
-			b->st.replayed += rc.ndone;
-			b->st.acked += rc.ndone;
+			/* the batch is the spool's head, read in order: one range */
+			if (vspool_delete_range(b->spool, done[0], done[rc.ndone - 1]) == 0) {
+				b->st.replayed += rc.ndone;
+				b->st.acked += rc.ndone;
+			} else {
+				b->st.errors++;
+			}
 		}
 	}
 	if (rc.err) {
@@ -626,9 +649,10 @@ static void take_notes(struct vbus *b)
 		go_down(b);
 }
 
-void bus_nats_service(struct vbus *b)
+bool bus_nats_service(struct vbus *b)
 {
 	struct bus_nats *n = b->nats;
+	bool more = false;
 	int rounds = 0;
 
 	take_notes(b);
@@ -639,10 +663,12 @@ void bus_nats_service(struct vbus *b)
 	while (replay(b)) {
 		if (++rounds >= 4) {
 			vloop_async_send(n->wake);
+			more = true;
 			break;
 		}
 	}
 	vspool_commit(b->spool);
+	return more;
 }
 
 bool bus_nats_has_news(struct vbus *b)
@@ -732,7 +758,7 @@ int bus_nats_send(struct vbus *b, uint64_t pos, const char *id, const char *subj
 static void wake_cb(struct vloop *loop, void *ctx)
 {
 	(void)loop;
-	bus_nats_service(ctx);
+	(void)bus_nats_service(ctx);
 }
 
 /* One URL: [nats|tls://][user[:pass]@]host[:port], host a name, IPv4 or [IPv6]. libnats only

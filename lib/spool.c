@@ -19,7 +19,7 @@
 struct vspool {
 	sqlite3 *db;
 	char *path;
-	sqlite3_stmt *ins, *sel, *del, *begin, *commit;
+	sqlite3_stmt *ins, *sel, *del, *delr, *begin, *commit;
 	bool in_txn;
 	unsigned batch; /* writes in the open transaction */
 	uint64_t rows, bytes, max_pos, max_bytes;
@@ -150,6 +150,8 @@ struct vspool *vspool_open(const char *path, uint64_t max_bytes)
 	    prepare(s, "SELECT pos, id, subject, data FROM events WHERE pos > ? ORDER BY pos LIMIT ?",
 		    &s->sel) ||
 	    prepare(s, "DELETE FROM events WHERE pos = ? RETURNING length(data)", &s->del) ||
+	    prepare(s, "DELETE FROM events WHERE pos BETWEEN ? AND ? RETURNING length(data)",
+		    &s->delr) ||
 	    prepare(s, "BEGIN", &s->begin) || prepare(s, "COMMIT", &s->commit)) {
 		log_bad_file(path, sqlite3_errmsg(s->db));
 		goto fail;
@@ -180,6 +182,7 @@ void vspool_close(struct vspool *s)
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->sel);
 	sqlite3_finalize(s->del);
+	sqlite3_finalize(s->delr);
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	if (s->db)
@@ -287,22 +290,39 @@ int vspool_read(struct vspool *s, uint64_t after, size_t max, vspool_row_cb cb, 
 	return n;
 }
 
+/* Runs a DELETE ... RETURNING length(data) and keeps the counters exact. */
+static int run_delete(struct vspool *s, sqlite3_stmt *st)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t len = (uint64_t)sqlite3_column_int64(st, 0);
+		s->rows--;
+		s->bytes -= len <= s->bytes ? len : s->bytes;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : spool_err(s, "delete");
+}
+
 int vspool_delete(struct vspool *s, uint64_t pos)
 {
-	int rc, err = write_begin(s);
+	int err = write_begin(s);
 
 	if (err)
 		return err;
 	sqlite3_bind_int64(s->del, 1, (sqlite3_int64)pos);
-	rc = sqlite3_step(s->del);
-	if (rc == SQLITE_ROW) {
-		uint64_t len = (uint64_t)sqlite3_column_int64(s->del, 0);
-		s->rows--;
-		s->bytes -= len <= s->bytes ? len : s->bytes;
-		rc = sqlite3_step(s->del);
-	}
-	sqlite3_reset(s->del);
-	return rc == SQLITE_DONE ? 0 : spool_err(s, "delete");
+	return run_delete(s, s->del);
+}
+
+int vspool_delete_range(struct vspool *s, uint64_t first, uint64_t last)
+{
+	int err = write_begin(s);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(s->delr, 1, (sqlite3_int64)first);
+	sqlite3_bind_int64(s->delr, 2, (sqlite3_int64)last);
+	return run_delete(s, s->delr);
 }
 
 uint64_t vspool_rows(const struct vspool *s)

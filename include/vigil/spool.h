@@ -49,6 +49,8 @@ typedef int (*vspool_row_cb)(const struct vspool_row *row, void *ctx);
 int vspool_read(struct vspool *s, uint64_t after, size_t max, vspool_row_cb cb, void *ctx);
 /* Removes the row at @pos (a missing row is not an error). 0 or -EIO. */
 int vspool_delete(struct vspool *s, uint64_t pos);
+/* Removes every row with @first <= pos <= @last, in one statement. 0 or -EIO. */
+int vspool_delete_range(struct vspool *s, uint64_t first, uint64_t last);
 /* Commits the open batch, if any. 0 or -EIO. */
 int vspool_commit(struct vspool *s);
 

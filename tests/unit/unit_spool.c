@@ -116,6 +116,14 @@ static void test_order_and_delete(void)
 	c.n = 0;
 	ASSERT_EQ(vspool_read(s, 0, 1, collect_row, &c), 1, "head");
 	ASSERT_EQ(c.pos[0], 100, "head after delete");
+
+	/* a range goes in one statement and keeps the counters exact */
+	ASSERT_OK(vspool_delete_range(s, 100, 199), "delete range");
+	ASSERT_EQ(vspool_rows(s), 101, "rows after range");
+	ASSERT_EQ(vspool_bytes(s), 101 * strlen("{\"n\":200}"), "bytes after range");
+	c.n = 0;
+	ASSERT_EQ(vspool_read(s, 0, 1, collect_row, &c), 1, "head");
+	ASSERT_EQ(c.pos[0], 200, "head after range");
 	vspool_close(s);
 	cleanup(path);
 }
