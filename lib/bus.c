@@ -53,7 +53,7 @@ const struct vopt vbus_opts[] = {
 		    "$STATE_DIRECTORY, /var/lib/vigil or ~/.local/state/vigil, file "
 		    "vigil-spool-<ID>.db)"),
 	VOPT_SIZE("spool-max", 0, struct vbus_cfg, spool_max, "256MiB", 1024, 1ll << 42,
-		  "bound on the spooled event bytes; new events are dropped (and counted) beyond it"),
+		  "bound on the spooled event bytes; beyond it new events are dropped, counted"),
 	VOPT_DURATION("nats-timeout", 0, struct vbus_cfg, timeout_ns, "5s", 1000000ll,
 		      600000000000ll,
 		      "NATS connect timeout, JetStream ack wait and the flush time on shutdown"),
@@ -206,8 +206,8 @@ struct vbus *vbus_open(const struct vbus_cfg *cfg, struct vloop *loop)
 		} else {
 			err = vbus_default_spool(app_id, spool_buf, sizeof(spool_buf));
 			if (err) {
-				log_error("bus", "cannot create the default spool directory: %s (set "
-					  "--spool FILE)", strerror(-err));
+				log_error("bus", "cannot create the default spool directory: "
+					  "%s (set --spool FILE)", strerror(-err));
 				goto fail;
 			}
 		}
@@ -259,9 +259,10 @@ int bus_spool_event(struct vbus *b, uint64_t pos, const char *id, const char *su
 		b->drops_in_episode++;
 		if (!b->dropping) {
 			b->dropping = true;
-			log_warn("bus", "spool %s is full (--spool-max %llu bytes): dropping new events "
-				 "until NATS at %s takes the spooled ones; raise --spool-max to keep "
-				 "more", b->spool_path, (unsigned long long)b->spool_max, b->url);
+			log_warn("bus", "spool %s is full (--spool-max %llu bytes): dropping "
+				 "new events until NATS at %s takes the spooled ones; raise "
+				 "--spool-max to keep more", b->spool_path,
+				 (unsigned long long)b->spool_max, b->url);
 		}
 		return err;
 	}
@@ -321,7 +322,7 @@ int vbus_publish(struct vbus *b, const char *suffix, const char *json, size_t le
 
 int vbus_flush(struct vbus *b, int timeout_ms)
 {
-	uint64_t deadline = vloop_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
+	uint64_t deadline = vloop_now_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000ull;
 	int err = 0;
 
 	if (b->jsonl)
@@ -339,7 +340,8 @@ int vbus_flush(struct vbus *b, int timeout_ms)
 			if (!err)
 				return 0;
 		} else if (bus_nats_pending(b) == 0 && !bus_nats_connected(b) && !b->stream) {
-			/* nothing held back: core events sent before the outage are gone or there */
+			/* nothing held back: core events sent before the outage are lost
+			 * or delivered, there is nothing to wait for */
 			return 0;
 		}
 		now = vloop_now_ns();
@@ -355,12 +357,13 @@ void vbus_close(struct vbus *b)
 	if (!b)
 		return;
 	if (b->nats) {
-		/* with the server away, waiting would only delay shutdown: the spool keeps it all */
+		/* with the server away, waiting would only delay shutdown: the spool
+		 * keeps it all */
 		int err = bus_nats_connected(b) ? vbus_flush(b, (int)(b->timeout_ns / 1000000ull))
 						: -ENOTCONN;
 		if (err && bus_nats_pending(b))
-			log_warn("bus", "closing with %llu events not confirmed by NATS at %s; they "
-				 "stay in the spool %s and are sent on the next start",
+			log_warn("bus", "closing with %llu events not confirmed by NATS at %s; "
+				 "they stay in the spool %s and are sent on the next start",
 				 (unsigned long long)bus_nats_pending(b), b->url, b->spool_path);
 		bus_nats_close(b);
 	}

@@ -210,7 +210,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		size_t cap = n->cap_notes ? 2 * n->cap_notes : 1024;
 		struct ack_note *p = realloc(n->notes, cap * sizeof(*p));
 		if (!p) {
-			/* the ack is lost: the event stays unconfirmed and is resent (de-duplicated) */
+			/* the ack is lost: the event stays unconfirmed and is resent
+			 * (the server de-duplicates it) */
 			pthread_mutex_unlock(&n->mu);
 			return;
 		}
@@ -392,8 +393,8 @@ static void check_stream_subjects(struct vbus *b, const jsStreamConfig *c, const
 		return;
 	b->nats->subjects_warned = true;
 	log_warn("bus", "JetStream stream %s on %s takes subjects [%s], not %s: events it does not "
-		 "capture are refused and stay in the spool; add %s to the stream or choose another "
-		 "--jetstream", b->stream, b->url, list, subj, subj);
+		 "capture are refused and stay in the spool; add %s to the stream or choose "
+		 "another --jetstream", b->stream, b->url, list, subj, subj);
 }
 
 /* JetStream: the stream must exist; creates it with subjects "<app_id>.>" when absent. */
@@ -420,16 +421,16 @@ static int ensure_stream(struct vbus *b)
 		sc.Storage = js_FileStorage;
 		s = js_AddStream(&si, n->js, &sc, NULL, &jerr);
 		if (s == NATS_OK)
-			log_info("bus", "created JetStream stream %s for subjects %s on %s", b->stream,
-				 subj, b->url);
+			log_info("bus", "created JetStream stream %s for subjects %s on %s",
+				 b->stream, subj, b->url);
 	}
 	jsStreamInfo_Destroy(si);
 	if (s != NATS_OK) {
 		char msg[400];
 		const char *txt = nats_err_text();
-		snprintf(msg, sizeof(msg), "%s%s%s (JetStream error %d; is JetStream enabled on the "
-			 "server, -js?)", natsStatus_GetText(s), txt ? ": " : "", txt ? txt : "",
-			 (int)jerr);
+		snprintf(msg, sizeof(msg), "%s%s%s (JetStream error %d; is JetStream enabled on "
+			 "the server, -js?)", natsStatus_GetText(s), txt ? ": " : "",
+			 txt ? txt : "", (int)jerr);
 		log_err_once(b, "cannot use the JetStream stream", msg);
 		b->st.errors++;
 		return -EIO;
@@ -471,8 +472,8 @@ static void go_down(struct vbus *b)
 	struct bus_nats *n = b->nats;
 
 	if (n->was_up)
-		log_warn("bus", "lost the connection to NATS %s; events go to the spool %s until it "
-			 "is back", b->url, b->spool_path);
+		log_warn("bus", "lost the connection to NATS %s; events go to the spool %s "
+			 "until it is back", b->url, b->spool_path);
 	n->was_up = false;
 	reset_window(b, false);
 }
@@ -502,8 +503,10 @@ static int send_core(struct vbus *b, const char *subject, const char *id, const 
 	natsMsg *m = NULL;
 	natsStatus s;
 
-	if (!n->headers || !id)
-		return natsConnection_Publish(n->nc, subject, data, (int)len) == NATS_OK ? 0 : -EAGAIN;
+	if (!n->headers || !id) {
+		s = natsConnection_Publish(n->nc, subject, data, (int)len);
+		return s == NATS_OK ? 0 : -EAGAIN;
+	}
 	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
@@ -576,7 +579,8 @@ static bool replay(struct vbus *b)
 		if (s != NATS_OK && !rc.err) {
 			/* the rows stay; resending at once would only pile up duplicates */
 			b->st.errors++;
-			log_err_once(b, "NATS did not confirm a replayed batch", natsStatus_GetText(s));
+			log_err_once(b, "NATS did not confirm a replayed batch",
+				     natsStatus_GetText(s));
 			reset_window(b, true);
 			return false;
 		}
@@ -772,7 +776,10 @@ static bool valid_url(const char *u, size_t n)
 		n--;
 	}
 	if ((p = memmem(u, n, "://", 3))) {
-		if (!((p - u == 4 && !strncmp(u, "nats", 4)) || (p - u == 3 && !strncmp(u, "tls", 3))))
+		bool nats = p - u == 4 && !strncmp(u, "nats", 4);
+		bool tls = p - u == 3 && !strncmp(u, "tls", 3);
+
+		if (!nats && !tls)
 			return false;
 		u = p + 3;
 	}
@@ -791,7 +798,7 @@ static bool valid_url(const char *u, size_t n)
 		u = p + 1;
 	} else {
 		const char *h = u;
-		while (u < end && (isalnum((unsigned char)*u) || *u == '.' || *u == '-' || *u == '_'))
+		while (u < end && (isalnum((unsigned char)*u) || strchr(".-_", *u)))
 			u++;
 		if (u == h)
 			return false;
@@ -942,8 +949,8 @@ int bus_nats_open(struct vbus *b, const struct vbus_cfg *cfg)
 			s = natsConnection_Connect(&n->nc, n->opts);
 	}
 	if (s == NATS_NOT_YET_CONNECTED) {
-		log_warn("bus", "NATS %s is not reachable yet; connecting in the background, events "
-			 "go to the spool %s meanwhile", b->url, b->spool_path);
+		log_warn("bus", "NATS %s is not reachable yet; connecting in the background, "
+			 "events go to the spool %s meanwhile", b->url, b->spool_path);
 	} else if (s != NATS_OK) {
 		const char *txt = nats_err_text();
 		const char *hint = s == NATS_CONNECTION_AUTH_FAILED || (txt && strcasestr(txt,

@@ -43,8 +43,8 @@ static int spool_err(struct vspool *s, const char *what)
 static void log_bad_file(const char *path, const char *why)
 {
 	log_error("bus",
-		  "spool %s is not a usable SQLite spool (%s); move it away (mv %s %s.bad) to start "
-		  "an empty spool, or point --spool at another file",
+		  "spool %s is not a usable SQLite spool (%s); move it away (mv %s %s.bad) to "
+		  "start an empty spool, or point --spool at another file",
 		  path, why, path, path);
 }
 
@@ -62,10 +62,10 @@ static int load_counters(struct vspool *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT count(*), coalesce(sum(length(data)), 0), coalesce(max(pos), 0)"
-			       " FROM events",
-			       -1, &st, NULL) != SQLITE_OK)
+	static const char sql[] = "SELECT count(*), coalesce(sum(length(data)), 0),"
+				  " coalesce(max(pos), 0) FROM events";
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -EINVAL;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -111,8 +111,8 @@ struct vspool *vspool_open(const char *path, uint64_t max_bytes)
 		return NULL;
 	}
 	s->max_bytes = max_bytes;
-	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		log_error("bus", "cannot open spool %s: %s (check that the directory exists and is "
 			  "writable, or set --spool)", path, s->db ? sqlite3_errmsg(s->db) :
@@ -147,8 +147,8 @@ struct vspool *vspool_open(const char *path, uint64_t max_bytes)
 	}
 	if (load_counters(s) ||
 	    prepare(s, "INSERT INTO events(pos, id, subject, data) VALUES (?, ?, ?, ?)", &s->ins) ||
-	    prepare(s, "SELECT pos, id, subject, data FROM events WHERE pos > ? ORDER BY pos LIMIT ?",
-		    &s->sel) ||
+	    prepare(s, "SELECT pos, id, subject, data FROM events WHERE pos > ?"
+		    " ORDER BY pos LIMIT ?", &s->sel) ||
 	    prepare(s, "DELETE FROM events WHERE pos = ? RETURNING length(data)", &s->del) ||
 	    prepare(s, "DELETE FROM events WHERE pos BETWEEN ? AND ? RETURNING length(data)",
 		    &s->delr) ||

@@ -48,7 +48,7 @@ extern const struct vopt vbus_opts[];
 
 struct vbus_stats {
 	uint64_t published;   /* events accepted by vbus_publish */
-	uint64_t acked;	      /* confirmed by the server (JetStream ack; core: see docs/bus.md) */
+	uint64_t acked;	      /* confirmed: JetStream acks; core: see docs/bus.md */
 	uint64_t spooled;     /* events written to the spool (new ones and requeued in-flight) */
 	uint64_t replayed;    /* spooled events sent again and confirmed, then removed */
 	uint64_t dropped;     /* events refused because the spool was at --spool-max */

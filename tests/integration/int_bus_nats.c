@@ -44,7 +44,8 @@ static void capture_sink(enum vlog_level level, const char *comp, const char *ms
 
 static int free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
 
@@ -858,6 +859,6 @@ out:
 	nats_teardown(&srv);
 }
 
-TESTS(T(test_core_publish), T(test_core_replay), T(test_jetstream_acks), T(test_outage_replay), T(test_outage_in_flight),
-      T(test_spool_bound_drops), T(test_stream_wrong_subjects), T(test_jsonl_sink), T(test_bad_credentials),
-      T(test_unreachable_then_restart))
+TESTS(T(test_core_publish), T(test_core_replay), T(test_jetstream_acks), T(test_outage_replay),
+      T(test_outage_in_flight), T(test_spool_bound_drops), T(test_stream_wrong_subjects),
+      T(test_jsonl_sink), T(test_bad_credentials), T(test_unreachable_then_restart))
