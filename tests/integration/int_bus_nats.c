@@ -869,6 +869,78 @@ out:
 	nats_teardown(&srv);
 }
 
+/*
+ * Acks that never come: the stream TMO exists but takes other subjects, and a plain subscriber
+ * (which answers nothing) listens on the bus's subjects, so every publish waits for its ack until
+ * --nats-timeout. The events must stay in the bus and reach the stream once it takes them.
+ */
+static void test_ack_timeout(void)
+{
+	struct nsrv srv = { 0 };
+	struct vloop *loop = NULL;
+	struct vbus *b = NULL;
+	natsConnection *nc = NULL;
+	natsSubscription *sub = NULL;
+	jsCtx *js = NULL;
+	jsStreamConfig sc;
+	struct vbus_stats st;
+	struct vbus_cfg cfg = { .app_id = "tmo", .jetstream = "TMO", .timeout_ns = 300000000ull };
+	const char *other[] = { "other.>" }, *fixed[] = { "other.>", "tmo.>" };
+	char spool[200], ev[300];
+
+	if (!ASSERT_TRUE(nats_setup(&srv), "nats-server starts"))
+		goto out;
+	snprintf(spool, sizeof(spool), "%s/spool.db", srv.dir);
+	cfg.nats_url = srv.url;
+	cfg.spool = spool;
+	if (!ASSERT_EQ(natsConnection_ConnectTo(&nc, srv.url), NATS_OK, "admin connects") ||
+	    !ASSERT_EQ(natsConnection_JetStream(&js, nc, NULL), NATS_OK, "admin js"))
+		goto out;
+	jsStreamConfig_Init(&sc);
+	sc.Name = "TMO";
+	sc.Subjects = other;
+	sc.SubjectsLen = 1;
+	if (!ASSERT_EQ(js_AddStream(NULL, js, &sc, NULL, NULL), NATS_OK, "stream for other.>") ||
+	    !ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc, "tmo.>"), NATS_OK, "silent sub") ||
+	    !ASSERT_EQ(natsConnection_Flush(nc), NATS_OK, "flush"))
+		goto out;
+	loop = vloop_new();
+	logbuf[0] = 0;
+	vlog_set_sink(capture_sink, NULL);
+	b = vbus_open(&cfg, loop);
+	if (!ASSERT_NOT_NULL(b, "vbus_open"))
+		goto out;
+	for (int i = 1; i <= 20; i++)
+		ASSERT_OK(vbus_publish(b, "e", ev, make_event(ev, sizeof(ev), i, 100)), "publish");
+	ASSERT_EQ(vbus_flush(b, 1000), -ETIMEDOUT, "no ack, no confirmation");
+	vbus_get_stats(b, &st);
+	ASSERT_GE(st.errors, 1, "timeouts counted");
+	ASSERT_EQ(st.acked, 0, "nothing acked");
+	ASSERT_STRCONTAINS(logbuf, "did not ack events (NATS", "timeout logged");
+	ASSERT_STRCONTAINS(logbuf, "Timeout", "says it timed out");
+
+	natsSubscription_Unsubscribe(sub);
+	sc.Subjects = fixed;
+	sc.SubjectsLen = 2;
+	if (!ASSERT_EQ(js_UpdateStream(NULL, js, &sc, NULL, NULL), NATS_OK, "stream takes tmo.>"))
+		goto out;
+	if (!ASSERT_OK(vbus_flush(b, 20000), "flush once the stream takes them"))
+		goto out;
+	vbus_get_stats(b, &st);
+	ASSERT_EQ(st.acked, 20, "all acked");
+	ASSERT_TRUE(check_stream(srv.url, "TMO", "tmo.>", 20), "all events, in order, once");
+out:
+	vlog_set_sink(NULL, NULL);
+	fprintf(stderr, "captured log:\n%s", logbuf);
+	vbus_close(b);
+	vloop_free(loop);
+	natsSubscription_Destroy(sub);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	nats_teardown(&srv);
+}
+
 TESTS(T(test_core_publish), T(test_core_replay), T(test_jetstream_acks), T(test_outage_replay),
       T(test_outage_in_flight), T(test_spool_bound_drops), T(test_stream_wrong_subjects),
-      T(test_jsonl_sink), T(test_bad_credentials), T(test_unreachable_then_restart))
+      T(test_ack_timeout), T(test_jsonl_sink), T(test_bad_credentials),
+      T(test_unreachable_then_restart))
