@@ -953,11 +953,17 @@ int bus_nats_open(struct vbus *b, const struct vbus_cfg *cfg)
 			 "events go to the spool %s meanwhile", b->url, b->spool_path);
 	} else if (s != NATS_OK) {
 		const char *txt = nats_err_text();
-		const char *hint = s == NATS_CONNECTION_AUTH_FAILED || (txt && strcasestr(txt,
-				    "author"))
-			? " (check --nats-user/--nats-password, --nats-token or --nats-creds)"
-			: s == NATS_SECURE_CONNECTION_REQUIRED || s == NATS_SSL_ERROR
-			? " (check --nats-tls and the certificates)" : "";
+		bool auth = s == NATS_CONNECTION_AUTH_FAILED || (txt && strcasestr(txt, "author"));
+		bool tls = cfg->nats_tls || set(cfg->nats_tls_ca);
+		const char *hint = "";
+
+		if (auth)
+			hint = " (check --nats-user/--nats-password, --nats-token or --nats-creds)";
+		else if (s == NATS_SECURE_CONNECTION_REQUIRED)
+			hint = " (the server requires TLS: set --nats-tls and --nats-tls-ca)";
+		else if (tls)
+			hint = " (check --nats-tls-ca; if the server verifies clients, set "
+			       "--nats-tls-cert and --nats-tls-key)";
 		log_error("bus", "cannot connect to NATS %s: %s%s", b->url,
 			  txt && *txt ? txt : natsStatus_GetText(s), hint);
 		n->nc = NULL;

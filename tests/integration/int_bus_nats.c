@@ -27,6 +27,7 @@ struct nsrv {
 	char dir[128];
 	char url[64];
 	const char *user, *pass;
+	const char *tls_dir; /* serve TLS with the certificates test_tls made there */
 };
 
 static char logbuf[8192];
@@ -94,12 +95,31 @@ static bool nats_start(struct nsrv *s)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		if (s->user)
-			execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port, "-js",
-			       "-sd", s->dir, "--user", s->user, "--pass", s->pass, (char *)NULL);
-		else
-			execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port, "-js",
-			       "-sd", s->dir, (char *)NULL);
+		char cert[200], key[200], ca[200];
+		const char *argv[24] = { "nats-server", "-a", "127.0.0.1", "-p", port, "-js",
+					 "-sd", s->dir };
+		int n = 8;
+
+		if (s->user) {
+			argv[n++] = "--user";
+			argv[n++] = s->user;
+			argv[n++] = "--pass";
+			argv[n++] = s->pass;
+		}
+		if (s->tls_dir) {
+			snprintf(cert, sizeof(cert), "%s/server.pem", s->tls_dir);
+			snprintf(key, sizeof(key), "%s/server.key", s->tls_dir);
+			snprintf(ca, sizeof(ca), "%s/ca.pem", s->tls_dir);
+			argv[n++] = "--tlsverify";
+			argv[n++] = "--tlscert";
+			argv[n++] = cert;
+			argv[n++] = "--tlskey";
+			argv[n++] = key;
+			argv[n++] = "--tlscacert";
+			argv[n++] = ca;
+		}
+		argv[n] = NULL;
+		execvp("nats-server", (char **)argv);
 		_exit(127);
 	}
 	if (s->pid < 0)
@@ -940,7 +960,105 @@ out:
 	nats_teardown(&srv);
 }
 
+/*
+ * TLS with client certificates (nats-server --tlsverify), certificates made here with openssl:
+ * the right CA and client certificate connect and get acks; no client certificate and an unknown
+ * CA are clear errors.
+ */
+static bool make_certs(const char *d)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && exec >openssl.log 2>&1 && "
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=vigil-test-ca "
+		 "-keyout ca.key -out ca.pem && "
+		 "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+		 "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
+		 "-out server.csr && "
+		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+		 "-extfile san.ext -out server.pem && "
+		 "openssl req -newkey rsa:2048 -nodes -subj /CN=vigil -keyout client.key "
+		 "-out client.csr && "
+		 "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+		 "-out client.pem && "
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca "
+		 "-keyout other.key -out other.pem", d);
+	return system(cmd) == 0;
+}
+
+static void test_tls(void)
+{
+	struct nsrv srv = { 0 };
+	struct vloop *loop = vloop_new();
+	struct vbus *b = NULL;
+	struct vbus_cfg cfg = { .app_id = "tls", .jetstream = "TLS", .nats_tls = true };
+	struct vbus_stats st;
+	char tls[128], ca[200], cert[200], key[200], other[200], spool[200], cmd[300];
+
+	snprintf(tls, sizeof(tls), "/tmp/vigil-int-tls.XXXXXX");
+	if (!ASSERT_NOT_NULL(mkdtemp(tls), "mkdtemp"))
+		goto out;
+	if (!ASSERT_TRUE(make_certs(tls), "openssl makes the certificates"))
+		goto out;
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls);
+	snprintf(cert, sizeof(cert), "%s/client.pem", tls);
+	snprintf(key, sizeof(key), "%s/client.key", tls);
+	snprintf(other, sizeof(other), "%s/other.pem", tls);
+	srv.tls_dir = tls;
+	if (!ASSERT_TRUE(nats_setup(&srv), "nats-server starts with TLS"))
+		goto out;
+	snprintf(spool, sizeof(spool), "%s/spool.db", srv.dir);
+	cfg.nats_url = srv.url;
+	cfg.spool = spool;
+
+	/* no client certificate: the server refuses the handshake */
+	cfg.nats_tls_ca = ca;
+	logbuf[0] = 0;
+	vlog_set_sink(capture_sink, NULL);
+	b = vbus_open(&cfg, loop);
+	vlog_set_sink(NULL, NULL);
+	fprintf(stderr, "captured log:\n%s", logbuf);
+	if (!ASSERT_TRUE(b == NULL, "no client certificate refused"))
+		goto out;
+	ASSERT_STRCONTAINS(logbuf, srv.url, "names the server");
+
+	/* a CA that did not sign the server's certificate */
+	cfg.nats_tls_ca = other;
+	cfg.nats_tls_cert = cert;
+	cfg.nats_tls_key = key;
+	logbuf[0] = 0;
+	vlog_set_sink(capture_sink, NULL);
+	b = vbus_open(&cfg, loop);
+	vlog_set_sink(NULL, NULL);
+	fprintf(stderr, "captured log:\n%s", logbuf);
+	if (!ASSERT_TRUE(b == NULL, "unknown CA refused"))
+		goto out;
+	ASSERT_STRCONTAINS(logbuf, "--nats-tls", "says what to check");
+
+	/* the right CA and client certificate */
+	cfg.nats_tls_ca = ca;
+	b = vbus_open(&cfg, loop);
+	if (!ASSERT_NOT_NULL(b, "TLS with client certificate"))
+		goto out;
+	for (int i = 1; i <= 100; i++) {
+		char ev[64];
+		int len = snprintf(ev, sizeof(ev), "{\"n\":%d}", i);
+		ASSERT_OK(vbus_publish(b, "e", ev, (size_t)len), "publish");
+	}
+	ASSERT_OK(vbus_flush(b, 10000), "flush");
+	vbus_get_stats(b, &st);
+	ASSERT_EQ(st.acked, 100, "acked over TLS");
+out:
+	vbus_close(b);
+	vloop_free(loop);
+	nats_teardown(&srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls);
+	if (system(cmd))
+		return;
+}
+
 TESTS(T(test_core_publish), T(test_core_replay), T(test_jetstream_acks), T(test_outage_replay),
       T(test_outage_in_flight), T(test_spool_bound_drops), T(test_stream_wrong_subjects),
       T(test_ack_timeout), T(test_jsonl_sink), T(test_bad_credentials),
-      T(test_unreachable_then_restart))
+      T(test_unreachable_then_restart), T(test_tls))
