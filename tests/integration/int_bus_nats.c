@@ -976,12 +976,12 @@ static bool make_certs(const char *d)
 		 "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
 		 "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
 		 "-out server.csr && "
-		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-		 "-extfile san.ext -out server.pem && "
+		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		 "-days 2 -extfile san.ext -out server.pem && "
 		 "openssl req -newkey rsa:2048 -nodes -subj /CN=vigil -keyout client.key "
 		 "-out client.csr && "
-		 "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-		 "-out client.pem && "
+		 "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		 "-days 2 -out client.pem && "
 		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca "
 		 "-keyout other.key -out other.pem", d);
 	return system(cmd) == 0;
