@@ -27,6 +27,7 @@ struct nsrv {
 	char dir[128];
 	char url[64];
 	const char *user, *pass;
+	const char *token;
 	const char *tls_dir; /* serve TLS with the certificates test_tls made there */
 };
 
@@ -105,6 +106,10 @@ static bool nats_start(struct nsrv *s)
 			argv[n++] = s->user;
 			argv[n++] = "--pass";
 			argv[n++] = s->pass;
+		}
+		if (s->token) {
+			argv[n++] = "--auth";
+			argv[n++] = s->token;
 		}
 		if (s->tls_dir) {
 			snprintf(cert, sizeof(cert), "%s/server.pem", s->tls_dir);
@@ -960,6 +965,41 @@ out:
 	nats_teardown(&srv);
 }
 
+/* Token authentication: a wrong token is refused with a hint, the right one works. */
+static void test_token(void)
+{
+	struct nsrv srv = { .token = "s3cret" };
+	struct vloop *loop = vloop_new();
+	struct vbus *b = NULL;
+	struct vbus_cfg cfg = { .app_id = "tok", .nats_token = "wrong" };
+	char spool[200];
+
+	if (!ASSERT_TRUE(nats_setup(&srv), "nats-server starts"))
+		goto out;
+	snprintf(spool, sizeof(spool), "%s/spool.db", srv.dir);
+	cfg.nats_url = srv.url;
+	cfg.spool = spool;
+	logbuf[0] = 0;
+	vlog_set_sink(capture_sink, NULL);
+	b = vbus_open(&cfg, loop);
+	vlog_set_sink(NULL, NULL);
+	fprintf(stderr, "captured log:\n%s", logbuf);
+	if (!ASSERT_TRUE(b == NULL, "wrong token refused"))
+		goto out;
+	ASSERT_EQ(errno, EACCES, "errno");
+	ASSERT_STRCONTAINS(logbuf, "--nats-token", "hint names the option");
+	cfg.nats_token = "s3cret";
+	b = vbus_open(&cfg, loop);
+	if (!ASSERT_NOT_NULL(b, "right token accepted"))
+		goto out;
+	ASSERT_OK(vbus_publish(b, "e", "{}", 2), "publish");
+	ASSERT_OK(vbus_flush(b, 5000), "flush");
+out:
+	vbus_close(b);
+	vloop_free(loop);
+	nats_teardown(&srv);
+}
+
 /*
  * TLS with client certificates (nats-server --tlsverify), certificates made here with openssl:
  * the right CA and client certificate connect and get acks; no client certificate and an unknown
@@ -1061,4 +1101,4 @@ out:
 TESTS(T(test_core_publish), T(test_core_replay), T(test_jetstream_acks), T(test_outage_replay),
       T(test_outage_in_flight), T(test_spool_bound_drops), T(test_stream_wrong_subjects),
       T(test_ack_timeout), T(test_jsonl_sink), T(test_bad_credentials),
-      T(test_unreachable_then_restart), T(test_tls))
+      T(test_token), T(test_unreachable_then_restart), T(test_tls))
