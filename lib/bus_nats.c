@@ -11,9 +11,9 @@
  *
  * libnats' reconnect buffer. While reconnecting, libnats would queue publishes in memory and send
  * them first after the reconnect, ahead of our spool replay, which would reorder events and, for
- * core NATS, let them vanish silently if the process exits meanwhile. So the buffer is made tiny
- * (a publish during a reconnect fails at once) and the bus checks the connection status before
- * each direct publish: events sent while the connection is not up go to the spool instead.
+ * core NATS, let them vanish silently if the process exits meanwhile. So the buffer is given no
+ * room (a publish during a reconnect fails at once) and the bus checks the connection status
+ * before each direct publish: events sent while the connection is not up go to the spool.
  *
  * JetStream. Each event is sent with js_PublishAsync and Nats-Msg-Id "<prefix>-<pos>"; a copy
  * stays in the in-flight ring (ordered by pos) until its ack. Acks free the ring from the front;
@@ -917,8 +917,11 @@ int bus_nats_open(struct vbus *b, const struct vbus_cfg *cfg)
 		s = natsOptions_SetMaxReconnect(n->opts, -1);
 	if (s == NATS_OK)
 		s = natsOptions_SetCustomReconnectDelay(n->opts, reconnect_delay, b);
-	if (s == NATS_OK) /* see the top of this file: publish fails instead of queueing */
-		s = natsOptions_SetReconnectBufSize(n->opts, 1);
+	/* See the top of this file: publishes must fail instead of queueing. libnats 3.4 takes an
+	 * explicit 0 as "no room" (checked: every publish while reconnecting then returns
+	 * NATS_INSUFFICIENT_BUFFER; with 1 the first one is still queued). */
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectBufSize(n->opts, 0);
 	if (s == NATS_OK)
 		s = natsOptions_SetPingInterval(n->opts, 5000);
 	if (s == NATS_OK)
