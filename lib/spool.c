@@ -7,8 +7,10 @@
  * once at open and then kept in memory, so the bound check costs nothing per event.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include "vigil/log.h"
@@ -97,7 +99,7 @@ static int quick_check(struct vspool *s)
 struct vspool *vspool_open(const char *path, uint64_t max_bytes)
 {
 	struct vspool *s;
-	int rc, err = EINVAL;
+	int rc, fd, err = EINVAL;
 
 	if (!path || !*path) {
 		log_error("bus", "spool: no file name given (set --spool)");
@@ -111,6 +113,11 @@ struct vspool *vspool_open(const char *path, uint64_t max_bytes)
 		return NULL;
 	}
 	s->max_bytes = max_bytes;
+	/* events can hold what traced processes sent: a new spool is readable by its owner only
+	 * (SQLite gives the -wal and -shm files the database file's mode) */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			     SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -190,6 +190,11 @@ static void test_reopen_persists(void)
 	ASSERT_EQ(c.pos[0], 2, "first");
 	ASSERT_EQ(c.pos[2998], 3000, "last");
 	vspool_close(s);
+	{
+		struct stat st;
+		if (ASSERT_OK(stat(path, &st), "stat"))
+			ASSERT_EQ(st.st_mode & 0777, 0600, "a new spool is private to its owner");
+	}
 	cleanup(path);
 }
 
