@@ -509,7 +509,7 @@ static int setup_metrics(struct rpc_tracer *t)
 
 static bool proc_matches(const char *pid, const char *comm, const char *exe_real)
 {
-	char path[64], buf[PATH_MAX];
+	char path[300], buf[PATH_MAX];
 	ssize_t n;
 
 	if (comm) {
