@@ -79,7 +79,7 @@ static int daemon_open(struct daemon *d, const char *prog, bool want_bus)
 	}
 	if (want_bus) {
 		d->bus = vbus_open(&bus_cfg, d->loop);
-		if (!d->bus)
+		if (!d->bus || vbus_metrics_register(d->bus, d->reg))
 			return -1;
 	}
 	if (http_cfg.metrics) {

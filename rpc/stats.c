@@ -114,8 +114,9 @@ void rpc_stats_add(struct rpc_stats *st, int idx, const struct rpc_call *c)
 		m->errors++;
 		m->total_errors++;
 	}
-	m->req_bytes += c->req_bytes;
-	m->resp_bytes += c->resp_bytes;
+	/* a batch's bytes are shared evenly by its items, so totals match the wire */
+	m->req_bytes += c->req_bytes / (c->batch_size ? c->batch_size : 1);
+	m->resp_bytes += c->resp_bytes / (c->batch_size ? c->batch_size : 1);
 	if (c->kind != RPC_KIND_NOTIFICATION)
 		m->lat[lat_bucket(c->latency_ns)]++;
 }

@@ -192,7 +192,8 @@ static void on_call(const struct rpc_call *call, void *ctx)
 									     : mm->unknown);
 			if (call->status != RPC_STATUS_UNKNOWN)
 				vmetric_child_observe(mm->duration, (double)call->latency_ns / 1e9);
-			vmetric_child_observe(mm->size, (double)call->resp_bytes);
+			vmetric_child_observe(mm->size, (double)call->resp_bytes /
+							    (call->batch_size ? call->batch_size : 1));
 		}
 		if (call->status == RPC_STATUS_ERROR && call->has_error_code) {
 			char code[24];

@@ -93,6 +93,11 @@ void vbus_get_stats(struct vbus *b, struct vbus_stats *s);
 /* The default spool file for @app_id: $STATE_DIRECTORY (systemd), else /var/lib/vigil when root,
  * else $XDG_STATE_HOME/vigil or ~/.local/state/vigil; file "vigil-spool-<app_id>.db". Creates
  * the directory. Returns 0 or -errno. */
+/* Exports the bus's statistics as vigil_bus_* metrics of @reg, read at each scrape. 0 or -errno.
+ * One bus per registry. */
+struct vmetrics;
+int vbus_metrics_register(struct vbus *b, struct vmetrics *reg);
+
 int vbus_default_spool(const char *app_id, char *buf, size_t n);
 
 #endif
