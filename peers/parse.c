@@ -636,6 +636,8 @@ static int parse_cons_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 	    (rc = opt_str(o, "agent", what, path, &p->name, err, errlen)) ||
 	    (rc = opt_str(o, "proto", what, path, &proto, err, errlen)))
 		goto out;
+	if (!p->name && (rc = opt_str(o, "agent_version", what, path, &p->name, err, errlen)))
+		goto out; /* Erigon's Caplin names the same extension agent_version */
 	if (!p->id || !p->id[0]) {
 		rc = fail(err, errlen, -EBADMSG, "%s: %s.peer_id: missing", what, path);
 		goto out;
