@@ -47,6 +47,8 @@ static const struct {
 	{ "x86", "386" },       { "arm", "arm" },      { "armv7", "arm" },     { "armv7l", "arm" },
 	{ "armhf", "arm" },     { "riscv64", "riscv64" }, { "ppc64le", "ppc64le" },
 	{ "s390x", "s390x" },   { "mips64", "mips64" }, { "loong64", "loong64" },
+	/* Besu's PlatformDetector spells them the os-maven-plugin way */
+	{ "aarch_64", "arm64" }, { "x86_32", "386" },  { "ppcle_64", "ppc64le" },
 };
 
 const char *peer_client_canonical(const char *token, size_t n)
@@ -98,7 +100,8 @@ static bool is_runtime(const char *t, size_t n)
 	return has_prefix_digit(t, n, "go") || has_prefix_digit(t, n, "dotnet") ||
 	       has_prefix_digit(t, n, "node") || has_prefix_digit(t, n, "rustc") ||
 	       (n >= 7 && strncasecmp(t, "openjdk", 7) == 0) ||
-	       (n >= 4 && strncasecmp(t, "java", 4) == 0) || (n > 1 && t[0] == '-');
+	       (n >= 4 && strncasecmp(t, "java", 4) == 0) || (n > 1 && t[0] == '-') ||
+	       memmem(t, n, "java", 4) || memmem(t, n, "jdk", 3);
 }
 
 /* Looks at the '-' or ' ' separated words of @t for an OS and an architecture; true if one was
