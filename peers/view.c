@@ -192,7 +192,6 @@ static void fmt_age(char *buf, size_t n, const struct peer *p, uint64_t now)
 enum col { C_ID, C_SIDE, C_CLIENT, C_VERSION, C_DIR, C_REMOTE, C_PROTO, C_AGE, NCOL };
 static const char *const col_title[NCOL] = { "ID", "SIDE", "CLIENT", "VERSION", "DIR",
 					     "REMOTE", "PROTOCOLS", "CONNECTED" };
-static const int col_min[NCOL] = { 8, 4, 6, 8, 3, 12, 8, 6 };
 static const int col_max[NCOL] = { 8, 4, 12, 30, 3, 46, 40, 10 };
 
 /* The text of one cell (not yet sanitized or truncated). */
@@ -252,8 +251,7 @@ static void side_header(struct vbuf *b, const struct peers_snapshot *s,
 		vbuf_free(&l);
 		return;
 	}
-	vbuf_printf(&l, "%s  %s  peers %zu (in %zu, out %zu", label,
-		    si->version[0] ? si->version : "(version unknown)", sum->total[side],
+	vbuf_printf(&l, "%s  peers %zu (in %zu, out %zu", label, sum->total[side],
 		    sum->dir[side][PEER_DIR_IN], sum->dir[side][PEER_DIR_OUT]);
 	if (sum->dir[side][PEER_DIR_UNKNOWN])
 		vbuf_printf(&l, ", unknown %zu", sum->dir[side][PEER_DIR_UNKNOWN]);
@@ -270,6 +268,7 @@ static void side_header(struct vbuf *b, const struct peers_snapshot *s,
 		if (si->el_offline)
 			vbuf_puts(&l, ", EL OFFLINE");
 	}
+	vbuf_printf(&l, "  %s", si->version[0] ? si->version : "(version unknown)");
 	put_line(b, vbuf_cstr(&l), width, ansi);
 	vbuf_reset(&l);
 	vbuf_printf(&l, "%*s", (int)strlen(label), "");
@@ -325,35 +324,36 @@ int peers_render_table(struct vbuf *out, const struct peers_snapshot *s,
 
 			w[c] = MAX(w[c], MIN(len, col_max[c]));
 		}
-	static const enum col shrink[] = { C_PROTO, C_VERSION, C_REMOTE };
-	static const enum col drop[] = { C_PROTO, C_SIDE, C_VERSION, C_AGE, C_REMOTE };
-	for (;;) {
+	/* Fitting plan, most expendable first: a step shrinks a column to a width or drops it. */
+	static const struct {
+		enum col c;
+		int to; /* 0: drop */
+	} plan[] = {
+		{ C_PROTO, 8 },	  { C_PROTO, 0 },   { C_VERSION, 12 }, { C_SIDE, 0 },
+		{ C_REMOTE, 21 }, { C_VERSION, 8 }, { C_AGE, 0 },      { C_REMOTE, 12 },
+		{ C_VERSION, 0 }, { C_REMOTE, 0 },
+	};
+	for (size_t k = 0;; k++) {
 		total = -2;
 		for (int c = 0; c < NCOL; c++)
 			if (show[c])
 				total += w[c] + 2;
-		if (total <= width)
-			break;
-		bool changed = false;
+		if (total <= width || k == ARRAY_SIZE(plan))
+			break; /* else ID, CLIENT, DIR at their minimum: let the terminal cut */
+		enum col c = plan[k].c;
 
-		for (size_t k = 0; k < ARRAY_SIZE(shrink) && !changed; k++) {
-			enum col c = shrink[k];
-
-			if (show[c] && w[c] > col_min[c]) {
-				w[c] = MAX(col_min[c], w[c] - (total - width));
-				changed = true;
-			}
-		}
-		for (size_t k = 0; k < ARRAY_SIZE(drop) && !changed; k++) {
-			if (show[drop[k]]) {
-				show[drop[k]] = false;
-				changed = true;
-			}
-		}
-		if (!changed)
-			break; /* ID, CLIENT, DIR at minimum: let the terminal cut */
+		if (!show[c])
+			continue;
+		if (!plan[k].to)
+			show[c] = false;
+		else if (w[c] > plan[k].to)
+			w[c] = MAX(plan[k].to, w[c] - (total - width));
 	}
 
+	int last = NCOL - 1;
+
+	while (last > 0 && !show[last])
+		last--;
 	if (ansi)
 		vbuf_puts(out, "\033[7m");
 	for (int c = 0, first = 1; c < NCOL; c++) {
@@ -362,7 +362,7 @@ int peers_render_table(struct vbuf *out, const struct peers_snapshot *s,
 		if (!first)
 			vbuf_puts(out, "  ");
 		first = 0;
-		put_cell(out, col_title[c], w[c], c != C_AGE);
+		put_cell(out, col_title[c], w[c], c != last);
 	}
 	vbuf_puts(out, ansi ? "\033[0m\033[K\n" : "\n");
 	lines++;
@@ -379,10 +379,7 @@ int peers_render_table(struct vbuf *out, const struct peers_snapshot *s,
 	}
 	for (size_t i = 0; i < rows; i++) {
 		const struct peer *p = &s->peers.v[i];
-		int last = NCOL - 1;
 
-		while (last > 0 && !show[last])
-			last--;
 		for (int c = 0, first = 1; c < NCOL; c++) {
 			if (!show[c])
 				continue;
