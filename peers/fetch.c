@@ -457,10 +457,15 @@ static int http_do(struct peers_conn *c, const char *url, const char *what, cons
 		return fail(err, errlen, -ETIMEDOUT,
 			    "%s: no complete answer to %s within %llu ms (is the node overloaded? "
 			    "raise the timeout)", c->name, what, (unsigned long long)c->timeout_ms);
-	case CURLE_COULDNT_CONNECT:
-		return fail(err, errlen, strstr(cerr, "refused") ? -ECONNREFUSED : -EHOSTUNREACH,
+	case CURLE_COULDNT_CONNECT: {
+		long oserr = 0;
+
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		return fail(err, errlen, oserr == ECONNREFUSED ? -ECONNREFUSED : -EHOSTUNREACH,
 			    "%s: cannot connect: %s (is the node running with its HTTP API "
-			    "enabled on this address?)", c->name, cerr[0] ? cerr : "failed");
+			    "enabled on this address?)", c->name,
+			    oserr ? strerror((int)oserr) : cerr[0] ? cerr : "failed");
+	}
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return fail(err, errlen, -EHOSTUNREACH, "%s: cannot resolve host: %s", c->name,
 			    cerr);
