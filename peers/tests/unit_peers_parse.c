@@ -5,6 +5,7 @@
 #include <errno.h>
 #include "test.h"
 #include "../parse.h"
+#include "../fetch.h"
 
 static char *load_fixture(const char *name, size_t *len)
 {
@@ -392,6 +393,42 @@ static void test_multiaddr(void)
 	ASSERT_FALSE(peers_multiaddr_hostport(NULL, buf, sizeof(buf)), "NULL");
 }
 
+/* The IPC framing check: complete exactly when the first value closes, whatever the split. */
+static void test_json_scan(void)
+{
+	static const struct {
+		const char *s;
+		ssize_t want;
+	} cases[] = {
+		{ "{\"a\":\"}\\\"{[\"}", 13 },
+		{ "  [1,[2,{}],\"]\"]\n{\"next\":1}", 16 },
+		{ "{\"a\":[1,2", 0 },
+		{ "\"str\"", -EBADMSG },
+		{ "HTTP/1.1 200 OK", -EBADMSG },
+		{ "", 0 },
+		{ "{\"k\":\"\\\\\"}", 10 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *s = cases[i].s;
+		size_t n = strlen(s);
+		char what[64];
+
+		snprintf(what, sizeof(what), "scan case %zu", i);
+		/* all at once, and byte by byte */
+		struct peers_json_scan st;
+		peers_json_scan_init(&st);
+		if (!ASSERT_EQ(peers_json_scan(&st, s, n), cases[i].want, what))
+			return;
+		peers_json_scan_init(&st);
+		ssize_t r = 0;
+		for (size_t k = 1; k <= n && r == 0; k++)
+			r = peers_json_scan(&st, s, k);
+		if (!ASSERT_EQ(r, cases[i].want, what))
+			return;
+	}
+}
+
 TESTS(T(test_geth_admin_peers), T(test_ethereumjs_admin_peers), T(test_rpc_scalars),
       T(test_admin_disabled), T(test_beacon_peers), T(test_beacon_scalars), T(test_bad_bodies),
-      T(test_error_keeps_earlier_peers), T(test_id_forms), T(test_multiaddr))
+      T(test_error_keeps_earlier_peers), T(test_id_forms), T(test_multiaddr), T(test_json_scan))
