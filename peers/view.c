@@ -441,8 +441,8 @@ static void json_peer(struct vjw *w, const struct peer *p, uint64_t now)
 		vjw_kbool(w, "static", true);
 	if (p->since_ns) {
 		json_ts(w, "connected_since", p->since_ns);
-		vjw_kdouble(w, "connected_seconds",
-			    now > p->since_ns ? (double)(now - p->since_ns) / 1e9 : 0.0);
+		vjw_kuint(w, "connected_seconds",
+			  now > p->since_ns ? (now - p->since_ns) / 1000000000ull : 0);
 		vjw_kbool(w, "since_exact", p->since_exact);
 	}
 	vjw_end(w);
@@ -495,7 +495,7 @@ int peers_render_json(struct vbuf *out, const struct peers_snapshot *s)
 				vjw_kbool(&w, "el_offline", si->el_offline);
 			}
 		}
-		vjw_kdouble(&w, "fetch_seconds", (double)si->fetch_ns / 1e9);
+		vjw_kuint(&w, "fetch_ms", si->fetch_ns / 1000000);
 		vjw_end(&w);
 	}
 	vjw_key(&w, "peers");
@@ -621,8 +621,8 @@ static void emit(const char *kind, const struct peer *p, uint64_t now, peers_eve
 	vjw_kstr(&w, "direction", peer_dir_str(p->dir));
 	vjw_kstr(&w, "remote", p->remote);
 	if (strcmp(kind, "leave") == 0 && p->since_ns) {
-		vjw_kdouble(&w, "connected_seconds",
-			    now > p->since_ns ? (double)(now - p->since_ns) / 1e9 : 0.0);
+		vjw_kuint(&w, "connected_seconds",
+			  now > p->since_ns ? (now - p->since_ns) / 1000000000ull : 0);
 		vjw_kbool(&w, "since_exact", p->since_exact);
 	}
 	vjw_end(&w);

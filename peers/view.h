@@ -103,7 +103,7 @@ int peers_render_csv(struct vbuf *out, const struct peers_snapshot *s, bool head
  * Each event is one JSON object (no newline) handed to @fn:
  *   {"event":"join","ts":"...","side":"execution","id":"...","short_id":"...","client":"Geth",
  *    "version":"...","name":"...","direction":"in","remote":"..."}
- *   {"event":"leave", ...same..., "connected_seconds":123.4, "since_exact":true}
+ *   {"event":"leave", ...same..., "connected_seconds":123, "since_exact":true}
  */
 typedef void (*peers_event_fn)(const char *json, size_t len, void *ctx);
 struct peers_tracker {
