@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jpull.h"
 #include "parse.h"
+#include "vigil/util.h"
 
 #define ADMIN_HINT "enable the admin API, e.g. geth --http.api admin,eth,net,web3 (IPC has it by default)"
 
@@ -410,6 +412,26 @@ static int parse_caps(json_t *caps, const char *what, const char *path, struct p
 	return 0;
 }
 
+/* Both execution-peer parsers: drop an empty enr, take the id from the enode URL when there is
+ * none, strip "0x", set short_id. -1 when there is no id at all. */
+static int exec_fix_id(struct peer *p)
+{
+	if (p->enr && !p->enr[0]) {
+		free(p->enr);
+		p->enr = NULL;
+	}
+	if (!p->id || !p->id[0]) {
+		free(p->id);
+		p->id = id_from_enode(p->enode);
+		if (!p->id)
+			return -1;
+	}
+	if (p->id[0] == '0' && (p->id[1] == 'x' || p->id[1] == 'X'))
+		memmove(p->id, p->id + 2, strlen(p->id + 2) + 1);
+	set_short_id(p);
+	return 0;
+}
+
 static int parse_exec_peer(json_t *o, size_t idx, struct peer *p, char *err, size_t errlen)
 {
 	const char *what = "admin_peers";
@@ -428,20 +450,8 @@ static int parse_exec_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 	    (rc = opt_str(o, "enode", what, path, &p->enode, err, errlen)) ||
 	    (rc = opt_str(o, "enr", what, path, &p->enr, err, errlen)))
 		return rc;
-	if (p->enr && !p->enr[0]) {
-		free(p->enr);
-		p->enr = NULL;
-	}
-	if (!p->id || !p->id[0]) {
-		free(p->id);
-		p->id = id_from_enode(p->enode);
-		if (!p->id)
-			return fail(err, errlen, -EBADMSG, "%s: %s: no \"id\" and no enode URL",
-				    what, path);
-	}
-	if (p->id[0] == '0' && (p->id[1] == 'x' || p->id[1] == 'X'))
-		memmove(p->id, p->id + 2, strlen(p->id + 2) + 1);
-	set_short_id(p);
+	if (exec_fix_id(p))
+		return fail(err, errlen, -EBADMSG, "%s: %s: no \"id\" and no enode URL", what, path);
 	net = json_object_get(o, "network");
 	if (net && !json_is_null(net)) {
 		char npath[48];
@@ -477,8 +487,8 @@ static int parse_exec_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 	return 0;
 }
 
-int peers_parse_admin_peers(const char *body, size_t len, struct peer_list *out, char *err,
-			    size_t errlen)
+int peers_parse_admin_peers_dom(const char *body, size_t len, struct peer_list *out, char *err,
+				size_t errlen)
 {
 	int rc = 0;
 	json_t *root = load("admin_peers", body, len, err, errlen, &rc), *res, *o;
@@ -617,6 +627,49 @@ static enum peer_state state_from(const char *s)
 	return PEER_STATE_UNKNOWN;
 }
 
+/*
+ * The common end of both consensus-peer parsers: @p has id (non-empty), enr, name; the raw
+ * address, state, direction and proto strings are turned into fields (*addr may be taken over).
+ */
+static int cons_finish(struct peer *p, char **addr, const char *state, const char *dir,
+		       const char *proto)
+{
+	set_short_id(p);
+	if (p->enr && !p->enr[0]) {
+		free(p->enr);
+		p->enr = NULL;
+	}
+	if (p->name && !p->name[0]) {
+		free(p->name);
+		p->name = NULL;
+	}
+	if (*addr) {
+		char hp[96];
+
+		if (peers_multiaddr_hostport(*addr, hp, sizeof(hp))) {
+			p->remote = strdup(hp);
+			if (!p->remote)
+				return -ENOMEM;
+		} else {
+			p->remote = *addr;
+			*addr = NULL;
+		}
+	}
+	p->state = state_from(state);
+	if (dir && strcmp(dir, "inbound") == 0)
+		p->dir = PEER_DIR_IN;
+	else if (dir && strcmp(dir, "outbound") == 0)
+		p->dir = PEER_DIR_OUT;
+	if (proto) {
+		snprintf(p->protocols, sizeof(p->protocols), "%s", proto);
+		for (char *c = p->protocols; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
+	}
+	peer_client_parse(p->name, &p->client);
+	return 0;
+}
+
 static int parse_cons_peer(json_t *o, size_t idx, struct peer *p, char *err, size_t errlen)
 {
 	const char *what = "/eth/v1/node/peers";
@@ -642,41 +695,7 @@ static int parse_cons_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 		rc = fail(err, errlen, -EBADMSG, "%s: %s.peer_id: missing", what, path);
 		goto out;
 	}
-	set_short_id(p);
-	if (p->enr && !p->enr[0]) {
-		free(p->enr);
-		p->enr = NULL;
-	}
-	if (p->name && !p->name[0]) {
-		free(p->name);
-		p->name = NULL;
-	}
-	if (addr) {
-		char hp[96];
-
-		if (peers_multiaddr_hostport(addr, hp, sizeof(hp))) {
-			p->remote = strdup(hp);
-			if (!p->remote) {
-				rc = -ENOMEM;
-				goto out;
-			}
-		} else {
-			p->remote = addr;
-			addr = NULL;
-		}
-	}
-	p->state = state_from(state);
-	if (dir && strcmp(dir, "inbound") == 0)
-		p->dir = PEER_DIR_IN;
-	else if (dir && strcmp(dir, "outbound") == 0)
-		p->dir = PEER_DIR_OUT;
-	if (proto) {
-		snprintf(p->protocols, sizeof(p->protocols), "%s", proto);
-		for (char *c = p->protocols; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-				*c = '?';
-	}
-	peer_client_parse(p->name, &p->client);
+	rc = cons_finish(p, &addr, state, dir, proto);
 out:
 	free(addr);
 	free(state);
@@ -685,8 +704,8 @@ out:
 	return rc;
 }
 
-int peers_parse_beacon_peers(const char *body, size_t len, unsigned flags, struct peer_list *out,
-			     char *err, size_t errlen)
+int peers_parse_beacon_peers_dom(const char *body, size_t len, unsigned flags,
+				 struct peer_list *out, char *err, size_t errlen)
 {
 	const char *what = "/eth/v1/node/peers";
 	int rc = 0;
@@ -810,4 +829,353 @@ int peers_parse_beacon_version(const char *body, size_t len, char *buf, size_t n
 out:
 	json_decref(root);
 	return rc;
+}
+
+/* ---- fast path ---------------------------------------------------------------------------- */
+/*
+ * The same two peer-list parsers on the pull reader (jpull.h): one pass, no document. They give
+ * the same peers as the jansson parsers above for every body jansson accepts without duplicate
+ * keys (fuzz_peers_parse checks that); on anything unusual they give up (-1, @out unchanged)
+ * and the public functions fall back to the jansson parsers for the result and the message.
+ */
+
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+/* A string-or-null value into *dst (replacing what was there). */
+static int fp_str(struct jp *j, char **dst)
+{
+	enum jp_type t;
+	const char *s;
+	size_t n;
+
+	if (jp_type(j, &t))
+		return -1;
+	if (t == JP_NULL) {
+		free(*dst);
+		*dst = NULL;
+		return jp_lit(j);
+	}
+	if (t != JP_STRING || jp_str(j, &s, &n))
+		return -1;
+	free(*dst);
+	*dst = strndup(s, n);
+	return *dst ? 0 : -1;
+}
+
+/* A boolean-or-null value; null leaves *v alone and clears *present. */
+static int fp_bool(struct jp *j, bool *v, bool *present)
+{
+	enum jp_type t;
+
+	if (jp_type(j, &t))
+		return -1;
+	if (t != JP_TRUE && t != JP_FALSE && t != JP_NULL)
+		return -1;
+	if (present)
+		*present = t != JP_NULL;
+	if (t != JP_NULL)
+		*v = t == JP_TRUE;
+	return jp_lit(j);
+}
+
+static int fp_network(struct jp *j, struct peer *p, bool *inbound, bool *has_inbound)
+{
+	enum jp_type t;
+	const char *k;
+	size_t kn;
+	int r;
+
+	if (jp_type(j, &t))
+		return -1;
+	if (t == JP_NULL)
+		return jp_lit(j);
+	if (t != JP_OBJECT || jp_obj_begin(j))
+		return -1;
+	while ((r = jp_obj_next(j, &k, &kn)) == 1) {
+		if (jp_key_is(k, kn, "remoteAddress"))
+			r = fp_str(j, &p->remote);
+		else if (jp_key_is(k, kn, "localAddress"))
+			r = fp_str(j, &p->local);
+		else if (jp_key_is(k, kn, "inbound"))
+			r = fp_bool(j, inbound, has_inbound);
+		else if (jp_key_is(k, kn, "trusted"))
+			r = fp_bool(j, &p->trusted, NULL);
+		else if (jp_key_is(k, kn, "static"))
+			r = fp_bool(j, &p->static_node, NULL);
+		else
+			r = jp_skip(j);
+		if (r)
+			return -1;
+	}
+	return r;
+}
+
+static int fp_protocols(struct jp *j, struct peer *p)
+{
+	enum jp_type t;
+	const char *k, *s;
+	size_t kn, n;
+	char name[17], val[13];
+	int r;
+
+	if (jp_type(j, &t))
+		return -1;
+	p->protocols[0] = 0;
+	if (t == JP_NULL)
+		return jp_lit(j);
+	if (t != JP_OBJECT || jp_obj_begin(j))
+		return -1;
+	while ((r = jp_obj_next(j, &k, &kn)) == 1) {
+		snprintf(name, sizeof(name), "%.*s", (int)MIN(kn, 16u), k);
+		if (jp_type(j, &t))
+			return -1;
+		if (t == JP_OBJECT) {
+			bool has_ver = false, is_int;
+			long long ver = 0;
+
+			if (jp_obj_begin(j))
+				return -1;
+			while ((r = jp_obj_next(j, &k, &kn)) == 1) {
+				if (!jp_key_is(k, kn, "version")) {
+					r = jp_skip(j);
+				} else if (jp_type(j, &t) == 0 && t == JP_NUMBER) {
+					r = jp_num(j, &is_int, &ver);
+					has_ver = is_int;
+				} else {
+					has_ver = false;
+					r = jp_skip(j);
+				}
+				if (r)
+					return -1;
+			}
+			if (r)
+				return -1;
+			if (has_ver)
+				proto_add(p->protocols, sizeof(p->protocols), "%s/%lld", name, ver);
+			else
+				proto_add(p->protocols, sizeof(p->protocols), "%s", name);
+		} else if (t == JP_STRING) {
+			if (jp_str(j, &s, &n))
+				return -1;
+			if (n == 7 && memcmp(s, "unknown", 7) == 0)
+				snprintf(val, sizeof(val), "?");
+			else
+				snprintf(val, sizeof(val), "%.*s", (int)MIN(n, 12u), s);
+			proto_add(p->protocols, sizeof(p->protocols), "%s(%s)", name, val);
+		} else if (t == JP_NULL) {
+			if (jp_lit(j))
+				return -1;
+			proto_add(p->protocols, sizeof(p->protocols), "%s", name);
+		} else {
+			return -1;
+		}
+	}
+	sanitize(p->protocols);
+	return r;
+}
+
+static int fp_caps(struct jp *j, char *caps, size_t cap)
+{
+	enum jp_type t;
+	const char *s;
+	size_t n;
+	int r;
+
+	if (jp_type(j, &t))
+		return -1;
+	caps[0] = 0;
+	if (t == JP_NULL)
+		return jp_lit(j);
+	if (t != JP_ARRAY || jp_arr_begin(j))
+		return -1;
+	while ((r = jp_arr_next(j)) == 1) {
+		if (jp_type(j, &t) || t != JP_STRING || jp_str(j, &s, &n))
+			return -1;
+		proto_add(caps, cap, "%.*s", (int)MIN(n, 24u), s);
+	}
+	sanitize(caps);
+	return r;
+}
+
+static int fp_exec_peer(struct jp *j, struct peer *p)
+{
+	bool inbound = false, has_inbound = false;
+	char caps[sizeof(p->protocols)] = "";
+	enum jp_type t;
+	const char *k;
+	size_t kn;
+	int r;
+
+	if (jp_type(j, &t) || t != JP_OBJECT || jp_obj_begin(j))
+		return -1;
+	p->side = PEER_SIDE_EXEC;
+	p->state = PEER_STATE_CONNECTED;
+	while ((r = jp_obj_next(j, &k, &kn)) == 1) {
+		if (jp_key_is(k, kn, "id"))
+			r = fp_str(j, &p->id);
+		else if (jp_key_is(k, kn, "name"))
+			r = fp_str(j, &p->name);
+		else if (jp_key_is(k, kn, "enode"))
+			r = fp_str(j, &p->enode);
+		else if (jp_key_is(k, kn, "enr"))
+			r = fp_str(j, &p->enr);
+		else if (jp_key_is(k, kn, "network"))
+			r = fp_network(j, p, &inbound, &has_inbound);
+		else if (jp_key_is(k, kn, "protocols"))
+			r = fp_protocols(j, p);
+		else if (jp_key_is(k, kn, "caps"))
+			r = fp_caps(j, caps, sizeof(caps));
+		else
+			r = jp_skip(j);
+		if (r)
+			return -1;
+	}
+	if (r || exec_fix_id(p))
+		return -1;
+	if (has_inbound)
+		p->dir = inbound ? PEER_DIR_IN : PEER_DIR_OUT;
+	if (!p->protocols[0])
+		memcpy(p->protocols, caps, sizeof(caps));
+	peer_client_parse(p->name, &p->client);
+	return 0;
+}
+
+static int fp_cons_peer(struct jp *j, struct peer *p)
+{
+	char *addr = NULL, *state = NULL, *dir = NULL, *proto = NULL, *agent_version = NULL;
+	enum jp_type t;
+	const char *k;
+	size_t kn;
+	int r, rc = -1;
+
+	if (jp_type(j, &t) || t != JP_OBJECT || jp_obj_begin(j))
+		return -1;
+	p->side = PEER_SIDE_CONS;
+	while ((r = jp_obj_next(j, &k, &kn)) == 1) {
+		if (jp_key_is(k, kn, "peer_id"))
+			r = fp_str(j, &p->id);
+		else if (jp_key_is(k, kn, "enr"))
+			r = fp_str(j, &p->enr);
+		else if (jp_key_is(k, kn, "last_seen_p2p_address"))
+			r = fp_str(j, &addr);
+		else if (jp_key_is(k, kn, "state"))
+			r = fp_str(j, &state);
+		else if (jp_key_is(k, kn, "direction"))
+			r = fp_str(j, &dir);
+		else if (jp_key_is(k, kn, "agent"))
+			r = fp_str(j, &p->name);
+		else if (jp_key_is(k, kn, "proto"))
+			r = fp_str(j, &proto);
+		else if (jp_key_is(k, kn, "agent_version"))
+			r = fp_str(j, &agent_version);
+		else
+			r = jp_skip(j);
+		if (r)
+			goto out;
+	}
+	if (r || !p->id || !p->id[0])
+		goto out;
+	if (!p->name) {
+		p->name = agent_version;
+		agent_version = NULL;
+	}
+	rc = cons_finish(p, &addr, state, dir, proto) ? -1 : 0;
+out:
+	free(addr);
+	free(state);
+	free(dir);
+	free(proto);
+	free(agent_version);
+	return rc;
+}
+
+static void drop_from(struct peer_list *l, size_t start)
+{
+	for (size_t i = start; i < l->n; i++)
+		peer_free(&l->v[i]);
+	l->n = start;
+}
+
+/* Walks a root object for @list_key (JSON-RPC "result" or beacon "data") and parses its array
+ * with @one; @rpc: an "error" member that is not null, or a missing key, means give up. */
+static int fast_list(const char *body, size_t len, bool rpc, unsigned flags,
+		     struct peer_list *out, int (*one)(struct jp *, struct peer *))
+{
+	size_t start = out->n;
+	bool seen = false;
+	struct jp j;
+	enum jp_type t;
+	const char *k;
+	size_t kn;
+	int r;
+
+	jp_init(&j, body, len);
+	if (jp_type(&j, &t) || t != JP_OBJECT || jp_obj_begin(&j))
+		goto fail;
+	while ((r = jp_obj_next(&j, &k, &kn)) == 1) {
+		if (jp_key_is(k, kn, rpc ? "result" : "data")) {
+			drop_from(out, start); /* a repeated key: the last one counts */
+			seen = true;
+			if (jp_type(&j, &t))
+				goto fail;
+			if (rpc && t == JP_NULL) {
+				if (jp_lit(&j))
+					goto fail;
+				continue;
+			}
+			if (t != JP_ARRAY || jp_arr_begin(&j))
+				goto fail;
+			while ((r = jp_arr_next(&j)) == 1) {
+				struct peer *p = peer_list_push(out);
+
+				if (!p || one(&j, p)) {
+					if (p)
+						out->n--, peer_free(p);
+					goto fail;
+				}
+				if ((flags & PEERS_CONNECTED_ONLY) &&
+				    p->state != PEER_STATE_CONNECTED &&
+				    p->state != PEER_STATE_UNKNOWN) {
+					peer_free(p);
+					out->n--;
+				}
+			}
+			if (r)
+				goto fail;
+		} else if (rpc && jp_key_is(k, kn, "error")) {
+			if (jp_type(&j, &t) || t != JP_NULL || jp_lit(&j))
+				goto fail;
+		} else if (jp_skip(&j)) {
+			goto fail;
+		}
+	}
+	if (r || !seen || jp_end(&j))
+		goto fail;
+	jp_free(&j);
+	return 0;
+fail:
+	drop_from(out, start);
+	jp_free(&j);
+	return -1;
+}
+
+int peers_parse_admin_peers(const char *body, size_t len, struct peer_list *out, char *err,
+			    size_t errlen)
+{
+	if (!fast_list(body, len, true, 0, out, fp_exec_peer))
+		return 0;
+	return peers_parse_admin_peers_dom(body, len, out, err, errlen);
+}
+
+int peers_parse_beacon_peers(const char *body, size_t len, unsigned flags, struct peer_list *out,
+			     char *err, size_t errlen)
+{
+	if (!fast_list(body, len, false, flags, out, fp_cons_peer))
+		return 0;
+	return peers_parse_beacon_peers_dom(body, len, flags, out, err, errlen);
 }

@@ -92,6 +92,12 @@ struct beacon_sync {
 /* admin_peers: peers are appended to @out (side PEER_SIDE_EXEC). */
 int peers_parse_admin_peers(const char *body, size_t len, struct peer_list *out, char *err,
 			    size_t errlen);
+/* The two peer-list parsers above first try a one-pass reader (jpull.h) and fall back to these,
+ * jansson-only, on anything unusual; exposed so the fuzzer can check the two agree. */
+int peers_parse_admin_peers_dom(const char *body, size_t len, struct peer_list *out, char *err,
+				size_t errlen);
+int peers_parse_beacon_peers_dom(const char *body, size_t len, unsigned flags,
+				 struct peer_list *out, char *err, size_t errlen);
 /* net_peerCount */
 int peers_parse_net_peer_count(const char *body, size_t len, uint64_t *count, char *err,
 			       size_t errlen);
