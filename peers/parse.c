@@ -1164,6 +1164,17 @@ fail:
 	return -1;
 }
 
+int peers_parse_admin_peers_fast(const char *body, size_t len, struct peer_list *out)
+{
+	return fast_list(body, len, true, 0, out, fp_exec_peer);
+}
+
+int peers_parse_beacon_peers_fast(const char *body, size_t len, unsigned flags,
+				  struct peer_list *out)
+{
+	return fast_list(body, len, false, flags, out, fp_cons_peer);
+}
+
 int peers_parse_admin_peers(const char *body, size_t len, struct peer_list *out, char *err,
 			    size_t errlen)
 {

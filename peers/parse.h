@@ -98,6 +98,10 @@ int peers_parse_admin_peers_dom(const char *body, size_t len, struct peer_list *
 				size_t errlen);
 int peers_parse_beacon_peers_dom(const char *body, size_t len, unsigned flags,
 				 struct peer_list *out, char *err, size_t errlen);
+/* The fast paths alone: 0, or -1 with @out unchanged (no message). */
+int peers_parse_admin_peers_fast(const char *body, size_t len, struct peer_list *out);
+int peers_parse_beacon_peers_fast(const char *body, size_t len, unsigned flags,
+				  struct peer_list *out);
 /* net_peerCount */
 int peers_parse_net_peer_count(const char *body, size_t len, uint64_t *count, char *err,
 			       size_t errlen);

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	char err[PEERS_ERRLEN];
 	int events = 0;
 
-	long rss_start = rss_kb("VmRSS:");
+	long rss_start = rss_kb("VmRSS:"), anon_start = rss_kb("RssAnon:");
 
 	if (refreshes < 1)
 		refreshes = 1;
@@ -174,9 +174,11 @@ int main(int argc, char **argv)
 	       (double)parse / refreshes / 1e6, (double)track / refreshes / 1e6,
 	       (double)table / refreshes / 1e6, bytes, (double)json / refreshes / 1e6);
 	printf("  events: %d joins+leaves (expected %d)\n", events, refreshes * 40);
-	printf("  RSS: %ld kB at start (libraries mapped: libcurl, libbpf, ...), ", rss_start);
+	printf("  RSS: %ld kB at start (shared libraries the build links), ", rss_start);
 	printf("%ld kB after warm-up, %ld kB at end, peak %ld kB  (goal < 10240 kB)\n",
 	       rss_warm, rss_kb("VmRSS:"), rss_kb("VmHWM:"));
+	printf("  of which anonymous (heap: bodies, peers, tracker, output): %ld kB at start, "
+	       "%ld kB at end\n", anon_start, rss_kb("RssAnon:"));
 	peers_tracker_free(&t);
 	vbuf_free(&eb);
 	vbuf_free(&cb);

@@ -3,8 +3,14 @@
  * Every response parser of `vigil peers` on untrusted bytes. The first byte picks the parser
  * (mod 10), the rest is the body. Parsed peers then go through the tracker and every renderer,
  * since their strings came from the peer too.
+ *
+ * The two peer-list parsers have a fast one-pass path and a jansson path; they must agree: on
+ * any body jansson rejects, the public parser fails too, and on any body jansson accepts without
+ * duplicate keys both give the same return code and the same peers (abort() otherwise).
  */
+#include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +50,65 @@ static void render_all(struct peers_snapshot *s)
 	vbuf_free(&b);
 }
 
+static int streq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void check_same(const struct peer_list *a, const struct peer_list *b)
+{
+	if (a->n != b->n)
+		abort();
+	for (size_t i = 0; i < a->n; i++) {
+		const struct peer *x = &a->v[i], *y = &b->v[i];
+
+		if (!streq(x->id, y->id) || !streq(x->name, y->name) || !streq(x->remote, y->remote) ||
+		    !streq(x->local, y->local) || !streq(x->enode, y->enode) ||
+		    !streq(x->enr, y->enr) || strcmp(x->short_id, y->short_id) ||
+		    strcmp(x->protocols, y->protocols) || x->dir != y->dir ||
+		    x->state != y->state || x->side != y->side || x->trusted != y->trusted ||
+		    x->static_node != y->static_node ||
+		    memcmp(&x->client, &y->client, sizeof(x->client))) {
+			fprintf(stderr, "fast and jansson parsers disagree on peer %zu (%s / %s)\n", i,
+				x->id ? x->id : "-", y->id ? y->id : "-");
+			abort();
+		}
+	}
+}
+
+/* The public parser (fast path, jansson fallback) against the jansson-only one. */
+static void differential(const char *body, size_t len, int which, unsigned flags, int rc_pub,
+			 const struct peer_list *pub)
+{
+	struct peer_list dom;
+	char err[PEERS_ERRLEN];
+	json_t *any = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+	json_t *nodup = any ? json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL)
+			    : NULL;
+	int rc_dom;
+
+	if (!any && rc_pub == 0) {
+		fprintf(stderr, "fast parser accepted a body jansson rejects\n");
+		abort();
+	}
+	if (nodup) {
+		peer_list_init(&dom);
+		rc_dom = which == 0 ? peers_parse_admin_peers_dom(body, len, &dom, err, sizeof(err))
+				    : peers_parse_beacon_peers_dom(body, len, flags, &dom, err,
+								   sizeof(err));
+		if (rc_dom != rc_pub) {
+			fprintf(stderr, "return codes differ: public %d, jansson %d\n", rc_pub,
+				rc_dom);
+			abort();
+		}
+		if (!rc_dom)
+			check_same(pub, &dom);
+		peer_list_free(&dom);
+	}
+	json_decref(any);
+	json_decref(nodup);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[PEERS_ERRLEN], buf[128];
@@ -60,15 +125,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	peers_snapshot_init(&s);
 	s.side[0].enabled = s.side[1].enabled = true;
 	switch (data[0] % 10) {
-	case 0:
-		if (!peers_parse_admin_peers(body, len, &s.peers, err, sizeof(err)))
+	case 0: {
+		int rc = peers_parse_admin_peers(body, len, &s.peers, err, sizeof(err));
+
+		differential(body, len, 0, 0, rc, &s.peers);
+		if (!rc)
 			render_all(&s);
 		break;
-	case 1:
-		if (!peers_parse_beacon_peers(body, len, data[0] & 0x80 ? PEERS_CONNECTED_ONLY : 0,
-					      &s.peers, err, sizeof(err)))
+	}
+	case 1: {
+		unsigned flags = data[0] & 0x80 ? PEERS_CONNECTED_ONLY : 0;
+		int rc = peers_parse_beacon_peers(body, len, flags, &s.peers, err, sizeof(err));
+
+		differential(body, len, 1, flags, rc, &s.peers);
+		if (!rc)
 			render_all(&s);
 		break;
+	}
 	case 2: peers_parse_net_peer_count(body, len, &n, err, sizeof(err)); break;
 	case 3: peers_parse_client_version(body, len, buf, sizeof(buf), err, sizeof(err)); break;
 	case 4: {

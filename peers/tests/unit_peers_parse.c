@@ -429,6 +429,85 @@ static void test_json_scan(void)
 	}
 }
 
+/* The fast one-pass parsers and the jansson ones give the same peers on every fixture. */
+static void test_fast_path_matches_jansson(void)
+{
+	static const struct {
+		const char *file;
+		bool beacon;
+	} fx[] = {
+		{ "geth_admin_peers.json", false }, { "ethereumjs_admin_peers.json", false },
+		{ "prysm_peers.json", true },	     { "lodestar_peers.json", true },
+		{ "nimbus_peers.json", true },
+	};
+
+	for (size_t i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
+		struct peer_list a, b;
+		char err[PEERS_ERRLEN] = "";
+		size_t len;
+		char *body = load_fixture(fx[i].file, &len);
+
+		peer_list_init(&a);
+		peer_list_init(&b);
+		if (!body)
+			return;
+		if (fx[i].beacon) {
+			ASSERT_OK(peers_parse_beacon_peers_fast(body, len, 0, &a), fx[i].file);
+			ASSERT_OK(peers_parse_beacon_peers_dom(body, len, 0, &b, err, sizeof(err)), err);
+		} else {
+			ASSERT_OK(peers_parse_admin_peers_fast(body, len, &a), fx[i].file);
+			ASSERT_OK(peers_parse_admin_peers_dom(body, len, &b, err, sizeof(err)), err);
+		}
+		ASSERT_EQ(a.n, b.n, fx[i].file);
+		for (size_t k = 0; k < a.n && k < b.n; k++) {
+			const struct peer *x = &a.v[k], *y = &b.v[k];
+
+			ASSERT_STREQ(x->id, y->id, fx[i].file);
+			ASSERT_STREQ(x->protocols, y->protocols, fx[i].file);
+			ASSERT_STREQ(x->remote ? x->remote : "-", y->remote ? y->remote : "-", fx[i].file);
+			ASSERT_STREQ(x->name ? x->name : "-", y->name ? y->name : "-", fx[i].file);
+			ASSERT_EQ(x->dir, y->dir, fx[i].file);
+			ASSERT_EQ(x->state, y->state, fx[i].file);
+			ASSERT_TRUE(memcmp(&x->client, &y->client, sizeof(x->client)) == 0, fx[i].file);
+		}
+		peer_list_free(&a);
+		peer_list_free(&b);
+		free(body);
+	}
+}
+
+/* Escapes, non-ASCII and unknown members take the fast path too; it still agrees. */
+static void test_fast_path_escapes(void)
+{
+	const char *body = "{\"jsonrpc\":\"2.0\",\"result\":[{\"id\":\"a\\u0062\",\"x\":[1,{\"y\":"
+			   "null}],\"name\":\"G\\u00e9th\\/v1\\ud83d\\ude00\",\"protocols\":"
+			   "{\"eth\":{\"version\":68.0}}}],\"id\":1,\"error\":null}";
+	struct peer_list l;
+	char err[PEERS_ERRLEN] = "";
+
+	peer_list_init(&l);
+	(void)err;
+	if (ASSERT_OK(peers_parse_admin_peers_fast(body, strlen(body), &l), "fast path")) {
+		ASSERT_STREQ(l.v[0].id, "ab", "escape decoded");
+		ASSERT_STREQ(l.v[0].name, "G\xc3\xa9th/v1\xf0\x9f\x98\x80", "UTF-8 and surrogates");
+		ASSERT_STREQ(l.v[0].protocols, "eth", "a real version is not an integer version");
+	}
+	peer_list_free(&l);
+	/* what it hands to jansson: errors, and shapes it does not take */
+	static const char *const give_up[] = {
+		"{\"result\":[{\"id\":5}]}", "{\"error\":{\"code\":-32601},\"result\":[]}",
+		"{\"result\":[]} x", "{\"result\":[{\"id\":\"\\u0000\"}]}",
+		"{\"result\":[{\"id\":\"a\",\"n\":1e999}]}", "{\"result\":[{\"id\":\"\xff\"}]}",
+		"{\"result\":[01]}", "{\"result\":[{\"id\":\"a\",}]}", "{}",
+	};
+	for (size_t i = 0; i < sizeof(give_up) / sizeof(give_up[0]); i++) {
+		ASSERT_EQ(peers_parse_admin_peers_fast(give_up[i], strlen(give_up[i]), &l), -1,
+			  give_up[i]);
+		ASSERT_EQ(l.n, 0, "nothing added");
+	}
+}
+
 TESTS(T(test_geth_admin_peers), T(test_ethereumjs_admin_peers), T(test_rpc_scalars),
       T(test_admin_disabled), T(test_beacon_peers), T(test_beacon_scalars), T(test_bad_bodies),
-      T(test_error_keeps_earlier_peers), T(test_id_forms), T(test_multiaddr), T(test_json_scan))
+      T(test_error_keeps_earlier_peers), T(test_id_forms), T(test_multiaddr), T(test_json_scan),
+      T(test_fast_path_matches_jansson), T(test_fast_path_escapes))
