@@ -14,6 +14,8 @@
 #include "test.h"
 #include "../fetch.h"
 #include "../view.h"
+#include "../watch.h"
+#include <jansson.h>
 
 struct server {
 	pid_t pid;
@@ -405,6 +407,93 @@ static void test_bad_targets(void)
 	}
 }
 
+struct evcount {
+	int join, leave;
+};
+
+static void count_events(const char *json, size_t len, void *ctx)
+{
+	struct evcount *c = ctx;
+	json_t *doc = json_loadb(json, len, 0, NULL);
+	const char *e = json_string_value(json_object_get(doc, "event"));
+
+	if (e && !strcmp(e, "join"))
+		c->join++;
+	else if (e && !strcmp(e, "leave"))
+		c->leave++;
+	json_decref(doc);
+}
+
+/* The refresh driver end to end: both sides, three refreshes, every format; the execution
+ * node's peers change between refreshes, so joins and leaves come out. */
+static void test_watch(void)
+{
+	struct server s;
+	struct peers_watch *w = NULL;
+	struct vbuf out = VBUF_INIT;
+	struct evcount ev = { 0, 0 };
+	char ipc[160];
+	struct peers_cfg cfg = { .timeout = 5000000000ull, .sort = "client" };
+	int lines = 0;
+
+	if (!server_start(&s))
+		goto out;
+	cfg.exec = ipc_path(&s, "plain", ipc, sizeof(ipc));
+	cfg.beacon = s.http;
+	w = peers_watch_new(&cfg);
+	if (!ASSERT_NOT_NULL(w, "watch"))
+		goto out;
+	ASSERT_OK(peers_watch_refresh(w, count_events, &ev), "refresh 1");
+	ASSERT_OK(peers_watch_render(w, PEERS_FMT_CSV, NULL, &out), "csv 1");
+	ASSERT_OK(peers_watch_refresh(w, count_events, &ev), "refresh 2");
+	ASSERT_OK(peers_watch_render(w, PEERS_FMT_CSV, NULL, &out), "csv 2");
+	for (char *c = out.data; c && *c; c++)
+		lines += *c == '\n';
+	ASSERT_EQ(lines, 1 + 2 * 8, "one header, 8 rows per refresh");
+	ASSERT_EQ(ev.join + ev.leave, 0, "same peers: no events");
+
+	/* the execution node now has EthereumJS's two peers instead of geth's five */
+	peers_conn_free(w->exec);
+	char url[96];
+	snprintf(url, sizeof(url), "%s/ethereumjs", s.http);
+	w->exec = peers_conn_new(url, 5000, 0);
+	ASSERT_OK(peers_watch_refresh(w, count_events, &ev), "refresh 3");
+	ASSERT_EQ(ev.join, 2, "joins");
+	ASSERT_EQ(ev.leave, 5, "leaves");
+	vbuf_reset(&out);
+	ASSERT_OK(peers_watch_render(w, PEERS_FMT_JSON, NULL, &out), "json");
+	json_t *doc = json_loads(out.data, 0, NULL);
+	if (ASSERT_NOT_NULL(doc, "JSON document")) {
+		ASSERT_EQ(json_array_size(json_object_get(doc, "peers")), 2 + 3, "peers");
+		json_t *p0 = json_array_get(json_object_get(doc, "peers"), 0);
+		ASSERT_STREQ(json_string_value(json_object_get(p0, "client")), "EthereumJS",
+			     "sorted: execution side first");
+		json_decref(doc);
+	}
+	struct peers_table_opts o = { .width = 100 };
+	vbuf_reset(&out);
+	ASSERT_OK(peers_watch_render(w, PEERS_FMT_TABLE, &o, &out), "table");
+	ASSERT_STRCONTAINS(out.data, "execution  peers 2 (in 0, out 0, unknown 2)", "header");
+	ASSERT_STRCONTAINS(out.data, "EthereumJS 1", "client count");
+out:
+	vbuf_free(&out);
+	peers_watch_free(w);
+	server_stop(&s);
+}
+
+static void test_watch_config_errors(void)
+{
+	struct peers_cfg none = { 0 };
+	struct peers_cfg bad_sort = { .exec = "http://127.0.0.1:1", .sort = "speed" };
+	struct peers_cfg ipc_beacon = { .beacon = "/tmp/x.ipc" };
+
+	ASSERT_TRUE(peers_watch_new(&none) == NULL && errno == EINVAL, "no endpoint");
+	ASSERT_TRUE(peers_watch_new(&bad_sort) == NULL && errno == EINVAL, "bad sort");
+	ASSERT_TRUE(peers_watch_new(&ipc_beacon) == NULL && errno == EINVAL, "beacon over IPC");
+	ASSERT_STREQ(peers_opts[0].name, "exec", "option table");
+}
+
 TESTS(T(test_http_rpc), T(test_http_admin_disabled), T(test_beacon_get), T(test_collect),
       T(test_http_failures), T(test_http_refused), T(test_ipc), T(test_ipc_failures),
-      T(test_bad_targets))
+      T(test_bad_targets), T(test_watch),
+      T(test_watch_config_errors))

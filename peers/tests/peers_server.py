@@ -3,7 +3,8 @@
 """A small stand-in node for the fetch tests: serves the recorded fixtures over HTTP (JSON-RPC
 POSTs and beacon API GETs) on a free loopback port and over a geth-style IPC socket, plus the
 bad cases a real deployment produces: a slow endpoint, an HTML 502 page from a proxy, oversized
-bodies (with and without Content-Length), an empty body, a JSON-RPC -32601.
+bodies (with and without Content-Length), an empty body, a JSON-RPC -32601 (under /admin-off);
+under /ethereumjs admin_peers answers with EthereumJS's peers instead of geth's.
 
     peers_server.py FIXTURE_DIR IPC_PATH...   prints "READY <http port>" once all listen
 
@@ -40,10 +41,12 @@ def fixture(name):
         return f.read()
 
 
-def rpc_answer(req, admin_off=False):
+def rpc_answer(req, admin_off=False, ethereumjs=False):
     """The fixture for the request's method, with the request's id."""
     method = req.get("method")
-    if admin_off and method.startswith("admin_"):
+    if ethereumjs and method == "admin_peers":
+        doc = json.loads(fixture("ethereumjs_admin_peers.json"))
+    elif admin_off and method.startswith("admin_"):
         doc = json.loads(fixture("admin_disabled.json"))
     elif method in RPC:
         doc = json.loads(fixture(RPC[method]))
@@ -117,7 +120,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Type") != "application/json":
             self.send(415, "text/plain", b"expected application/json\n")
             return
-        body = rpc_answer(req, admin_off=self.path.startswith("/admin-off"))
+        body = rpc_answer(req, admin_off=self.path.startswith("/admin-off"),
+                          ethereumjs=self.path.startswith("/ethereumjs"))
         self.send(200, "application/json", body)
 
     def do_GET(self):
