@@ -111,25 +111,20 @@ void peers_sort(struct peer_list *l, enum peers_sort key)
 
 static int cmp_count(const void *pa, const void *pb)
 {
-	const size_t *a = (const size_t *)((const char *)pa + 32);
-	const size_t *b = (const size_t *)((const char *)pb + 32);
+	const struct peers_client_count *a = pa, *b = pb;
 
-	if (*a != *b)
-		return *a < *b ? 1 : -1;
-	return strcmp(pa, pb);
+	if (a->n != b->n)
+		return a->n < b->n ? 1 : -1;
+	return strcmp(a->name, b->name);
 }
 
 void peers_summarize(const struct peer_list *l, struct peers_summary *sum)
 {
 	/* counting by name needs more room than the top list keeps: count into a scratch table
 	 * of distinct names (peers announce at most a few dozen), then keep the largest */
-	struct {
-		char name[32];
-		size_t n;
-	} scratch[2][64];
+	struct peers_client_count scratch[2][64];
 	size_t ns[2] = { 0, 0 }, overflow[2] = { 0, 0 };
 
-	_Static_assert(sizeof(scratch[0][0].name) == 32, "cmp_count assumes the count at 32");
 	memset(sum, 0, sizeof(*sum));
 	for (size_t i = 0; i < l->n; i++) {
 		const struct peer *p = &l->v[i];
@@ -157,8 +152,7 @@ void peers_summarize(const struct peer_list *l, struct peers_summary *sum)
 		qsort(scratch[s], ns[s], sizeof(scratch[s][0]), cmp_count);
 		sum->nclients[s] = MIN(ns[s], (size_t)PEERS_TOP_CLIENTS);
 		for (size_t k = 0; k < sum->nclients[s]; k++) {
-			memcpy(sum->clients[s][k].name, scratch[s][k].name, 32);
-			sum->clients[s][k].n = scratch[s][k].n;
+			sum->clients[s][k] = scratch[s][k];
 		}
 		sum->other_clients[s] = overflow[s];
 		for (size_t k = sum->nclients[s]; k < ns[s]; k++)

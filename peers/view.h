@@ -68,13 +68,14 @@ int peers_sort_parse(const char *s, enum peers_sort *out);
 void peers_sort(struct peer_list *l, enum peers_sort key);
 
 #define PEERS_TOP_CLIENTS 16
+struct peers_client_count {
+	char name[32];
+	size_t n;
+};
 struct peers_summary {
 	size_t total[2];
 	size_t dir[2][3]; /* [side][enum peer_dir] */
-	struct {
-		char name[32];
-		size_t n;
-	} clients[2][PEERS_TOP_CLIENTS]; /* by count, descending */
+	struct peers_client_count clients[2][PEERS_TOP_CLIENTS]; /* by count, then name */
 	size_t nclients[2];
 	size_t other_clients[2]; /* peers whose client did not fit in the table */
 };
