@@ -507,7 +507,51 @@ static void test_fast_path_escapes(void)
 	}
 }
 
+/* Answers recorded from a live @ethereumjs/client 0.10.5 node with one peer. */
+static void test_ethereumjs_live(void)
+{
+	char err[PEERS_ERRLEN] = "", ver[128];
+	struct peer_list l;
+	struct exec_sync es;
+	uint64_t n = 0;
+	size_t len;
+	char *b;
+
+	peer_list_init(&l);
+	b = load_fixture("ethereumjs_live_admin_peers.json", &len);
+	if (b && ASSERT_OK(peers_parse_admin_peers(b, len, &l, err, sizeof(err)), err) &&
+	    ASSERT_EQ(l.n, 1, "one peer")) {
+		ASSERT_STREQ(l.v[0].client.name, "EthereumJS", "client");
+		ASSERT_STREQ(l.v[0].client.version, "0.10.5", "version");
+		ASSERT_STREQ(l.v[0].client.os, "linux", "os");
+		ASSERT_STREQ(l.v[0].client.runtime, "node20.20.2", "runtime");
+		ASSERT_EQ(strlen(l.v[0].id), 128, "128-hex id");
+		ASSERT_EQ(l.v[0].dir, PEER_DIR_UNKNOWN, "no inbound field");
+		ASSERT_STREQ(l.v[0].remote, "127.0.0.1:30410", "remote");
+		ASSERT_STREQ(l.v[0].protocols, "eth/68", "protocols");
+	}
+	free(b);
+	peer_list_free(&l);
+	b = load_fixture("ethereumjs_live_net_peerCount.json", &len);
+	ASSERT_OK(peers_parse_net_peer_count(b, len, &n, err, sizeof(err)), err);
+	ASSERT_EQ(n, 1, "count");
+	free(b);
+	b = load_fixture("ethereumjs_live_web3_clientVersion.json", &len);
+	ASSERT_OK(peers_parse_client_version(b, len, ver, sizeof(ver), err, sizeof(err)), err);
+	ASSERT_STREQ(ver, "EthereumJS/0.10.5/linux/node20.20.2", "version");
+	free(b);
+	b = load_fixture("ethereumjs_live_eth_syncing.json", &len);
+	ASSERT_OK(peers_parse_eth_syncing(b, len, &es, err, sizeof(err)), err);
+	ASSERT_TRUE(es.syncing && es.highest == 0, "object form, all zero");
+	free(b);
+	b = load_fixture("ethereumjs_live_eth_syncing_error.json", &len);
+	ASSERT_EQ(peers_parse_eth_syncing(b, len, &es, err, sizeof(err)), -EREMOTEIO, "error");
+	ASSERT_STRCONTAINS(err, "-32603: highest block header unavailable", err);
+	free(b);
+}
+
 TESTS(T(test_geth_admin_peers), T(test_ethereumjs_admin_peers), T(test_rpc_scalars),
       T(test_admin_disabled), T(test_beacon_peers), T(test_beacon_scalars), T(test_bad_bodies),
       T(test_error_keeps_earlier_peers), T(test_id_forms), T(test_multiaddr), T(test_json_scan),
-      T(test_fast_path_matches_jansson), T(test_fast_path_escapes))
+      T(test_fast_path_matches_jansson), T(test_fast_path_escapes),
+      T(test_ethereumjs_live))
