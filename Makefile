@@ -36,7 +36,9 @@ msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I. -I$(BUILD) -I$(BUILD)/proto \
-	    -DVIGIL_VERSION='"$(VERSION)"' $(CONFIG_CFLAGS)
+	    $(CONFIG_CFLAGS)
+# only the libraries a binary really uses are loaded (smaller RSS, faster start)
+LDFLAGS  += -Wl,--as-needed
 LDLIBS   += $(CONFIG_LIBS) -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter \
 	    -Wno-missing-field-initializers -I$(BUILD) -Ibpf -Iinclude
@@ -68,7 +70,7 @@ vpath %.c $(sort $(dir $(TEST_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS)))
 vpath %.bpf.c $(sort $(dir $(BPF_SRCS)))
 vpath %.proto $(sort $(dir $(PROTO_SRCS)))
 
-.PHONY: all check demo fuzz bench deps man clean test
+.PHONY: all check demo fuzz bench deps man clean test FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -80,6 +82,14 @@ deps:
 $(BUILD)/config.mk: scripts/configure
 	@mkdir -p $(BUILD)
 	@scripts/configure $(BUILD)/config.mk
+
+# The version lives in one generated header, rewritten only when `git describe` changes, so a
+# new commit rebuilds what prints it and nothing else.
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(BUILD)
+	@v='#define VIGIL_VERSION "$(VERSION)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
+
+FORCE:
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
@@ -97,7 +107,7 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: %.proto
 	@mkdir -p $(BUILD)/proto
 	$(call msg,PROTO,$<)protoc-c --proto_path=$(dir $<) --c_out=$(BUILD)/proto $<
 
-GENERATED := $(SKELS) $(patsubst %.c,%.h,$(PROTO_C)) $(BUILD)/config.mk
+GENERATED := $(SKELS) $(patsubst %.c,%.h,$(PROTO_C)) $(BUILD)/config.mk $(BUILD)/version.h
 
 $(BUILD)/obj/%.o: %.c $(GENERATED) $(SRC_HDRS)
 	@mkdir -p $(dir $@)
@@ -112,15 +122,15 @@ $(BUILD)/libvigil.a: $(LIB_OBJS)
 	$(call msg,AR,$@)ar rcs $@ $^
 
 $(BUILD)/vigil: $(BUILD)/obj/src/main.o $(BUILD)/libvigil.a
-	$(call msg,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(call msg,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: %.c $(BUILD)/libvigil.a tests/test.h $(GENERATED)
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+	$(call msg,CC,$@)$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
 $(BUILD)/bench/%: %.c $(BUILD)/libvigil.a $(GENERATED)
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+	$(call msg,CC,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
 # Sanitized build of the whole library for the fuzz targets.
 $(BUILD)/fuzz-obj/%.o: %.c $(GENERATED) $(SRC_HDRS)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "version.h"
 #include "vigil/cmd.h"
 
 /* Finds @word in @table: an exact name, else a unique prefix. Hidden rows ("__man") match only

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "version.h"
 #include "vigil/log.h"
 #include "vigil/util.h"
 

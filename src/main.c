@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "version.h"
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
 #include "probe/probe.h"
