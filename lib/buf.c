@@ -84,8 +84,7 @@ const char *vbuf_cstr(struct vbuf *b)
 	return b->data ? b->data : "";
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not valid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t vutf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
 	size_t len;
@@ -135,7 +134,7 @@ int vjson_escape(struct vbuf *b, const char *str, size_t n)
 			return -ENOMEM;
 		run = 0;
 		if (c >= 0x80) {
-			ul = utf8_len(s + i, n - i);
+			ul = vutf8_len(s + i, n - i);
 			if (ul) {
 				if (vbuf_append(b, s + i, ul))
 					return -ENOMEM;

@@ -791,39 +791,6 @@ static void put_double(struct out *b, double v)
 	o_puts(b, fmt_double(s, sizeof(s), v));
 }
 
-/* Length of the valid UTF-8 sequence at @s (at most @n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /*
  * Escapes per the text format: backslash and newline always, double quote inside label values.
  * Invalid UTF-8 becomes U+FFFD, so whatever bytes a traced process sent, the page stays valid.
@@ -854,7 +821,7 @@ static void put_escaped(struct out *b, const char *s, bool quote)
 		} else if (*p == '"') {
 			o_puts(b, quote ? "\\\"" : "\"");
 			l = 1;
-		} else if ((l = utf8_len(p, n))) {
+		} else if ((l = vutf8_len(p, n))) {
 			o_append(b, p, l);
 		} else {
 			o_puts(b, "\xef\xbf\xbd");

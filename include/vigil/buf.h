@@ -57,6 +57,9 @@ void vjw_bool(struct vjw *w, bool v);
 void vjw_null(struct vjw *w);
 /* Appends already-encoded JSON as one value. */
 void vjw_raw(struct vjw *w, const char *json, size_t n);
+/* Length of the valid UTF-8 sequence at @s (at most @n bytes, @n >= 1): 1 to 4, or 0 when it is
+ * not valid (overlong forms, surrogates and code points above U+10FFFF are invalid). */
+size_t vutf8_len(const unsigned char *s, size_t n);
 /* Escapes @n bytes of @s as the inside of a JSON string (no quotes) into @b. */
 int vjson_escape(struct vbuf *b, const char *s, size_t n);
 
