@@ -49,6 +49,10 @@ const struct vopt rpc_tracer_opts[] = {
 		  "bytes captured per read/write syscall (the full length is always recorded)"),
 	VOPT_SIZE("ringbuf", 0, struct rpc_tracer_cfg, ringbuf, "16MiB", 1 << 20, 1 << 30,
 		  "kernel ring buffer size (a power of two)"),
+	VOPT_SIZE("wakeup", 0, struct rpc_tracer_cfg, wakeup, "256KiB", 0, 1 << 30,
+		  "wake the tracer when this much data waits in the ring buffer (0: every record)"),
+	VOPT_DURATION("drain", 0, struct rpc_tracer_cfg, drain, "50ms", 1000000LL, 1000000000LL,
+		      "... and at the latest every DURATION"),
 	VOPT_DURATION("interval", 0, struct rpc_tracer_cfg, interval, "10s", 100000000LL,
 		      3600000000000LL, "per-method aggregates and spike detection every DURATION"),
 	VOPT_INT("max-methods", 0, struct rpc_tracer_cfg, max_methods, "256", "N", 1, 100000,
@@ -86,6 +90,7 @@ struct rpc_tracer {
 	struct rpc_bpf *skel;
 	struct ring_buffer *rb;
 	struct vloop_timer *timer;
+	struct vloop_timer *drain;
 	struct tconn *buckets[CONN_BUCKETS];
 	size_t nconns;
 	int64_t real_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
@@ -413,6 +418,14 @@ static void on_interval(struct vloop *loop, void *ctx)
 	rpc_stats_reset_window(&t->st);
 }
 
+static void on_drain(struct vloop *loop, void *ctx)
+{
+	struct rpc_tracer *t = ctx;
+
+	(void)loop;
+	ring_buffer__consume(t->rb);
+}
+
 void rpc_tracer_on_tick(struct rpc_tracer *t, rpc_tick_fn fn, void *ctx)
 {
 	t->tick_fn = fn;
@@ -678,6 +691,7 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		goto fail;
 	}
 	t->skel->rodata->capture = (__u32)cfg->capture;
+	t->skel->rodata->wakeup_bytes = cfg->wakeup < cfg->ringbuf / 2 ? cfg->wakeup : cfg->ringbuf / 2;
 	t->skel->rodata->filter_targets = cfg->pid || cfg->comm || cfg->exe;
 	t->skel->rodata->filter_cgroups = cfg->cgroup != NULL;
 	if (cfg->comm)
@@ -718,6 +732,13 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		err = -errno;
 		goto fail;
 	}
+	if (cfg->wakeup) {
+		t->drain = vloop_timer_add(loop, cfg->drain, cfg->drain, on_drain, t);
+		if (!t->drain) {
+			err = -errno;
+			goto fail;
+		}
+	}
 	log_info(C, "capturing %llu bytes per syscall, mode: syscall tracepoints",
 		 (unsigned long long)cfg->capture);
 	return t;
@@ -733,6 +754,8 @@ void rpc_tracer_free(struct rpc_tracer *t)
 		return;
 	if (t->timer)
 		vloop_timer_del(t->timer);
+	if (t->drain)
+		vloop_timer_del(t->drain);
 	if (t->rb) {
 		vbpf_ringbuf_detach(t->loop, t->rb);
 		ring_buffer__consume(t->rb);

@@ -25,6 +25,8 @@ struct rpc_tracer_cfg {
 	char *ports;  /* comma-separated server ports */
 	uint64_t capture;
 	uint64_t ringbuf;
+	uint64_t wakeup;
+	uint64_t drain;
 	uint64_t interval;
 	long long max_methods;
 	double spike_factor;
