@@ -10,6 +10,7 @@
 
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
+#include "mesh/coord.h"
 #include "probe/probe.h"
 
 static int version_run(int argc, char **argv)
@@ -56,6 +57,8 @@ static int man_run(int argc, char **argv)
 const struct vcmd vigil_commands[] = {
 	{ .name = "probe", .summary = VPROBE_CMD_SUMMARY, .run = probe_cmd_run,
 	  .usage = "[--json]", .description = VPROBE_CMD_DESCRIPTION },
+	{ .name = "mesh", .summary = "identity-based WireGuard mesh: coordinator and admin commands",
+	  .subs = mesh_cmds },
 	{ .name = "version", .summary = "print the version of vigil and libbpf", .run = version_run,
 	  .usage = "[--json]" },
 	{ .name = "__man", .summary = "write man pages into DIR", .run = man_run, .usage = "DIR" },
