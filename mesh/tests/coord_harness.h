@@ -7,6 +7,7 @@
 #ifndef VIGIL_MESH_COORD_HARNESS_H
 #define VIGIL_MESH_COORD_HARNESS_H
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
