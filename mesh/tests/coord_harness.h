@@ -17,6 +17,7 @@
 
 #include "mesh/client.h"
 #include "mesh/coord.h"
+#include "mesh/store.h"
 #include "vigil/loop.h"
 
 #define ADMIN_TOKEN "admin-0123456789abcdef-secret"
@@ -49,10 +50,22 @@ static inline int coord_start(struct coord *k, const char *db, uint64_t debounce
 		if (!mkdtemp(k->dir))
 			return -errno;
 	}
-	if (db && db != k->db)
+	if (db && db != k->db) {
 		snprintf(k->db, sizeof(k->db), "%s", db);
-	else if (!k->db[0])
+	} else if (!k->db[0] && getenv("VIGIL_MESH_TEST_DB")) {
+		/* A PostgreSQL URL (mesh/tests/int_coord_pg.sh): start from empty tables. */
+		struct mstore *s;
+
+		snprintf(k->db, sizeof(k->db), "%s", getenv("VIGIL_MESH_TEST_DB"));
+		s = mstore_open(k->db);
+		if (!s)
+			return -errno;
+		mstore_exec(s, "DROP TABLE IF EXISTS mesh_audit, mesh_rules, mesh_nodes, "
+			    "mesh_identities, mesh_meta", 0, NULL);
+		mstore_close(s);
+	} else if (!k->db[0]) {
 		snprintf(k->db, sizeof(k->db), "%s/mesh.db", k->dir);
+	}
 	memset(&k->cfg, 0, sizeof(k->cfg));
 	k->cfg.listen = (char *)"127.0.0.1:0";
 	k->cfg.db = k->db;

@@ -7,7 +7,6 @@
  * node removal.
  */
 #include <math.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -237,38 +236,41 @@ out:
 	coord_cleanup(&k);
 }
 
-/* A digest of every row of every table: equal digests mean an unchanged database. */
-static bool db_digest(const char *path, uint8_t out[32], long long *rows)
+/* A digest of every row of every table, read through a second connection of the store
+ * (SQLite or PostgreSQL): equal digests mean an unchanged database. */
+static bool db_digest(const char *url, uint8_t out[32], long long *rows)
 {
 	static const char *const q[] = {
-		"SELECT * FROM mesh_meta ORDER BY key", "SELECT * FROM mesh_identities ORDER BY name",
-		"SELECT * FROM mesh_nodes ORDER BY id", "SELECT * FROM mesh_rules ORDER BY pos",
-		"SELECT * FROM mesh_audit ORDER BY revision",
+		"SELECT key, value FROM mesh_meta ORDER BY key",
+		"SELECT name, tag, created FROM mesh_identities ORDER BY name",
+		"SELECT id, name, public_key, endpoint, identity, address, allowed_ips, cred_hash, "
+		"applied_revision, last_seen, created FROM mesh_nodes ORDER BY id",
+		"SELECT pos, src, dst, proto, port, action FROM mesh_rules ORDER BY pos",
+		"SELECT revision, ts, actor, action, target, before_json, after_json FROM mesh_audit "
+		"ORDER BY revision",
 	};
 	struct vbuf b = VBUF_INIT;
-	sqlite3 *db;
-	bool ok = true;
+	struct mstore *s = mstore_open(url);
+	bool ok = s != NULL;
 
 	*rows = 0;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(q) && ok; i++) {
-		sqlite3_stmt *st;
+		struct mstore_res r;
 
-		ok = sqlite3_prepare_v2(db, q[i], -1, &st, NULL) == SQLITE_OK;
-		while (ok && sqlite3_step(st) == SQLITE_ROW) {
+		ok = mstore_query(s, &r, q[i], 0, NULL) == 0;
+		for (size_t row = 0; ok && row < r.nrows; row++) {
 			(*rows)++;
-			for (int c = 0; c < sqlite3_column_count(st); c++) {
-				const char *v = (const char *)sqlite3_column_text(st, c);
+			for (size_t c = 0; c < r.ncols; c++) {
+				const char *v = mstore_cell(&r, row, c);
 
 				vbuf_printf(&b, "%s\x1f", v ? v : "\x01NULL");
 			}
 			vbuf_putc(&b, '\n');
 		}
 		if (ok)
-			sqlite3_finalize(st);
+			mstore_res_free(&r);
 	}
-	sqlite3_close(db);
+	mstore_close(s);
 	mesh_sha256(b.data ? b.data : "", b.len, out);
 	vbuf_free(&b);
 	return ok;
