@@ -85,9 +85,9 @@ static const char *admin_token(const char *cmd)
 {
 	static char line[1024];
 
-	if (cli_cfg.token)
+	if (cli_cfg.token && *cli_cfg.token)
 		return cli_cfg.token;
-	if (cli_cfg.token_file) {
+	if (cli_cfg.token_file && *cli_cfg.token_file) {
 		FILE *f = fopen(cli_cfg.token_file, "r");
 
 		if (!f || !fgets(line, sizeof(line), f)) {
@@ -182,6 +182,7 @@ static int policy_apply_run(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
+	code = 1;
 	if ((e = slurp(cli_cfg.file, &file))) {
 		fprintf(stderr, "%s: cannot read %s: %s\n", argv[0], cli_cfg.file, strerror(-e));
 		goto out;
