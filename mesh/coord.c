@@ -34,6 +34,7 @@
 #include "vigil/buf.h"
 #include "vigil/http.h"
 #include "vigil/log.h"
+#include "vigil/metrics.h"
 #include "vigil/util.h"
 
 #define COMP	      "mesh"
@@ -64,6 +65,8 @@ const struct vopt mesh_coord_opts[] = {
 		      3600000000000ll, "longest long-poll; agents then get a full resync"),
 	VOPT_SIZE("max-body", 0, struct mesh_coord_cfg, max_body, "8MiB", 1024, 1ll << 30,
 		  "largest request body accepted"),
+	VOPT_STRING("jsonl", 0, struct mesh_coord_cfg, jsonl, NULL, "FILE",
+		    "append one JSON line per change (mesh.change events) to FILE, \"-\": stdout"),
 	VOPT_END
 };
 
@@ -100,6 +103,7 @@ struct watch {
 
 struct token {
 	uint8_t hash[32];
+	char identity[MESH_NAME_MAX]; /* join tokens: "" admits any identity */
 };
 
 struct mesh_coord {
@@ -124,12 +128,19 @@ struct mesh_coord {
 	unsigned n_watches;
 	struct vloop_timer *notify, *sweep;
 	bool notify_armed;
+
+	FILE *events; /* --jsonl: one JSON line per change (the bus takes over later) */
+	struct vmetrics *metrics;
+	struct vmetric *m_revision, *m_nodes, *m_in_sync, *m_watchers, *m_changes;
 };
 
 /* ---- tokens and credentials ---- */
 
-static int add_token(struct token *t, size_t *n, const char *tok, size_t len, const char *where)
+static int add_token(struct token *t, size_t *n, const char *tok, size_t len, const char *ident,
+		     const char *where)
 {
+	char err[MESH_ERR_MAX];
+
 	if (len < MIN_TOKEN_LEN) {
 		log_error(COMP, "%s: a token is %zu characters; use at least %d random characters "
 			  "(e.g. `head -c 24 /dev/urandom | base64`)", where, len, MIN_TOKEN_LEN);
@@ -139,11 +150,22 @@ static int add_token(struct token *t, size_t *n, const char *tok, size_t len, co
 		log_error(COMP, "%s: more than %d tokens", where, MAX_TOKENS);
 		return -E2BIG;
 	}
+	if (ident && *ident) {
+		if (mesh_name_check("identity", ident, false, err, sizeof(err))) {
+			log_error(COMP, "%s: %s", where, err);
+			return -EINVAL;
+		}
+		snprintf(t[*n].identity, sizeof(t[*n].identity), "%s", ident);
+	}
 	mesh_sha256(tok, len, t[(*n)++].hash);
 	return 0;
 }
 
-/* Tokens from "a,b,c" and from a file (one a line, blank lines and '#' comments skipped). */
+/*
+ * Tokens from "a,b,c" and from a file (one a line, blank lines and '#' comments skipped). A join
+ * token may name the one identity it admits: "TOKEN:IDENTITY" in the list, "TOKEN IDENTITY" in
+ * the file.
+ */
 static int load_tokens(struct token *t, size_t *n, const char *list, const char *file,
 		       const char *opt)
 {
@@ -156,8 +178,17 @@ static int load_tokens(struct token *t, size_t *n, const char *list, const char 
 		snprintf(where, sizeof(where), "--%s", opt);
 		while (*p) {
 			size_t len = strcspn(p, ",");
+			char ident[MESH_NAME_MAX + 1] = "";
+			size_t tl = strcspn(p, ",:");
 
-			if (len && (err = add_token(t, n, p, len, where)))
+			if (tl < len) {
+				snprintf(ident, sizeof(ident), "%.*s", (int)(len - tl - 1), p + tl + 1);
+				if (!ident[0]) {
+					log_error(COMP, "%s: empty identity after ':'", where);
+					return -EINVAL;
+				}
+			}
+			if (len && (err = add_token(t, n, p, tl, ident, where)))
 				return err;
 			p += len + (p[len] == ',');
 		}
@@ -184,7 +215,14 @@ static int load_tokens(struct token *t, size_t *n, const char *list, const char 
 			if (!*s || *s == '#')
 				continue;
 			snprintf(where, sizeof(where), "%s:%u", file, ln);
-			if ((err = add_token(t, n, s, (size_t)(e - s), where))) {
+			{
+				char *sp = s + strcspn(s, " \t"), *id = sp;
+
+				while (isspace((unsigned char)*id))
+					id++;
+				err = add_token(t, n, s, (size_t)(sp - s), id, where);
+			}
+			if (err) {
 				fclose(f);
 				return err;
 			}
@@ -195,14 +233,14 @@ static int load_tokens(struct token *t, size_t *n, const char *list, const char 
 }
 
 /* Whether @tok hashes to one of @t; looks at every entry so timing says nothing. */
-static bool token_ok(const struct token *t, size_t n, const char *tok, char *actor, size_t an,
-		     const char *kind)
+static const struct token *token_ok(const struct token *t, size_t n, const char *tok,
+				    char *actor, size_t an, const char *kind)
 {
+	const struct token *ok = NULL;
 	uint8_t h[32];
-	bool ok = false;
 
 	if (!tok)
-		return false;
+		return NULL;
 	mesh_sha256(tok, strlen(tok), h);
 	for (size_t i = 0; i < n; i++) {
 		bool eq = mesh_ct_equal(h, t[i].hash, sizeof(h));
@@ -212,8 +250,8 @@ static bool token_ok(const struct token *t, size_t n, const char *tok, char *act
 
 			mesh_hex(t[i].hash, 4, hex);
 			snprintf(actor, an, "%s:%s", kind, hex);
+			ok = &t[i];
 		}
-		ok |= eq;
 	}
 	return ok;
 }
@@ -556,6 +594,41 @@ static void snapshot_json(struct vbuf *b, struct mesh_coord *c, const struct nod
 static void notify_cb(struct vloop *loop, void *ctx);
 
 /*
+ * Hands one event to whoever publishes events. For now: a JSON line on --jsonl; the lead routes
+ * this through the event bus (<app_id>.mesh.<suffix>) after merging.
+ */
+static void emit(struct mesh_coord *c, const char *suffix, const char *json, size_t len)
+{
+	(void)suffix;
+	if (!c->events)
+		return;
+	fwrite(json, 1, len, c->events);
+	fputc('\n', c->events);
+	fflush(c->events);
+}
+
+static void emit_change(struct mesh_coord *c, const char *actor, const char *action,
+			const char *target)
+{
+	struct vbuf b = VBUF_INIT;
+	char ts[VTIME_BUFLEN];
+	struct vjw w;
+
+	vjw_init(&w, &b);
+	vjw_obj(&w);
+	vjw_kstr(&w, "time", vtime_utc_now(ts, sizeof(ts)));
+	vjw_kstr(&w, "type", "mesh.change");
+	vjw_kuint(&w, "revision", c->revision);
+	vjw_kstr(&w, "actor", actor);
+	vjw_kstr(&w, "action", action);
+	vjw_kstr(&w, "target", target);
+	vjw_end(&w);
+	if (!w.err)
+		emit(c, "change", b.data, b.len);
+	vbuf_free(&b);
+}
+
+/*
  * Ends a change begun with mstore_begin: bumps the revision, writes the audit entry, commits.
  * On failure rolls back and returns -errno; the in-memory revision only moves on success.
  */
@@ -582,6 +655,8 @@ static int change_commit(struct mesh_coord *c, const char *actor, const char *ac
 	}
 	c->revision++;
 	c->dirty = true;
+	vmetric_child_inc(vmetric_child(c->m_changes, NULL));
+	emit_change(c, actor, action, target);
 	log_info(COMP, "revision %" PRIu64 ": %s %s by %s", c->revision, action, target, actor);
 	if (!c->notify_armed) {
 		c->notify_armed = true;
@@ -873,6 +948,7 @@ static void h_join(struct vhttp_req *req, void *ctx)
 	char err[MESH_ERR_MAX], msg[512], actor[64], cred[128], hex[65], idbuf[24], allowed[2048];
 	char cidr[MESH_CIDR_STR_MAX], ts[VTIME_BUFLEN];
 	struct vbuf before = VBUF_INIT, after = VBUF_INIT;
+	const struct token *jt;
 	struct mesh_join_req jr;
 	struct node *old = NULL, nn;
 	struct ident *id;
@@ -892,13 +968,20 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		reply_401(req, "missing credentials: send \"Authorization: Bearer <join token>\"");
 		return;
 	}
-	if (!token_ok(c->join, c->n_join, bearer(req), actor, sizeof(actor), "join")) {
+	jt = token_ok(c->join, c->n_join, bearer(req), actor, sizeof(actor), "join");
+	if (!jt) {
 		reply_401(req, "invalid join token");
 		return;
 	}
 	body = vhttp_req_body(req, &len);
 	if (mesh_join_parse(body, len, &jr, err, sizeof(err))) {
 		vhttp_reply_error(req, 400, err);
+		return;
+	}
+	if (jt->identity[0] && strcmp(jt->identity, jr.identity)) {
+		snprintf(msg, sizeof(msg), "identity: this join token admits only identity \"%s\", "
+			 "not \"%s\"", jt->identity, jr.identity);
+		vhttp_reply_error(req, 403, msg);
 		return;
 	}
 	id = ident_by_name(c, jr.identity);
@@ -912,6 +995,14 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		if (!strcmp(c->nodes[i].public_key, jr.public_key))
 			old = &c->nodes[i];
 	memset(&nn, 0, sizeof(nn));
+	if (old && strcmp(old->identity, jr.identity)) {
+		snprintf(msg, sizeof(msg), "public_key: already joined as node %lld (%s) with identity "
+			 "\"%s\"; an identity does not change by joining again (an admin removes the "
+			 "node first: DELETE /api/v1/nodes/%lld)", old->id, old->name, old->identity,
+			 old->id);
+		vhttp_reply_error(req, 409, msg);
+		return;
+	}
 	if (old) {
 		nn = *old;
 	} else {
@@ -1530,6 +1621,43 @@ static void h_fallback(struct vhttp_req *req, void *ctx)
 
 /* ---- life cycle ---- */
 
+/* /metrics collect callback (loop thread): gauges copied from the coordinator's state. */
+static void collect(struct vmetrics *reg, void *ctx)
+{
+	struct mesh_coord *c = ctx;
+	size_t in_sync = 0;
+
+	(void)reg;
+	if (cache_load(c))
+		return;
+	for (size_t i = 0; i < c->n_nodes; i++)
+		in_sync += c->nodes[i].applied == c->revision;
+	vmetric_child_set_u64(vmetric_child(c->m_revision, NULL), c->revision);
+	vmetric_child_set_u64(vmetric_child(c->m_nodes, NULL), c->n_nodes);
+	vmetric_child_set_u64(vmetric_child(c->m_in_sync, NULL), in_sync);
+	vmetric_child_set_u64(vmetric_child(c->m_watchers, NULL), c->n_watches);
+}
+
+static int metrics_init(struct mesh_coord *c)
+{
+	c->metrics = vmetrics_new();
+	if (!c->metrics)
+		return -errno;
+	c->m_revision = vmetrics_gauge(c->metrics, "vigil_mesh_coordinator_revision",
+				       "the mesh's current revision", NULL);
+	c->m_nodes = vmetrics_gauge(c->metrics, "vigil_mesh_coordinator_nodes",
+				    "nodes registered", NULL);
+	c->m_in_sync = vmetrics_gauge(c->metrics, "vigil_mesh_coordinator_nodes_in_sync",
+				      "nodes whose last reported revision is the current one", NULL);
+	c->m_watchers = vmetrics_gauge(c->metrics, "vigil_mesh_coordinator_watches",
+				       "long-poll watches held open", NULL);
+	c->m_changes = vmetrics_counter(c->metrics, "vigil_mesh_coordinator_changes_total",
+					"committed changes (revisions)", NULL);
+	if (!c->m_revision || !c->m_nodes || !c->m_in_sync || !c->m_watchers || !c->m_changes)
+		return -errno;
+	return vmetrics_on_collect(c->metrics, collect, c);
+}
+
 struct mesh_coord *mesh_coord_new(struct vloop *loop, const struct mesh_coord_cfg *cfg)
 {
 	struct vhttp_params hp = { 0 };
@@ -1595,6 +1723,18 @@ struct mesh_coord *mesh_coord_new(struct vloop *loop, const struct mesh_coord_cf
 		e = EIO;
 		goto fail;
 	}
+	if (cfg->jsonl) {
+		c->events = strcmp(cfg->jsonl, "-") ? fopen(cfg->jsonl, "a") : stdout;
+		if (!c->events) {
+			e = errno;
+			log_error(COMP, "cannot open --jsonl %s: %s", cfg->jsonl, strerror(e));
+			goto fail;
+		}
+	}
+	if (metrics_init(c)) {
+		e = ENOMEM;
+		goto fail;
+	}
 	c->notify = vloop_timer_add(loop, 0, 0, notify_cb, c);
 	c->sweep = vloop_timer_add(loop, SWEEP_NS, SWEEP_NS, sweep_cb, c);
 	if (!c->notify || !c->sweep) {
@@ -1602,6 +1742,7 @@ struct mesh_coord *mesh_coord_new(struct vloop *loop, const struct mesh_coord_cf
 		goto fail;
 	}
 	hp.addr = cfg->listen;
+	hp.metrics = c->metrics;
 	hp.max_body = cfg->max_body;
 	hp.option = "--listen";
 	c->http = vhttp_start(loop, &hp);
@@ -1643,6 +1784,9 @@ void mesh_coord_free(struct mesh_coord *c)
 		vloop_timer_del(c->sweep);
 	mstore_close(c->db);
 	cache_free(c);
+	vmetrics_free(c->metrics);
+	if (c->events && c->events != stdout)
+		fclose(c->events);
 	free(c);
 }
 

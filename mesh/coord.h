@@ -23,11 +23,12 @@ struct mesh_coord_cfg {
 	char *cidr;		/* IPv4 pool for mesh addresses */
 	char *admin_token;	/* comma-separated */
 	char *admin_token_file; /* one token a line, '#' comments */
-	char *join_token;
-	char *join_token_file;
+	char *join_token;	/* comma-separated; "TOKEN:IDENTITY" admits one identity only */
+	char *join_token_file;	/* "TOKEN [IDENTITY]" a line */
 	uint64_t debounce;	/* ns: changes within this window reach watchers together */
 	uint64_t watch_timeout; /* ns: longest long-poll; the answer then is a resync */
 	uint64_t max_body;	/* bytes */
+	char *jsonl;		/* change events as JSON lines; "-": stdout; NULL: none */
 };
 extern const struct vopt mesh_coord_opts[];
 

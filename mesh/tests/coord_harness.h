@@ -22,6 +22,7 @@
 
 #define ADMIN_TOKEN "admin-0123456789abcdef-secret"
 #define JOIN_TOKEN  "join-0123456789abcdef-secret"
+#define BOUND_TOKEN "bound-0123456789abcdef-secret" /* admits identity "db" only */
 
 struct coord {
 	struct vloop *loop;
@@ -71,7 +72,7 @@ static inline int coord_start(struct coord *k, const char *db, uint64_t debounce
 	k->cfg.db = k->db;
 	k->cfg.cidr = (char *)"100.96.0.0/24";
 	k->cfg.admin_token = (char *)ADMIN_TOKEN;
-	k->cfg.join_token = (char *)JOIN_TOKEN;
+	k->cfg.join_token = (char *)JOIN_TOKEN "," BOUND_TOKEN ":db";
 	k->cfg.debounce = debounce_ns;
 	k->cfg.watch_timeout = 30ull * 1000000000ull;
 	k->cfg.max_body = 1 << 20;

@@ -60,9 +60,23 @@ static void test_join_allocates(void)
 	ASSERT_NEQ(a.node_id, b.node_id, "distinct ids");
 	ASSERT_STRCONTAINS(a.credential, "vmc1.", "credential format");
 	ASSERT_EQ(mesh_coord_revision(k.c), 6, "3 identities + 3 joins");
+	{
+		struct mesh_join_result d;
+		char key[MESH_PUBKEY_LEN + 1];
+
+		test_pubkey(4, key);
+		ASSERT_OK(mesh_client_join(k.url, BOUND_TOKEN, key, NULL, "db", &d),
+			  "a bound token admits its identity");
+		ASSERT_STREQ(d.address, "100.96.0.4", "fourth address");
+		ASSERT_EQ(mesh_client_join(k.url, BOUND_TOKEN, key, NULL, "web", &d), -EACCES,
+			  "and no other");
+		ASSERT_OK(api(&k, ADMIN_TOKEN, "DELETE", "/api/v1/nodes/4", NULL, NULL) == 200 ? 0
+			  : -1, "remove it again");
+	}
 	if (!ASSERT_EQ(api(&k, ADMIN_TOKEN, "GET", "/api/v1/nodes", NULL, &j), 200, "nodes"))
 		goto out;
 	ASSERT_EQ(json_array_size(json_object_get(j, "nodes")), 3, "3 nodes listed");
+	ASSERT_EQ(mesh_coord_revision(k.c), 8, "the bound join and the removal");
 	ASSERT_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(j, "nodes"),
 			1), "identity")), "db", "second node's identity");
 	/* The same key joins again: same node and address, new credential, old one void. */
@@ -128,6 +142,21 @@ static void test_policy_snapshot_status(void)
 	ASSERT_EQ(s.peers[0].n_allowed_ips, 1, "peer allowed ips");
 	ASSERT_EQ(s.n_identities, 3, "identities");
 	ASSERT_OK(mesh_client_report(k.url, b.credential, s.revision), "report");
+	{
+		struct vbuf m = VBUF_INIT;
+		char want[96];
+		long st;
+
+		snprintf(want, sizeof(want), "vigil_mesh_coordinator_revision %" PRIu64 "\n",
+			 s.revision);
+		ASSERT_OK(mesh_client_request(k.url, NULL, "GET", "/metrics", NULL, 0, &st, &m, 10),
+			  "scrape");
+		ASSERT_EQ(st, 200, "/metrics");
+		ASSERT_STRCONTAINS(vbuf_cstr(&m), want, "revision gauge");
+		ASSERT_STRCONTAINS(vbuf_cstr(&m), "vigil_mesh_coordinator_nodes_in_sync 1\n",
+				   "in-sync gauge");
+		vbuf_free(&m);
+	}
 	if (!ASSERT_EQ(api(&k, ADMIN_TOKEN, "GET", "/api/v1/status", NULL, &j), 200, "status"))
 		goto out;
 	{
@@ -366,6 +395,11 @@ static void test_bad_input_leaves_db_unchanged(void)
 		  bodies[10], 401, "invalid join token" },
 		{ "join: admin token is not a join token", "A", "POST", "/api/v1/join",
 		  bodies[10], 401, "invalid join token" },
+		{ "join: token bound to another identity", BOUND_TOKEN, "POST", "/api/v1/join",
+		  bodies[10], 403, "admits only identity \"db\"" },
+		{ "join: same key, other identity", "J", "POST", "/api/v1/join",
+		  JB(11, "{\"public_key\":\"%s\",\"identity\":\"db\"}", key1), 409,
+		  "already joined as node" },
 		{ "policy: malformed", "A", "PUT", "/api/v1/policy", "{\"rules\":[{]}", 400,
 		  "malformed JSON" },
 		{ "policy: unknown field", "A", "PUT", "/api/v1/policy",
@@ -433,7 +467,6 @@ static void test_bad_input_leaves_db_unchanged(void)
 		{ "unknown endpoint", "A", "GET", "/api/v1/frobnicate", NULL, 404, "no endpoint" },
 		{ "wrong method", "A", "DELETE", "/api/v1/policy", NULL, 405, "does not support" },
 	};
-	(void)key1;
 	if (!ASSERT_TRUE(db_digest(k.db, before, &rows_before), "digest before"))
 		goto out;
 	rev = mesh_coord_revision(k.c);

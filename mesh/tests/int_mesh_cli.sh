@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # `vigil mesh coordinator` as a process and the admin commands against it, as an admin meets
 # them: identities, policy apply (text and JSON files) and show, nodes, status, node removal,
-# --json output, clear errors and exit codes for bad files, tokens and addresses, and a restart
+# --json output, change events (--jsonl), /metrics, clear errors and exit codes for bad files, tokens and addresses, and a restart
 # on the same database keeping the revision.
 . "$VIGIL_ROOT/tests/lib.sh"
 
@@ -15,7 +15,7 @@ JOIN=$(cat "$TMP/join.tok")
 start_coord() {
 	"$VIGIL" mesh coordinator --listen "127.0.0.1:$port" --db "$TMP/mesh.db" \
 		--cidr 10.77.0.0/24 --admin-token-file "$TMP/admin.tok" \
-		--join-token-file "$TMP/join.tok" >>"$TMP/coord.log" 2>&1 &
+		--join-token-file "$TMP/join.tok" --jsonl "$TMP/events.jsonl" >>"$TMP/coord.log" 2>&1 &
 	COORD=$!
 	on_exit "kill $COORD"
 	wait_for 10 curl -sf "$url/readyz"
@@ -81,6 +81,8 @@ kill -TERM "$COORD"
 if wait "$COORD"; then pass sigterm_exit_0; else fail sigterm_exit_0 "exit $?"; fi
 if ! start_coord; then fail restart "$(tail -n 3 "$TMP/coord.log")"; exit 1; fi
 check restart_keeps_revision bash -c "'$VIGIL' mesh status --json | jq -e '.revision == 7 and (.nodes | length == 1)'"
+check change_events bash -c "jq -e -s 'length == 7 and (map(.revision) == [1,2,3,4,5,6,7]) and .[6].action == \"node.remove\" and .[0].type == \"mesh.change\"' '$TMP/events.jsonl'"
+check metrics bash -c "curl -sf '$url/metrics' | grep -qx 'vigil_mesh_coordinator_revision 7'"
 check restart_keeps_policy bash -c "'$VIGIL' mesh policy show | grep -qx 'allow web -> db tcp/5432-5433'"
 
 expect_err coord_bad_cidr 1 "--cidr" mesh coordinator --listen 127.0.0.1:0 --db "$TMP/x.db" --cidr 10.0.0.1/8 --admin-token-file "$TMP/admin.tok"
