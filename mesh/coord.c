@@ -307,6 +307,12 @@ static const char *const schema[] = {
 	"after_json TEXT)",
 };
 
+/* The --db value for messages, without a URL's credentials. */
+static const char *db_name(const struct mesh_coord *c)
+{
+	return strchr(c->cfg.db, '@') ? "the PostgreSQL database" : c->cfg.db;
+}
+
 static const char *meta_get(struct mesh_coord *c, const char *key, char *buf, size_t n)
 {
 	struct mstore_res r;
@@ -360,7 +366,7 @@ static int store_init(struct mesh_coord *c)
 fail_tx:
 	mstore_rollback(c->db);
 fail:
-	log_error(COMP, "cannot create the coordinator's tables in %s: %s", c->cfg.db,
+	log_error(COMP, "cannot create the coordinator's tables in %s: %s", db_name(c),
 		  mstore_errmsg(c->db));
 	return err;
 }
@@ -413,7 +419,7 @@ static int cache_load(struct mesh_coord *c)
 		err = mstore_query(c->db, &rr, "SELECT src, dst, proto, port, action FROM "
 				   "mesh_rules ORDER BY pos", 0, NULL);
 	if (err) {
-		log_error(COMP, "cannot read the coordinator's state from %s: %s", c->cfg.db,
+		log_error(COMP, "cannot read the coordinator's state from %s: %s", db_name(c),
 			  mstore_errmsg(c->db));
 		goto out;
 	}
@@ -1758,7 +1764,8 @@ struct mesh_coord *mesh_coord_new(struct vloop *loop, const struct mesh_coord_cf
 		}
 	vhttp_set_ready(c->http, true);
 	log_info(COMP, "coordinator on port %u, %s store %s at revision %" PRIu64 ", %zu nodes",
-		 vhttp_port(c->http), mstore_backend(c->db), cfg->db, c->revision, c->n_nodes);
+		 vhttp_port(c->http), mstore_backend(c->db),
+		 db_name(c), c->revision, c->n_nodes);
 	return c;
 fail:
 	mesh_coord_free(c);

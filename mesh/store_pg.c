@@ -69,8 +69,25 @@ static void pg_notice(void *arg, const char *msg)
 	log_debug("mesh", "postgresql: %s", msg);
 }
 
+/* @url without its password, for messages: "postgres://user:***@host/db". */
+static const char *redact(const char *url, char *buf, size_t n)
+{
+	const char *scheme = strstr(url, "://"), *at, *colon;
+
+	snprintf(buf, n, "%s", url);
+	if (!scheme)
+		return buf;
+	at = strchr(scheme + 3, '@');
+	colon = strchr(scheme + 3, ':');
+	if (at && colon && colon < at)
+		snprintf(buf, n, "%.*s:***%s", (int)(colon - url), url, at);
+	return buf;
+}
+
 struct mstore *mstore_pg_open(const char *url)
 {
+	char shown[256];
+
 	struct mstore *s = calloc(1, sizeof(*s));
 	PGconn *c;
 
@@ -83,7 +100,8 @@ struct mstore *mstore_pg_open(const char *url)
 		snprintf(msg, sizeof(msg), "%s", c ? PQerrorMessage(c) : "out of memory");
 		msg[strcspn(msg, "\n")] = 0;
 		log_error("mesh", "cannot connect to PostgreSQL at %s: %s (is the server running "
-			  "and the URL's user, password and database right?)", url, msg);
+			  "and the URL's user, password and database right?)",
+			  redact(url, shown, sizeof(shown)), msg);
 		PQfinish(c);
 		free(s);
 		errno = ECONNREFUSED;

@@ -87,9 +87,9 @@ int main(int argc, char **argv)
 	unsigned debounce_ms = argc > 3 ? (unsigned)atoi(argv[3]) : 100;
 	uint64_t t0[MAX_CHANGES + 1] = { 0 };
 	struct coord k = { 0 };
-	struct agent *ag;
-	pthread_t *th;
-	uint64_t *recv, *rep;
+	struct agent *ag = NULL;
+	pthread_t *th = NULL;
+	uint64_t *recv = NULL, *rep = NULL;
 	size_t nr = 0, np = 0, missing = 0;
 	int ret = 1;
 
@@ -113,6 +113,8 @@ int main(int argc, char **argv)
 	th = calloc(n, sizeof(*th));
 	recv = calloc((size_t)n * n_changes, sizeof(*recv));
 	rep = calloc((size_t)n * n_changes, sizeof(*rep));
+	if (!ag || !th || !recv || !rep)
+		goto out;
 	for (unsigned i = 0; i < n; i++) {
 		char key[MESH_PUBKEY_LEN + 1], ep[32];
 
@@ -199,5 +201,13 @@ int main(int argc, char **argv)
 	ret = nr && !missing ? 0 : 1;
 out:
 	coord_cleanup(&k);
+	for (unsigned i = 0; ag && i < n; i++) {
+		free(ag[i].recv_ns);
+		free(ag[i].report_ns);
+	}
+	free(ag);
+	free(th);
+	free(recv);
+	free(rep);
 	return ret;
 }
