@@ -510,6 +510,10 @@ static void test_restart_keeps_state(void)
 		      NULL), 200, "policy");
 	rev = mesh_coord_revision(k.c);
 	coord_stop(&k);
+	/* While it is down the client says so (the agent then keeps enforcing what it has). */
+	ASSERT_EQ(mesh_client_watch(k.url, a.credential, 0, 1, &s), -ECONNREFUSED,
+		  "coordinator down");
+	mesh_snapshot_free(&s);
 	if (!ASSERT_OK(coord_start(&k, k.db, 100 * 1000000ull), "restart on the same db"))
 		goto out;
 	ASSERT_EQ(mesh_coord_revision(k.c), rev, "revision survives");
@@ -651,6 +655,73 @@ out:
 	coord_cleanup(&k);
 }
 
+/* A watch with nothing new answers at its timeout with the same snapshot: the resync. */
+static void test_watch_timeout_resyncs(void)
+{
+	struct mesh_join_result a;
+	struct mesh_snapshot s = { 0 };
+	struct coord k;
+	uint64_t rev;
+
+	if (!setup(&k) || !join(&k, 1, "web", &a))
+		goto out;
+	rev = mesh_coord_revision(k.c);
+	if (!ASSERT_OK(mesh_client_watch(k.url, a.credential, rev, 1, &s), "watch times out"))
+		goto out;
+	ASSERT_EQ(s.revision, rev, "same revision");
+	ASSERT_FALSE(s.changed, "marked unchanged");
+	ASSERT_STREQ(s.self.address, "100.96.0.1", "full snapshot");
+	ASSERT_EQ(mesh_coord_watchers(k.c), 0, "no watch left behind");
+out:
+	mesh_snapshot_free(&s);
+	coord_cleanup(&k);
+}
+
+/* Changes inside one debounce window reach a watcher as one answer with the last revision.
+ * The window is 2 s here so three back-to-back changes fall into it even on a loaded machine. */
+static void test_debounce_batches(void)
+{
+	struct held h;
+	struct mesh_join_result a;
+	pthread_t th;
+	struct coord k;
+	uint64_t rev;
+
+	memset(&k, 0, sizeof(k));
+	vlog_setup(VLOG_WARN, VLOG_TEXT);
+	if (!ASSERT_OK(coord_start(&k, NULL, 2000 * 1000000ull), "coordinator") ||
+	    !mkident(&k, "web", 0) || !mkident(&k, "db", 0) || !join(&k, 1, "web", &a))
+		goto out;
+	/* Let the window the setup's changes opened close first. */
+	{
+		struct mesh_snapshot s;
+
+		rev = mesh_coord_revision(k.c);
+		if (!ASSERT_OK(mesh_client_watch(k.url, a.credential, 0, 0, &s), "catch up"))
+			goto out;
+		mesh_snapshot_free(&s);
+		usleep(2200000);
+	}
+	h = (struct held){ .k = &k, .cred = a.credential, .since = rev };
+	pthread_create(&th, NULL, hold_watch, &h);
+	for (int t = 0; t < 500 && mesh_coord_watchers(k.c) < 1; t++)
+		usleep(10000);
+	ASSERT_EQ(api(&k, ADMIN_TOKEN, "PUT", "/api/v1/policy", "allow web -> db tcp/1\n", NULL),
+		  200, "change 1");
+	ASSERT_EQ(api(&k, ADMIN_TOKEN, "PUT", "/api/v1/policy", "allow web -> db tcp/2\n", NULL),
+		  200, "change 2");
+	ASSERT_EQ(api(&k, ADMIN_TOKEN, "PUT", "/api/v1/policy", "allow web -> db tcp/3\n", NULL),
+		  200, "change 3");
+	pthread_join(th, NULL);
+	if (ASSERT_OK(h.err, "watch")) {
+		ASSERT_EQ(h.s.revision, rev + 3, "one answer with the last revision");
+		ASSERT_EQ(h.s.rules[0].rule.port_lo, 3, "and the last policy");
+	}
+	mesh_snapshot_free(&h.s);
+out:
+	coord_cleanup(&k);
+}
+
 TESTS(T(test_join_allocates), T(test_policy_snapshot_status), T(test_watch_wakes),
       T(test_bad_input_leaves_db_unchanged), T(test_restart_keeps_state), T(test_audit_log),
-      T(test_remove_node))
+      T(test_remove_node), T(test_watch_timeout_resyncs), T(test_debounce_batches))
