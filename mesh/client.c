@@ -173,6 +173,8 @@ int mesh_client_join_ex(const char *url, const char *join_token, const char *pub
 	copy_str(out->credential, sizeof(out->credential), json_object_get(j, "credential"));
 	copy_str(out->address, sizeof(out->address), json_object_get(j, "address"));
 	copy_str(out->cidr, sizeof(out->cidr), json_object_get(j, "cidr"));
+	copy_str(out->address6, sizeof(out->address6), json_object_get(j, "address6"));
+	copy_str(out->cidr6, sizeof(out->cidr6), json_object_get(j, "cidr6"));
 	out->revision = (uint64_t)json_integer_value(json_object_get(j, "revision"));
 out:
 	json_decref(j);
@@ -234,7 +236,8 @@ static int peer_parse(json_t *o, struct mesh_peer *p, char *err, size_t en)
 	    get_s(o, "public_key", p->public_key, sizeof(p->public_key), true, err, en) ||
 	    get_s(o, "endpoint", p->endpoint, sizeof(p->endpoint), false, err, en) ||
 	    get_s(o, "identity", p->identity, sizeof(p->identity), true, err, en) ||
-	    get_s(o, "address", p->address, sizeof(p->address), true, err, en))
+	    get_s(o, "address", p->address, sizeof(p->address), true, err, en) ||
+	    get_s(o, "address6", p->address6, sizeof(p->address6), false, err, en))
 		return -EINVAL;
 	p->id = (long long)id;
 	p->tag = (uint32_t)tag;
@@ -242,7 +245,7 @@ static int peer_parse(json_t *o, struct mesh_peer *p, char *err, size_t en)
 	    mesh_endpoint_check(p->endpoint, e2, sizeof(e2)))
 		return fail(err, en, e2, p->name);
 	arr = json_object_get(o, "allowed_ips");
-	if (!json_is_array(arr) || json_array_size(arr) > MESH_MAX_ALLOWED + 1)
+	if (!json_is_array(arr) || json_array_size(arr) > MESH_MAX_ALLOWED + 2)
 		return fail(err, en, "allowed_ips: expected an array of CIDRs", p->name);
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		const char *s = json_string_value(json_array_get(arr, i));
@@ -272,6 +275,7 @@ int mesh_snapshot_parse(const char *json, size_t len, struct mesh_snapshot *out,
 	}
 	if (get_u(root, "revision", INT64_MAX, &out->revision, err, en) ||
 	    get_s(root, "cidr", out->cidr, sizeof(out->cidr), false, err, en) ||
+	    get_s(root, "cidr6", out->cidr6, sizeof(out->cidr6), false, err, en) ||
 	    peer_parse(json_object_get(root, "node"), &out->self, err, en))
 		goto out;
 	out->changed = json_is_true(json_object_get(root, "changed"));

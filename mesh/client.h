@@ -27,6 +27,8 @@ struct mesh_join_result {
 	char credential[128]; /* secret: store it 0600 */
 	char address[64];     /* the node's mesh address, e.g. "100.96.0.3" */
 	char cidr[MESH_CIDR_STR_MAX];
+	char address6[64];    /* "" unless the coordinator has --cidr6 */
+	char cidr6[MESH_CIDR_STR_MAX];
 	uint64_t revision;
 };
 
@@ -38,7 +40,8 @@ struct mesh_peer {
 	char identity[MESH_NAME_MAX];
 	uint32_t tag;
 	char address[64];
-	struct mesh_cidr allowed_ips[MESH_MAX_ALLOWED + 1]; /* its address /32 first */
+	char address6[64]; /* "" without IPv6 */
+	struct mesh_cidr allowed_ips[MESH_MAX_ALLOWED + 2]; /* its /32 (and /128) first */
 	size_t n_allowed_ips;
 };
 
@@ -58,6 +61,7 @@ struct mesh_snapshot {
 	bool changed;		  /* false: the watch timed out, this is a resync */
 	unsigned resync_seconds;
 	char cidr[MESH_CIDR_STR_MAX];
+	char cidr6[MESH_CIDR_STR_MAX]; /* "" without IPv6 */
 	struct mesh_peer self;	  /* this node as the coordinator knows it */
 	struct mesh_peer *peers;  /* every other node */
 	size_t n_peers;

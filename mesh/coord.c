@@ -51,6 +51,8 @@ const struct vopt mesh_coord_opts[] = {
 		    "SQLite database file, or postgres://user:pass@host/db"),
 	VOPT_STRING("cidr", 0, struct mesh_coord_cfg, cidr, "100.96.0.0/16", "CIDR",
 		    "IPv4 prefix mesh addresses are allocated from"),
+	VOPT_STRING("cidr6", 0, struct mesh_coord_cfg, cidr6, NULL, "CIDR",
+		    "IPv6 prefix (/120 or shorter) giving each node also the address prefix + id"),
 	VOPT_STRING("admin-token", 0, struct mesh_coord_cfg, admin_token, NULL, "TOKEN[,TOKEN]",
 		    "bearer tokens for the admin API (prefer --admin-token-file)"),
 	VOPT_STRING("admin-token-file", 0, struct mesh_coord_cfg, admin_token_file, NULL, "FILE",
@@ -79,6 +81,8 @@ struct node {
 	uint32_t tag;
 	char address[INET6_ADDRSTRLEN];
 	struct mesh_cidr addr; /* the address as a host prefix */
+	char address6[INET6_ADDRSTRLEN]; /* "" without --cidr6 */
+	struct mesh_cidr addr6;
 	struct mesh_cidr allowed[MESH_MAX_ALLOWED];
 	size_t n_allowed;
 	char cred_hash[65];
@@ -112,6 +116,7 @@ struct mesh_coord {
 	struct vhttp *http;
 	struct mstore *db;
 	struct mesh_cidr pool;
+	struct mesh_cidr pool6; /* family 0: no IPv6 addresses */
 	uint64_t revision;
 	struct token admin[MAX_TOKENS], join[MAX_TOKENS];
 	size_t n_admin, n_join;
@@ -299,7 +304,7 @@ static const char *const schema[] = {
 	"public_key TEXT NOT NULL UNIQUE, endpoint TEXT NOT NULL, "
 	"identity TEXT NOT NULL REFERENCES mesh_identities(name), address TEXT NOT NULL UNIQUE, "
 	"allowed_ips TEXT NOT NULL, cred_hash TEXT NOT NULL, applied_revision BIGINT NOT NULL, "
-	"last_seen TEXT, created TEXT NOT NULL)",
+	"last_seen TEXT, created TEXT NOT NULL, address6 TEXT UNIQUE)",
 	"CREATE TABLE IF NOT EXISTS mesh_rules (pos BIGINT PRIMARY KEY, src TEXT NOT NULL, "
 	"dst TEXT NOT NULL, proto TEXT NOT NULL, port TEXT NOT NULL, action TEXT NOT NULL)",
 	"CREATE TABLE IF NOT EXISTS mesh_audit (revision BIGINT PRIMARY KEY, ts TEXT NOT NULL, "
@@ -410,7 +415,7 @@ static int cache_load(struct mesh_coord *c)
 		return 0;
 	err = mstore_query(c->db, &r, "SELECT n.id, n.name, n.public_key, n.endpoint, n.identity, "
 			   "i.tag, n.address, n.allowed_ips, n.cred_hash, n.applied_revision, "
-			   "n.last_seen, n.created FROM mesh_nodes n JOIN mesh_identities i ON "
+			   "n.last_seen, n.created, n.address6 FROM mesh_nodes n JOIN mesh_identities i ON "
 			   "i.name = n.identity ORDER BY n.id", 0, NULL);
 	if (!err)
 		err = mstore_query(c->db, &ri, "SELECT name, tag FROM mesh_identities ORDER BY tag",
@@ -448,6 +453,9 @@ static int cache_load(struct mesh_coord *c)
 		n->applied = strtoull(CELL(9), NULL, 10);
 		snprintf(n->last_seen, sizeof(n->last_seen), "%s", CELL(10));
 		snprintf(n->created, sizeof(n->created), "%s", CELL(11));
+		snprintf(n->address6, sizeof(n->address6), "%s", CELL(12));
+		if (!n->address6[0] || mesh_cidr_parse(n->address6, &n->addr6, NULL, 0))
+			memset(&n->addr6, 0, sizeof(n->addr6));
 #undef CELL
 	}
 	c->n_nodes = r.nrows;
@@ -515,9 +523,13 @@ static void node_json(struct vjw *w, const struct node *n, bool admin)
 	vjw_kstr(w, "identity", n->identity);
 	vjw_kuint(w, "tag", n->tag);
 	vjw_kstr(w, "address", n->address);
+	if (n->address6[0])
+		vjw_kstr(w, "address6", n->address6);
 	vjw_key(w, "allowed_ips");
 	vjw_arr(w);
 	vjw_str(w, mesh_cidr_str(&n->addr, cidr, sizeof(cidr)));
+	if (n->addr6.family)
+		vjw_str(w, mesh_cidr_str(&n->addr6, cidr, sizeof(cidr)));
 	for (size_t i = 0; i < n->n_allowed; i++)
 		vjw_str(w, mesh_cidr_str(&n->allowed[i], cidr, sizeof(cidr)));
 	vjw_end(w);
@@ -565,6 +577,8 @@ static void snapshot_json(struct vbuf *b, struct mesh_coord *c, const struct nod
 	vjw_kuint(&w, "revision", c->revision);
 	vjw_kbool(&w, "changed", changed);
 	vjw_kstr(&w, "cidr", mesh_cidr_str(&c->pool, cidr, sizeof(cidr)));
+	if (c->pool6.family)
+		vjw_kstr(&w, "cidr6", mesh_cidr_str(&c->pool6, cidr, sizeof(cidr)));
 	vjw_key(&w, "node");
 	node_json(&w, self, false);
 	vjw_key(&w, "peers");
@@ -919,8 +933,23 @@ static int alloc_address(struct mesh_coord *c, struct mesh_cidr *out)
 	return -ENOSPC;
 }
 
-static void join_result(struct vhttp_req *req, int status, struct mesh_coord *c, long long id,
-			const char *name, const char *cred, const char *address)
+/* The node's IPv6 address: the --cidr6 prefix plus the node id in the low bits. */
+static int address6_of(const struct mesh_coord *c, long long id, struct mesh_cidr *out)
+{
+	int host_bits = 128 - c->pool6.plen;
+	unsigned long long v = (unsigned long long)id;
+
+	if (host_bits < 64 && v >> host_bits)
+		return -ENOSPC;
+	*out = c->pool6;
+	out->plen = 128;
+	for (int i = 15; i >= 8 && v; i--, v >>= 8)
+		out->addr[i] |= (uint8_t)(v & 0xff);
+	return 0;
+}
+
+static void join_result(struct vhttp_req *req, int status, struct mesh_coord *c,
+			const struct node *n, const char *cred)
 {
 	char cidr[MESH_CIDR_STR_MAX];
 	struct vbuf b = VBUF_INIT;
@@ -928,11 +957,15 @@ static void join_result(struct vhttp_req *req, int status, struct mesh_coord *c,
 
 	vjw_init(&w, &b);
 	vjw_obj(&w);
-	vjw_kint(&w, "node_id", id);
-	vjw_kstr(&w, "name", name);
+	vjw_kint(&w, "node_id", n->id);
+	vjw_kstr(&w, "name", n->name);
 	vjw_kstr(&w, "credential", cred);
-	vjw_kstr(&w, "address", address);
+	vjw_kstr(&w, "address", n->address);
 	vjw_kstr(&w, "cidr", mesh_cidr_str(&c->pool, cidr, sizeof(cidr)));
+	if (n->address6[0]) {
+		vjw_kstr(&w, "address6", n->address6);
+		vjw_kstr(&w, "cidr6", mesh_cidr_str(&c->pool6, cidr, sizeof(cidr)));
+	}
 	vjw_kuint(&w, "revision", c->revision);
 	vjw_end(&w);
 	vhttp_reply_json(req, status, vbuf_cstr(&b));
@@ -1029,6 +1062,16 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		inet_ntop(AF_INET, nn.addr.addr, nn.address, sizeof(nn.address));
 		snprintf(nn.created, sizeof(nn.created), "%s", vtime_utc_now(ts, sizeof(ts)));
 	}
+	if (c->pool6.family && !nn.address6[0]) {
+		if (address6_of(c, nn.id, &nn.addr6)) {
+			snprintf(msg, sizeof(msg), "node id %lld does not fit in --cidr6 %s (use a "
+				 "shorter prefix)", nn.id, mesh_cidr_str(&c->pool6, cidr,
+									 sizeof(cidr)));
+			vhttp_reply_error(req, 409, msg);
+			return;
+		}
+		inet_ntop(AF_INET6, nn.addr6.addr, nn.address6, sizeof(nn.address6));
+	}
 	snprintf(nn.public_key, sizeof(nn.public_key), "%s", jr.public_key);
 	snprintf(nn.endpoint, sizeof(nn.endpoint), "%s", jr.endpoint);
 	snprintf(nn.identity, sizeof(nn.identity), "%s", jr.identity);
@@ -1051,9 +1094,11 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		char other[MESH_CIDR_STR_MAX];
 
 		mesh_cidr_str(a, cidr, sizeof(cidr));
-		if (mesh_cidr_overlap(a, &c->pool)) {
+		if (mesh_cidr_overlap(a, &c->pool) ||
+		    (c->pool6.family && mesh_cidr_overlap(a, &c->pool6))) {
 			snprintf(msg, sizeof(msg), "allowed_ips[%zu]: %s overlaps the mesh pool %s",
-				 i, cidr, mesh_cidr_str(&c->pool, other, sizeof(other)));
+				 i, cidr, mesh_cidr_str(a->family == AF_INET ? &c->pool : &c->pool6,
+							other, sizeof(other)));
 			vhttp_reply_error(req, 409, msg);
 			return;
 		}
@@ -1088,8 +1133,9 @@ static void h_join(struct vhttp_req *req, void *ctx)
 	mesh_hex(h, sizeof(h), nn.cred_hash);
 	snprintf(idbuf, sizeof(idbuf), "%lld", nn.id);
 	{
-		const char *p[9] = { idbuf, nn.name, nn.public_key, nn.endpoint, nn.identity,
-				     nn.address, allowed, nn.cred_hash, nn.created };
+		const char *p[10] = { idbuf, nn.name, nn.public_key, nn.endpoint, nn.identity,
+				      nn.address, allowed, nn.cred_hash, nn.created,
+				      nn.address6[0] ? nn.address6 : NULL };
 
 		if (old)
 			node_json_str(&before, old);
@@ -1099,12 +1145,13 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		if (old)
 			e = mstore_exec(c->db, "UPDATE mesh_nodes SET name = $2, public_key = $3, "
 					"endpoint = $4, identity = $5, address = $6, "
-					"allowed_ips = $7, cred_hash = $8 WHERE id = $1", 8, p);
+					"allowed_ips = $7, cred_hash = $8, address6 = $10 WHERE id = $1",
+					10, p);
 		else
 			e = mstore_exec(c->db, "INSERT INTO mesh_nodes (id, name, public_key, "
 					"endpoint, identity, address, allowed_ips, cred_hash, "
-					"applied_revision, created) VALUES ($1, $2, $3, $4, $5, "
-					"$6, $7, $8, 0, $9)", 9, p);
+					"applied_revision, created, address6) VALUES ($1, $2, $3, "
+					"$4, $5, $6, $7, $8, 0, $9, $10)", 10, p);
 		if (!e && !old)
 			e = meta_set(c, "last_node_id", idbuf);
 		if (e) {
@@ -1115,7 +1162,7 @@ static void h_join(struct vhttp_req *req, void *ctx)
 				       old ? vbuf_cstr(&before) : NULL, vbuf_cstr(&after))))
 			goto db_fail;
 	}
-	join_result(req, old ? 200 : 201, c, nn.id, nn.name, cred, nn.address);
+	join_result(req, old ? 200 : 201, c, &nn, cred);
 	goto out;
 db_fail:
 	log_error(COMP, "join of %s failed in the store: %s", jr.public_key, mstore_errmsg(c->db));
@@ -1534,6 +1581,8 @@ static void h_status(struct vhttp_req *req, void *ctx)
 		vjw_kstr(&w, "name", n->name);
 		vjw_kstr(&w, "identity", n->identity);
 		vjw_kstr(&w, "address", n->address);
+		if (n->address6[0])
+			vjw_kstr(&w, "address6", n->address6);
 		vjw_kuint(&w, "applied_revision", n->applied);
 		vjw_kbool(&w, "in_sync", n->applied == c->revision);
 		vjw_key(&w, "last_seen");
@@ -1708,6 +1757,17 @@ struct mesh_coord *mesh_coord_new(struct vloop *loop, const struct mesh_coord_cf
 		log_error(COMP, "--cidr %s: give an IPv4 prefix of /30 or shorter (e.g. "
 			  "100.96.0.0/16)", cfg->cidr);
 		goto fail;
+	}
+	if (cfg->cidr6 && *cfg->cidr6) {
+		if (mesh_cidr_parse(cfg->cidr6, &c->pool6, err, sizeof(err))) {
+			log_error(COMP, "--cidr6: %s", err);
+			goto fail;
+		}
+		if (c->pool6.family != AF_INET6 || c->pool6.plen > 120) {
+			log_error(COMP, "--cidr6 %s: give an IPv6 prefix of /120 or shorter (e.g. "
+				  "fd76:6967:696c::/64)", cfg->cidr6);
+			goto fail;
+		}
 	}
 	if (load_tokens(c->admin, &c->n_admin, cfg->admin_token, cfg->admin_token_file,
 			"admin-token") ||

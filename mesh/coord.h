@@ -21,6 +21,7 @@ struct mesh_coord_cfg {
 	char *listen;		/* "host:port"; port 0 picks one */
 	char *db;		/* SQLite path or postgres:// URL */
 	char *cidr;		/* IPv4 pool for mesh addresses */
+	char *cidr6;		/* optional IPv6 prefix: node address = prefix + node id */
 	char *admin_token;	/* comma-separated */
 	char *admin_token_file; /* one token a line, '#' comments */
 	char *join_token;	/* comma-separated; "TOKEN:IDENTITY" admits one identity only */

@@ -33,6 +33,7 @@ struct coord {
 	char dir[64];
 	char db[160];
 	char url[64];
+	const char *cidr6; /* set before coord_start for IPv6 addresses */
 };
 
 static void *coord__loop(void *arg)
@@ -71,6 +72,7 @@ static inline int coord_start(struct coord *k, const char *db, uint64_t debounce
 	k->cfg.listen = (char *)"127.0.0.1:0";
 	k->cfg.db = k->db;
 	k->cfg.cidr = (char *)"100.96.0.0/24";
+	k->cfg.cidr6 = (char *)k->cidr6;
 	k->cfg.admin_token = (char *)ADMIN_TOKEN;
 	k->cfg.join_token = (char *)JOIN_TOKEN "," BOUND_TOKEN ":db";
 	k->cfg.debounce = debounce_ns;

@@ -722,6 +722,51 @@ out:
 	coord_cleanup(&k);
 }
 
+/* With --cidr6 every node also gets prefix + id, announced as a /128 allowed IP. */
+static void test_ipv6_addresses(void)
+{
+	struct mesh_join_result a, b;
+	struct mesh_snapshot s = { 0 };
+	struct coord k;
+	char key[MESH_PUBKEY_LEN + 1], body[200];
+
+	memset(&k, 0, sizeof(k));
+	k.cidr6 = "fd76:6967:696c::/64";
+	vlog_setup(VLOG_WARN, VLOG_TEXT);
+	if (!ASSERT_OK(coord_start(&k, NULL, 100 * 1000000ull), "coordinator") ||
+	    !mkident(&k, "web", 0) || !join(&k, 1, "web", &a) || !join(&k, 2, "web", &b))
+		goto out;
+	ASSERT_STREQ(a.address6, "fd76:6967:696c::1", "first v6 address");
+	ASSERT_STREQ(b.address6, "fd76:6967:696c::2", "second v6 address");
+	ASSERT_STREQ(a.cidr6, "fd76:6967:696c::/64", "v6 pool");
+	if (!ASSERT_OK(mesh_client_watch(k.url, a.credential, 0, 1, &s), "watch"))
+		goto out;
+	ASSERT_STREQ(s.cidr6, "fd76:6967:696c::/64", "snapshot v6 pool");
+	ASSERT_STREQ(s.peers[0].address6, "fd76:6967:696c::2", "peer v6 address");
+	ASSERT_EQ(s.peers[0].n_allowed_ips, 2, "v4 and v6 host prefixes");
+	ASSERT_EQ(s.peers[0].allowed_ips[1].plen, 128, "/128");
+	test_pubkey(3, key);
+	snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"identity\":\"web\","
+		 "\"allowed_ips\":[\"fd76:6967:696c:0:1::/80\"]}", key);
+	ASSERT_EQ(api(&k, JOIN_TOKEN, "POST", "/api/v1/join", body, NULL), 409,
+		  "a prefix inside the v6 pool");
+	snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"identity\":\"web\","
+		 "\"allowed_ips\":[\"2001:db8:1::/48\"]}", key);
+	ASSERT_EQ(api(&k, JOIN_TOKEN, "POST", "/api/v1/join", body, NULL), 201,
+		  "a v6 subnet outside it");
+	/* Restart: the v6 addresses come back from the database. */
+	coord_stop(&k);
+	if (!ASSERT_OK(coord_start(&k, k.db, 100 * 1000000ull), "restart"))
+		goto out;
+	mesh_snapshot_free(&s);
+	if (ASSERT_OK(mesh_client_watch(k.url, b.credential, 0, 1, &s), "watch after restart"))
+		ASSERT_STREQ(s.self.address6, "fd76:6967:696c::2", "v6 address survives");
+out:
+	mesh_snapshot_free(&s);
+	coord_cleanup(&k);
+}
+
 TESTS(T(test_join_allocates), T(test_policy_snapshot_status), T(test_watch_wakes),
       T(test_bad_input_leaves_db_unchanged), T(test_restart_keeps_state), T(test_audit_log),
-      T(test_remove_node), T(test_watch_timeout_resyncs), T(test_debounce_batches))
+      T(test_remove_node), T(test_watch_timeout_resyncs), T(test_debounce_batches),
+      T(test_ipv6_addresses))
