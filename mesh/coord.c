@@ -1145,7 +1145,8 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		if (old)
 			e = mstore_exec(c->db, "UPDATE mesh_nodes SET name = $2, public_key = $3, "
 					"endpoint = $4, identity = $5, address = $6, "
-					"allowed_ips = $7, cred_hash = $8, address6 = $10 WHERE id = $1",
+					"allowed_ips = $7, cred_hash = $8, created = $9, address6 = $10 "
+					"WHERE id = $1",
 					10, p);
 		else
 			e = mstore_exec(c->db, "INSERT INTO mesh_nodes (id, name, public_key, "
