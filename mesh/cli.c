@@ -230,8 +230,9 @@ static int policy_show_run(int argc, char **argv)
 	if (vopt_common.json) {
 		print_json(j);
 	} else {
-		printf("# revision %lld\n", (long long)json_integer_value(json_object_get(j,
-											 "revision")));
+		long long rev = json_integer_value(json_object_get(j, "revision"));
+
+		printf("# revision %lld\n", rev);
 		json_array_foreach(json_object_get(j, "rules"), i, r) {
 			const char *proto = jstr(r, "proto"), *port = jstr(r, "port");
 
@@ -322,7 +323,8 @@ static int status_run(int argc, char **argv)
 			printf("%-5lld %-20s %-12s %-15s %-8lld %-8s %s\n",
 			       (long long)json_integer_value(json_object_get(n, "id")),
 			       jstr(n, "name"), jstr(n, "identity"), jstr(n, "address"),
-			       (long long)json_integer_value(json_object_get(n, "applied_revision")),
+			       (long long)json_integer_value(
+				       json_object_get(n, "applied_revision")),
 			       json_is_true(json_object_get(n, "in_sync")) ? "yes" : "behind",
 			       jstr(n, "last_seen"));
 	}
@@ -348,7 +350,8 @@ static int identities_run(int argc, char **argv)
 			unsigned long long tag = strtoull(argv[3], &end, 10);
 
 			if (!*argv[3] || *end) {
-				fprintf(stderr, "%s: tag \"%s\" is not a number\n", argv[0], argv[3]);
+				fprintf(stderr, "%s: tag \"%s\" is not a number\n", argv[0],
+					argv[3]);
 				vbuf_free(&body);
 				return 2;
 			}
@@ -394,7 +397,8 @@ static int identities_run(int argc, char **argv)
 	} else {
 		printf("%-10s %s\n", "TAG", "NAME");
 		json_array_foreach(json_object_get(j, "identities"), i, n)
-			printf("%-10lld %s\n", (long long)json_integer_value(json_object_get(n, "tag")),
+			printf("%-10lld %s\n",
+			       (long long)json_integer_value(json_object_get(n, "tag")),
 			       jstr(n, "name"));
 	}
 	json_decref(j);

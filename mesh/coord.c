@@ -187,7 +187,8 @@ static int load_tokens(struct token *t, size_t *n, const char *list, const char 
 			size_t tl = strcspn(p, ",:");
 
 			if (tl < len) {
-				snprintf(ident, sizeof(ident), "%.*s", (int)(len - tl - 1), p + tl + 1);
+				snprintf(ident, sizeof(ident), "%.*s", (int)(len - tl - 1),
+					 p + tl + 1);
 				if (!ident[0]) {
 					log_error(COMP, "%s: empty identity after ':'", where);
 					return -EINVAL;
@@ -415,8 +416,8 @@ static int cache_load(struct mesh_coord *c)
 		return 0;
 	err = mstore_query(c->db, &r, "SELECT n.id, n.name, n.public_key, n.endpoint, n.identity, "
 			   "i.tag, n.address, n.allowed_ips, n.cred_hash, n.applied_revision, "
-			   "n.last_seen, n.created, n.address6 FROM mesh_nodes n JOIN mesh_identities i ON "
-			   "i.name = n.identity ORDER BY n.id", 0, NULL);
+			   "n.last_seen, n.created, n.address6 FROM mesh_nodes n "
+			   "JOIN mesh_identities i ON i.name = n.identity ORDER BY n.id", 0, NULL);
 	if (!err)
 		err = mstore_query(c->db, &ri, "SELECT name, tag FROM mesh_identities ORDER BY tag",
 				   0, NULL);
@@ -782,7 +783,8 @@ static bool parse_u64(const char *s, uint64_t *out)
 static bool ready(struct mesh_coord *c, struct vhttp_req *req)
 {
 	if (cache_load(c)) {
-		vhttp_reply_error(req, 503, "the coordinator cannot read its database; see its log");
+		vhttp_reply_error(req, 503, "the coordinator cannot read its database; see its "
+				  "log");
 		return false;
 	}
 	return true;
@@ -999,8 +1001,8 @@ static void h_join(struct vhttp_req *req, void *ctx)
 	if (!ready(c, req))
 		return;
 	if (!c->n_join) {
-		vhttp_reply_error(req, 403, "joining is disabled: the coordinator has no join token "
-				  "(start it with --join-token-file)");
+		vhttp_reply_error(req, 403, "joining is disabled: the coordinator has no join "
+				  "token (start it with --join-token-file)");
 		return;
 	}
 	if (!bearer(req)) {
@@ -1035,10 +1037,10 @@ static void h_join(struct vhttp_req *req, void *ctx)
 			old = &c->nodes[i];
 	memset(&nn, 0, sizeof(nn));
 	if (old && strcmp(old->identity, jr.identity)) {
-		snprintf(msg, sizeof(msg), "public_key: already joined as node %lld (%s) with identity "
-			 "\"%s\"; an identity does not change by joining again (an admin removes the "
-			 "node first: DELETE /api/v1/nodes/%lld)", old->id, old->name, old->identity,
-			 old->id);
+		snprintf(msg, sizeof(msg), "public_key: already joined as node %lld (%s) with "
+			 "identity \"%s\"; an identity does not change by joining again (an "
+			 "admin removes the node first: DELETE /api/v1/nodes/%lld)", old->id,
+			 old->name, old->identity, old->id);
 		vhttp_reply_error(req, 409, msg);
 		return;
 	}
@@ -1053,8 +1055,8 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		    strtoll(last, NULL, 10) >= nn.id)
 			nn.id = strtoll(last, NULL, 10) + 1;
 		if (alloc_address(c, &nn.addr)) {
-			snprintf(msg, sizeof(msg), "the address pool %s is exhausted (remove nodes or "
-				 "restart the coordinator with a larger --cidr)",
+			snprintf(msg, sizeof(msg), "the address pool %s is exhausted (remove "
+				 "nodes or restart the coordinator with a larger --cidr)",
 				 mesh_cidr_str(&c->pool, cidr, sizeof(cidr)));
 			vhttp_reply_error(req, 409, msg);
 			return;
@@ -1145,8 +1147,8 @@ static void h_join(struct vhttp_req *req, void *ctx)
 		if (old)
 			e = mstore_exec(c->db, "UPDATE mesh_nodes SET name = $2, public_key = $3, "
 					"endpoint = $4, identity = $5, address = $6, "
-					"allowed_ips = $7, cred_hash = $8, created = $9, address6 = $10 "
-					"WHERE id = $1",
+					"allowed_ips = $7, cred_hash = $8, created = $9, "
+					"address6 = $10 WHERE id = $1",
 					10, p);
 		else
 			e = mstore_exec(c->db, "INSERT INTO mesh_nodes (id, name, public_key, "
@@ -1413,15 +1415,16 @@ static void h_identity(struct vhttp_req *req, void *ctx)
 	}
 	for (size_t i = 0; i < c->n_nodes; i++)
 		if (!strcmp(c->nodes[i].identity, id->name)) {
-			snprintf(msg, sizeof(msg), "identity \"%s\" is used by node %lld (%s); remove "
-				 "the node first", id->name, c->nodes[i].id, c->nodes[i].name);
+			snprintf(msg, sizeof(msg), "identity \"%s\" is used by node %lld (%s); "
+				 "remove the node first", id->name, c->nodes[i].id,
+				 c->nodes[i].name);
 			vhttp_reply_error(req, 409, msg);
 			return;
 		}
 	for (size_t i = 0; i < c->n_rules; i++)
 		if (!strcmp(c->rules[i].src, id->name) || !strcmp(c->rules[i].dst, id->name)) {
-			snprintf(msg, sizeof(msg), "identity \"%s\" is used by policy rule %zu; apply "
-				 "a policy without it first", id->name, i);
+			snprintf(msg, sizeof(msg), "identity \"%s\" is used by policy rule %zu; "
+				 "apply a policy without it first", id->name, i);
 			vhttp_reply_error(req, 409, msg);
 			return;
 		}
@@ -1533,8 +1536,8 @@ static void h_policy_put(struct vhttp_req *req, void *ctx)
 				    rules[i].allow ? "allow" : "deny" };
 
 		snprintf(pos, sizeof(pos), "%zu", i);
-		e = mstore_exec(c->db, "INSERT INTO mesh_rules (pos, src, dst, proto, port, action) "
-				"VALUES ($1, $2, $3, $4, $5, $6)", 6, p);
+		e = mstore_exec(c->db, "INSERT INTO mesh_rules (pos, src, dst, proto, port, "
+				"action) VALUES ($1, $2, $3, $4, $5, $6)", 6, p);
 	}
 	if (e) {
 		mstore_rollback(c->db);
@@ -1704,7 +1707,8 @@ static int metrics_init(struct mesh_coord *c)
 	c->m_nodes = vmetrics_gauge(c->metrics, "vigil_mesh_coordinator_nodes",
 				    "nodes registered", NULL);
 	c->m_in_sync = vmetrics_gauge(c->metrics, "vigil_mesh_coordinator_nodes_in_sync",
-				      "nodes whose last reported revision is the current one", NULL);
+				      "nodes whose last reported revision is the current one",
+				      NULL);
 	c->m_watchers = vmetrics_gauge(c->metrics, "vigil_mesh_coordinator_watches",
 				       "long-poll watches held open", NULL);
 	c->m_changes = vmetrics_counter(c->metrics, "vigil_mesh_coordinator_changes_total",
@@ -1775,8 +1779,8 @@ struct mesh_coord *mesh_coord_new(struct vloop *loop, const struct mesh_coord_cf
 	    load_tokens(c->join, &c->n_join, cfg->join_token, cfg->join_token_file, "join-token"))
 		goto fail;
 	if (!c->n_admin) {
-		log_error(COMP, "no admin token: give --admin-token-file FILE (or --admin-token) so "
-			  "the mesh can be administered");
+		log_error(COMP, "no admin token: give --admin-token-file FILE (or --admin-token) "
+			  "so the mesh can be administered");
 		goto fail;
 	}
 	if (!c->n_join)

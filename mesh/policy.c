@@ -83,7 +83,8 @@ int mesh_endpoint_check(const char *s, char *err, size_t n)
 		return fail(err, n, "endpoint: longer than %d characters", MESH_ENDPOINT_MAX - 1);
 	colon = strrchr(s, ':');
 	if (!colon || colon == s)
-		return fail(err, n, "endpoint: \"%s\" is not host:port (e.g. 203.0.113.5:51820)", s);
+		return fail(err, n, "endpoint: \"%s\" is not host:port (e.g. "
+			    "203.0.113.5:51820)", s);
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port < 1 || port > 65535)
@@ -122,8 +123,8 @@ int mesh_name_check(const char *what, const char *s, bool wildcard_ok, char *err
 		unsigned char c = s[i];
 
 		if (!isalnum(c) && c != '-' && c != '_' && c != '.')
-			return fail(err, n, "%s: \"%s\" may use only letters, digits, '-', '_', '.'%s",
-				    what, s, wildcard_ok ? " (or be \"*\")" : "");
+			return fail(err, n, "%s: \"%s\" may use only letters, digits, '-', '_', "
+				    "'.'%s", what, s, wildcard_ok ? " (or be \"*\")" : "");
 	}
 	if (!isalnum((unsigned char)s[0]))
 		return fail(err, n, "%s: \"%s\" must start with a letter or digit", what, s);
@@ -158,7 +159,7 @@ int mesh_cidr_parse(const char *s, struct mesh_cidr *c, char *err, size_t n)
 
 		errno = 0;
 		p = strtol(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno || p < 0 || p > max || !isdigit((unsigned char)slash[1]))
+		if (!isdigit((unsigned char)slash[1]) || *end || errno || p < 0 || p > max)
 			return fail(err, n, "\"%s\": prefix length must be 0..%d", s, max);
 		c->plen = (uint8_t)p;
 	} else {
@@ -469,8 +470,8 @@ static int rule_from_line(const char *p, const char *end, unsigned line, struct 
 	    next_word(&p, end, r->dst, sizeof(r->dst)) ||
 	    next_word(&p, end, proto, sizeof(proto)) || strcmp(arrow, "->") ||
 	    next_word(&p, end, extra, sizeof(extra)) != -ENOENT)
-		return fail(err, n, "line %u: expected \"allow|deny SRC -> DST PROTO[/PORT[-PORT]]\"",
-			    line);
+		return fail(err, n, "line %u: expected \"allow|deny SRC -> DST "
+			    "PROTO[/PORT[-PORT]]\"", line);
 	if (!strcmp(act, "allow"))
 		r->allow = true;
 	else if (strcmp(act, "deny"))
@@ -485,7 +486,8 @@ static int rule_from_line(const char *p, const char *end, unsigned line, struct 
 	if (slash)
 		*slash++ = 0;
 	if (mesh_proto_parse(proto, &r->proto))
-		return fail(err, n, "line %u: \"%s\" is not one of tcp, udp, icmp, any", line, proto);
+		return fail(err, n, "line %u: \"%s\" is not one of tcp, udp, icmp, any", line,
+			    proto);
 	if (mesh_ports_parse(slash ? slash : "", &r->port_lo, &r->port_hi) || (slash && !*slash))
 		return fail(err, n, "line %u: \"%s\" is not a port (1..65535), a range LO-HI or *",
 			    line, slash);

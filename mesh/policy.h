@@ -26,7 +26,13 @@
 #define MESH_ERR_MAX	  256
 #define MESH_TAG_MAX	  0xfffffffeu /* tags are 1..MESH_TAG_MAX; 0 means "any" (wildcard) */
 
-enum mesh_proto { MESH_PROTO_ANY = 0, MESH_PROTO_TCP = 6, MESH_PROTO_UDP = 17, MESH_PROTO_ICMP = 1 };
+/* IP protocol numbers, 0 for any. */
+enum mesh_proto {
+	MESH_PROTO_ANY = 0,
+	MESH_PROTO_ICMP = 1,
+	MESH_PROTO_TCP = 6,
+	MESH_PROTO_UDP = 17,
+};
 
 struct mesh_rule {
 	char src[MESH_NAME_MAX]; /* identity name or "*" */

@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 		if (ag[i].err)
 			fprintf(stderr, "agent %u stopped with %s\n", i, strerror(-ag[i].err));
 		for (unsigned c = 1; c <= n_changes; c++) {
-			/* An agent that was still busy may jump a revision: it got the later one. */
+			/* A busy agent may skip a revision: count the later one it got. */
 			uint64_t r = ag[i].recv_ns[c], p = ag[i].report_ns[c];
 
 			for (unsigned d = c + 1; !r && d <= n_changes; d++)

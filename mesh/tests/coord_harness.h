@@ -137,7 +137,8 @@ static inline long api(struct coord *k, const char *token, const char *method, c
 /* A valid, distinct WireGuard-style public key for node @i. */
 static inline void test_pubkey(unsigned i, char out[MESH_PUBKEY_LEN + 1])
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
 
 	for (int j = 0; j < 42; j++)
 		out[j] = b64[(i * 7919u + (unsigned)j * 31u + (i >> (j % 16))) % 64];

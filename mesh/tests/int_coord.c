@@ -238,7 +238,8 @@ static void test_watch_wakes(void)
 		char body[96];
 
 		for (unsigned i = 0; i < WATCHERS; i++) {
-			w[i] = (struct watcher){ .k = &k, .cred = nodes[i].credential, .since = rev };
+			w[i] = (struct watcher){ .k = &k, .cred = nodes[i].credential,
+						 .since = rev };
 			pthread_create(&th[i], NULL, watch_thread, &w[i]);
 		}
 		/* Let every watch reach the coordinator and be suspended. */
@@ -275,8 +276,8 @@ static bool db_digest(const char *url, uint8_t out[32], long long *rows)
 		"SELECT id, name, public_key, endpoint, identity, address, allowed_ips, cred_hash, "
 		"applied_revision, last_seen, created FROM mesh_nodes ORDER BY id",
 		"SELECT pos, src, dst, proto, port, action FROM mesh_rules ORDER BY pos",
-		"SELECT revision, ts, actor, action, target, before_json, after_json FROM mesh_audit "
-		"ORDER BY revision",
+		"SELECT revision, ts, actor, action, target, before_json, after_json "
+		"FROM mesh_audit ORDER BY revision",
 	};
 	struct vbuf b = VBUF_INIT;
 	struct mstore *s = mstore_open(url);
@@ -332,8 +333,9 @@ static void test_bad_input_leaves_db_unchanged(void)
 		char err[256];
 
 		test_pubkey(2, key);
-		if (!ASSERT_OK(mesh_client_join_ex(k.url, JOIN_TOKEN, key, NULL, "db", "dbnode", ips,
-						   1, &b, err, sizeof(err)), "join with a subnet"))
+		if (!ASSERT_OK(mesh_client_join_ex(k.url, JOIN_TOKEN, key, NULL, "db", "dbnode",
+						   ips, 1, &b, err, sizeof(err)),
+			       "join with a subnet"))
 			goto out;
 	}
 	ASSERT_EQ(api(&k, ADMIN_TOKEN, "PUT", "/api/v1/policy", "allow web -> db tcp/5432\n",
@@ -425,35 +427,36 @@ static void test_bad_input_leaves_db_unchanged(void)
 		{ "policy: bad text line", "A", "PUT", "/api/v1/policy",
 		  "allow web -> db tcp/5432\nallow web db\n", 400, "line 2" },
 		{ "policy: no token", NULL, "PUT", "/api/v1/policy", "[]", 401, "missing" },
-		{ "policy: wrong token", "wrong-token-0123456789", "PUT", "/api/v1/policy", "[]", 401,
-		  "invalid admin token" },
+		{ "policy: wrong token", "wrong-token-0123456789", "PUT", "/api/v1/policy", "[]",
+		  401, "invalid admin token" },
 		{ "policy: node credential is not admin", "N", "PUT", "/api/v1/policy", "[]", 401,
 		  "invalid admin token" },
 		{ "policy: body over the limit", "A", "PUT", "/api/v1/policy", big.data, 413, "" },
-		{ "identity: duplicate", "A", "POST", "/api/v1/identities", "{\"name\":\"web\"}", 409,
-		  "exists" },
+		{ "identity: duplicate", "A", "POST", "/api/v1/identities", "{\"name\":\"web\"}",
+		  409, "exists" },
 		{ "identity: duplicate tag", "A", "POST", "/api/v1/identities",
 		  "{\"name\":\"new\",\"tag\":10}", 409, "tag 10" },
 		{ "identity: bad tag", "A", "POST", "/api/v1/identities",
 		  "{\"name\":\"new\",\"tag\":-4}", 400, "tag" },
-		{ "identity: bad name", "A", "POST", "/api/v1/identities", "{\"name\":\"a b\"}", 400,
-		  "name" },
+		{ "identity: bad name", "A", "POST", "/api/v1/identities", "{\"name\":\"a b\"}",
+		  400, "name" },
 		{ "identity: wildcard name", "A", "POST", "/api/v1/identities", "{\"name\":\"*\"}",
 		  400, "name" },
 		{ "identity: unknown field", "A", "POST", "/api/v1/identities",
 		  "{\"name\":\"x\",\"color\":\"red\"}", 400, "unknown field" },
-		{ "identity: in use", "A", "DELETE", "/api/v1/identities/web", NULL, 409, "used by" },
+		{ "identity: in use", "A", "DELETE", "/api/v1/identities/web", NULL, 409,
+		  "used by" },
 		{ "identity: unknown", "A", "DELETE", "/api/v1/identities/nosuch", NULL, 404,
 		  "no identity" },
 		{ "node: unknown", "A", "DELETE", "/api/v1/nodes/999", NULL, 404, "no node 999" },
 		{ "node: delete without token", NULL, "DELETE", "/api/v1/nodes/1", NULL, 401,
 		  "missing" },
-		{ "node: delete with a node credential", "N", "DELETE", "/api/v1/nodes/1", NULL, 401,
-		  "invalid admin token" },
+		{ "node: delete with a node credential", "N", "DELETE", "/api/v1/nodes/1", NULL,
+		  401, "invalid admin token" },
 		{ "watch: wrong credential", "vmc1.1.00000000", "GET", "/api/v1/watch", NULL, 401,
 		  "invalid node credential" },
-		{ "watch: admin token is no node credential", "A", "GET", "/api/v1/watch", NULL, 401,
-		  "invalid node credential" },
+		{ "watch: admin token is no node credential", "A", "GET", "/api/v1/watch", NULL,
+		  401, "invalid node credential" },
 		{ "watch: bad revision", "N", "GET", "/api/v1/watch?revision=x", NULL, 400,
 		  "revision" },
 		{ "status: another node's", "N", "POST", big_path, "{\"revision\":1}", 403,

@@ -97,7 +97,8 @@ static void test_rules_json(void)
 {
 	const char *doc = "{\"rules\":[{\"src\":\"web\",\"dst\":\"db\",\"proto\":\"tcp\","
 			  "\"port\":5432,\"action\":\"allow\"},{\"src\":\"*\",\"dst\":\"db\","
-			  "\"proto\":\"udp\",\"port\":\"53-54\",\"action\":\"deny\"},{\"src\":\"a\","
+			  "\"proto\":\"udp\",\"port\":\"53-54\",\"action\":\"deny\"},"
+			  "{\"src\":\"a\","
 			  "\"dst\":\"*\",\"action\":\"allow\",\"comment\":\"all\"}]}";
 	struct mesh_rule *r = NULL;
 	char err[MESH_ERR_MAX];
@@ -188,7 +189,8 @@ static void test_snapshot_parse(void)
 		"\"allowed_ips\":[\"100.96.0.1/32\"]},\"peers\":[{\"id\":2,\"name\":\"b\","
 		"\"public_key\":\"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8DA=\",\"endpoint\":"
 		"\"1.2.3.4:51820\",\"identity\":\"db\",\"tag\":11,\"address\":\"100.96.0.2\","
-		"\"allowed_ips\":[\"100.96.0.2/32\",\"192.168.0.0/24\"]}],\"identities\":[{\"name\":"
+		"\"allowed_ips\":[\"100.96.0.2/32\",\"192.168.0.0/24\"]}],"
+		"\"identities\":[{\"name\":"
 		"\"web\",\"tag\":10},{\"name\":\"db\",\"tag\":11}],\"policy\":[{\"src\":\"web\","
 		"\"src_tag\":10,\"dst\":\"*\",\"dst_tag\":0,\"proto\":\"tcp\",\"port\":\"80-90\","
 		"\"action\":\"allow\"}],\"resync_seconds\":30}";
