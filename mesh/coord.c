@@ -89,6 +89,7 @@ struct node {
 	uint64_t applied;
 	char last_seen[VTIME_BUFLEN];
 	char created[VTIME_BUFLEN];
+	bool seen_dirty; /* last_seen/applied not written yet (flush_seen) */
 };
 
 struct ident {
@@ -133,6 +134,8 @@ struct mesh_coord {
 	unsigned n_watches;
 	struct vloop_timer *notify, *sweep;
 	bool notify_armed;
+	bool seen_pending;
+	unsigned sweeps;
 
 	FILE *events; /* --jsonl: one JSON line per change (the bus takes over later) */
 	struct vmetrics *metrics;
@@ -377,6 +380,38 @@ fail:
 	return err;
 }
 
+/* Writes the contacts touch_node() recorded. Never inside a change's transaction. */
+static void flush_seen(struct mesh_coord *c)
+{
+	int err;
+
+	if (!c->seen_pending)
+		return;
+	c->seen_pending = false;
+	err = mstore_begin(c->db);
+	for (size_t i = 0; i < c->n_nodes && !err; i++) {
+		struct node *n = &c->nodes[i];
+		char id[24], rev[24];
+		const char *p[3] = { id, n->last_seen, rev };
+
+		if (!n->seen_dirty)
+			continue;
+		n->seen_dirty = false;
+		snprintf(id, sizeof(id), "%lld", n->id);
+		snprintf(rev, sizeof(rev), "%" PRIu64, n->applied);
+		err = mstore_exec(c->db, "UPDATE mesh_nodes SET last_seen = $2, "
+				  "applied_revision = $3 WHERE id = $1", 3, p);
+	}
+	if (!err)
+		err = mstore_commit(c->db);
+	if (err) {
+		mstore_rollback(c->db);
+		log_warn(COMP, "cannot record the nodes' last contact in %s: %s (retrying)",
+			 db_name(c), mstore_errmsg(c->db));
+		c->seen_pending = true;
+	}
+}
+
 static void cache_free(struct mesh_coord *c)
 {
 	free(c->nodes);
@@ -414,6 +449,8 @@ static int cache_load(struct mesh_coord *c)
 
 	if (!c->dirty)
 		return 0;
+	/* The reload replaces the nodes: write what only memory knows first. */
+	flush_seen(c);
 	err = mstore_query(c->db, &r, "SELECT n.id, n.name, n.public_key, n.endpoint, n.identity, "
 			   "i.tag, n.address, n.allowed_ips, n.cred_hash, n.applied_revision, "
 			   "n.last_seen, n.created, n.address6 FROM mesh_nodes n "
@@ -765,6 +802,8 @@ static void sweep_cb(struct vloop *loop, void *ctx)
 		if (w->deadline <= now && !cache_load(c))
 			watch_answer(c, w, w->since < c->revision);
 	}
+	if (++c->sweeps % 5 == 0)
+		flush_seen(c);
 }
 
 /* ---- handlers ---- */
@@ -819,21 +858,18 @@ static struct node *node_auth(struct mesh_coord *c, struct vhttp_req *req)
 	return n;
 }
 
+/*
+ * Records a node's contact (and the revision it applied) in memory; flush_seen() writes them in
+ * one transaction about once a second, so a hundred agents reporting after a change cost one
+ * commit, not a hundred synchronous ones on the loop thread.
+ */
 static void touch_node(struct mesh_coord *c, struct node *n, const uint64_t *applied)
 {
-	char id[24], rev[24], ts[VTIME_BUFLEN];
-	const char *p[3] = { id, vtime_utc_now(ts, sizeof(ts)), rev };
-
-	snprintf(id, sizeof(id), "%lld", n->id);
-	snprintf(n->last_seen, sizeof(n->last_seen), "%s", ts);
-	if (applied) {
-		snprintf(rev, sizeof(rev), "%" PRIu64, *applied);
+	vtime_utc_now(n->last_seen, sizeof(n->last_seen));
+	if (applied)
 		n->applied = *applied;
-		mstore_exec(c->db, "UPDATE mesh_nodes SET last_seen = $2, applied_revision = $3 "
-			    "WHERE id = $1", 3, p);
-	} else {
-		mstore_exec(c->db, "UPDATE mesh_nodes SET last_seen = $2 WHERE id = $1", 2, p);
-	}
+	n->seen_dirty = true;
+	c->seen_pending = true;
 }
 
 static void h_info(struct vhttp_req *req, void *ctx)
@@ -1854,6 +1890,8 @@ void mesh_coord_free(struct mesh_coord *c)
 		vloop_timer_del(c->notify);
 	if (c->sweep)
 		vloop_timer_del(c->sweep);
+	if (c->db)
+		flush_seen(c);
 	mstore_close(c->db);
 	cache_free(c);
 	vmetrics_free(c->metrics);

@@ -14,6 +14,9 @@
  * The debounce (100 ms by default, as shipped) is part of the measured path.
  *
  *	build/bench/bench_mesh_propagation [agents=100] [changes=20] [debounce_ms=100]
+ *
+ * With VIGIL_MESH_TEST_DB=postgresql://... the store is that PostgreSQL database (its mesh_*
+ * tables are dropped first).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -187,8 +190,9 @@ int main(int argc, char **argv)
 	}
 	qsort(recv, nr, sizeof(*recv), cmp_u64);
 	qsort(rep, np, sizeof(*rep), cmp_u64);
-	printf("mesh propagation: %u agents, %u changes, debounce %u ms, SQLite store, loopback "
-	       "HTTP/1.1 long-poll\n", n, n_changes, debounce_ms);
+	printf("mesh propagation: %u agents, %u changes, debounce %u ms, %s store, loopback "
+	       "HTTP/1.1 long-poll\n", n, n_changes, debounce_ms,
+	       getenv("VIGIL_MESH_TEST_DB") ? "PostgreSQL" : "SQLite");
 	if (nr)
 		printf("  received: n=%zu p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", nr,
 		       pct(recv, nr, 50), pct(recv, nr, 90), pct(recv, nr, 99), pct(recv, nr, 100));
