@@ -512,6 +512,7 @@ static void test_restart_keeps_state(void)
 	ASSERT_EQ(api(&k, ADMIN_TOKEN, "PUT", "/api/v1/policy", "allow web -> db tcp/5432\n",
 		      NULL), 200, "policy");
 	rev = mesh_coord_revision(k.c);
+	ASSERT_OK(mesh_client_report(k.url, a.credential, rev), "a reports before the stop");
 	coord_stop(&k);
 	/* While it is down the client says so (the agent then keeps enforcing what it has). */
 	ASSERT_EQ(mesh_client_watch(k.url, a.credential, 0, 1, &s), -ECONNREFUSED,
@@ -535,6 +536,14 @@ static void test_restart_keeps_state(void)
 	}
 	ASSERT_EQ(api(&k, ADMIN_TOKEN, "GET", "/api/v1/status", NULL, &j), 200, "status");
 	ASSERT_EQ(json_array_size(json_object_get(j, "nodes")), 3, "three nodes");
+	{
+		json_t *n0 = json_array_get(json_object_get(j, "nodes"), 0);
+
+		ASSERT_EQ(json_integer_value(json_object_get(n0, "applied_revision")),
+			  (long long)rev, "a's applied revision survives");
+		ASSERT_TRUE(json_is_string(json_object_get(n0, "last_seen")),
+			    "a's last contact survives");
+	}
 out:
 	json_decref(j);
 	mesh_snapshot_free(&s);
