@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The coordinator's client (libcurl easy interface, one handle per call) and the snapshot
+ * The coordinator's client (libcurl easy interface, one handle per thread) and the snapshot
  * parser (jansson); see client.h.
  */
 #include <curl/curl.h>
@@ -18,10 +18,39 @@
 #define COMP "mesh"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_key_t curl_key;
+
+static void handle_free(void *h)
+{
+	curl_easy_cleanup(h);
+}
 
 static void curl_init_once(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_key_create(&curl_key, handle_free);
+}
+
+/*
+ * One curl handle per thread, kept between calls (freed when the thread exits) so an agent's
+ * watch loop reuses its keep-alive connection instead of opening one per long-poll.
+ */
+static CURL *thread_handle(void)
+{
+	CURL *h;
+
+	pthread_once(&curl_once, curl_init_once);
+	h = pthread_getspecific(curl_key);
+	if (h) {
+		curl_easy_reset(h);
+		return h;
+	}
+	h = curl_easy_init();
+	if (h && pthread_setspecific(curl_key, h)) {
+		curl_easy_cleanup(h);
+		h = NULL;
+	}
+	return h;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
@@ -55,10 +84,9 @@ int mesh_client_request(const char *url, const char *token, const char *method, 
 	CURL *h;
 	int ret = 0;
 
-	pthread_once(&curl_once, curl_init_once);
 	*status = 0;
 	vbuf_reset(resp);
-	h = curl_easy_init();
+	h = thread_handle();
 	if (!h)
 		return -ENOMEM;
 	vbuf_printf(&full, "%s%s%s", url,
@@ -95,7 +123,6 @@ int mesh_client_request(const char *url, const char *token, const char *method, 
 	}
 	vbuf_cstr(resp);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
 	vbuf_free(&full);
 	vbuf_free(&auth);
 	return ret;

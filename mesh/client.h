@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The coordinator's HTTP client (libcurl), for the agent and the admin CLI. Every call is
- * synchronous and thread-safe (one curl handle per call); @url is the coordinator's base URL
+ * synchronous and thread-safe (one curl handle per thread, reused so connections are kept
+ * alive); @url is the coordinator's base URL
  * ("http://10.0.0.1:7420"). Calls return 0 or a negative errno:
  *   -ECONNREFUSED / -ETIMEDOUT / -EIO  the coordinator could not be reached or hung up
  *   -EACCES   401/403 (bad or missing token or credential)
