@@ -190,9 +190,22 @@ int main(int argc, char **argv)
 	}
 	qsort(recv, nr, sizeof(*recv), cmp_u64);
 	qsort(rep, np, sizeof(*rep), cmp_u64);
-	printf("mesh propagation: %u agents, %u changes, debounce %u ms, %s store, loopback "
-	       "HTTP/1.1 long-poll\n", n, n_changes, debounce_ms,
-	       getenv("VIGIL_MESH_TEST_DB") ? "PostgreSQL" : "SQLite");
+	{
+		/* The machine's load says how far these figures are from an idle coordinator. */
+		char load[64] = "?";
+		FILE *f = fopen("/proc/loadavg", "r");
+
+		if (f) {
+			if (!fgets(load, sizeof(load), f))
+				snprintf(load, sizeof(load), "?");
+			fclose(f);
+			load[strcspn(load, " ")] = 0;
+		}
+		printf("mesh propagation: %u agents, %u changes, debounce %u ms, %s store, loopback "
+		       "HTTP/1.1 long-poll, load average %s on %ld CPUs\n", n, n_changes,
+		       debounce_ms, getenv("VIGIL_MESH_TEST_DB") ? "PostgreSQL" : "SQLite", load,
+		       sysconf(_SC_NPROCESSORS_ONLN));
+	}
 	if (nr)
 		printf("  received: n=%zu p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", nr,
 		       pct(recv, nr, 50), pct(recv, nr, 90), pct(recv, nr, 99), pct(recv, nr, 100));
