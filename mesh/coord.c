@@ -137,6 +137,11 @@ struct mesh_coord {
 	bool seen_pending;
 	unsigned sweeps;
 
+	bool rendered; /* r_*: the snapshot's parts for the current cache (render_cache) */
+	struct vbuf *r_nodes;
+	size_t n_r_nodes;
+	struct vbuf r_idents, r_policy;
+
 	FILE *events; /* --jsonl: one JSON line per change (the bus takes over later) */
 	struct vmetrics *metrics;
 	struct vmetric *m_revision, *m_nodes, *m_in_sync, *m_watchers, *m_changes;
@@ -412,8 +417,11 @@ static void flush_seen(struct mesh_coord *c)
 	}
 }
 
+static void render_free(struct mesh_coord *c);
+
 static void cache_free(struct mesh_coord *c)
 {
+	render_free(c);
 	free(c->nodes);
 	free(c->idents);
 	free(c->rules);
@@ -603,31 +611,45 @@ static void rules_json(struct vjw *w, const struct mesh_rule *rules, size_t n)
 	vjw_end(w);
 }
 
-/* The snapshot one node gets: itself, every other node as a peer, identities, policy. */
-static void snapshot_json(struct vbuf *b, struct mesh_coord *c, const struct node *self,
-			  bool changed)
+/*
+ * The parts of every snapshot, rendered once per state (render_cache) rather than once per
+ * watcher: each node as a peer, the identities and the policy with tags resolved. A change
+ * reloads the cache and drops the rendering; contacts (last_seen) are not in the snapshot.
+ */
+static void render_free(struct mesh_coord *c)
 {
-	char cidr[MESH_CIDR_STR_MAX], ports[16];
-	struct vjw w;
+	for (size_t i = 0; c->r_nodes && i < c->n_r_nodes; i++)
+		vbuf_free(&c->r_nodes[i]);
+	free(c->r_nodes);
+	c->r_nodes = NULL;
+	c->n_r_nodes = 0;
+	vbuf_free(&c->r_idents);
+	vbuf_free(&c->r_policy);
+	c->rendered = false;
+}
 
-	vjw_init(&w, b);
-	vjw_obj(&w);
-	vjw_kuint(&w, "revision", c->revision);
-	vjw_kbool(&w, "changed", changed);
-	vjw_kstr(&w, "cidr", mesh_cidr_str(&c->pool, cidr, sizeof(cidr)));
-	if (c->pool6.family)
-		vjw_kstr(&w, "cidr6", mesh_cidr_str(&c->pool6, cidr, sizeof(cidr)));
-	vjw_key(&w, "node");
-	node_json(&w, self, false);
-	vjw_key(&w, "peers");
-	vjw_arr(&w);
-	for (size_t i = 0; i < c->n_nodes; i++)
-		if (c->nodes[i].id != self->id)
-			node_json(&w, &c->nodes[i], false);
-	vjw_end(&w);
-	vjw_key(&w, "identities");
+static int render_cache(struct mesh_coord *c)
+{
+	char ports[16];
+	struct vjw w;
+	int err = 0;
+
+	if (c->rendered)
+		return 0;
+	render_free(c);
+	c->r_nodes = calloc(c->n_nodes + 1, sizeof(*c->r_nodes));
+	if (!c->r_nodes)
+		return -ENOMEM;
+	c->n_r_nodes = c->n_nodes;
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		vjw_init(&w, &c->r_nodes[i]);
+		node_json(&w, &c->nodes[i], false);
+		err |= w.err;
+	}
+	vjw_init(&w, &c->r_idents);
 	idents_json(&w, c);
-	vjw_key(&w, "policy");
+	err |= w.err;
+	vjw_init(&w, &c->r_policy);
 	vjw_arr(&w);
 	for (size_t i = 0; i < c->n_rules; i++) {
 		const struct mesh_rule *r = &c->rules[i];
@@ -643,8 +665,48 @@ static void snapshot_json(struct vbuf *b, struct mesh_coord *c, const struct nod
 		vjw_end(&w);
 	}
 	vjw_end(&w);
+	err |= w.err;
+	if (err) {
+		render_free(c);
+		return -ENOMEM;
+	}
+	c->rendered = true;
+	return 0;
+}
+
+/* The snapshot one node (@self, an element of c->nodes) gets: itself, every other node as a
+ * peer, identities, policy. 0 or -ENOMEM. */
+static int snapshot_json(struct vbuf *b, struct mesh_coord *c, const struct node *self,
+			 bool changed)
+{
+	size_t me = (size_t)(self - c->nodes);
+	char cidr[MESH_CIDR_STR_MAX];
+	struct vjw w;
+
+	if (render_cache(c))
+		return -ENOMEM;
+	vjw_init(&w, b);
+	vjw_obj(&w);
+	vjw_kuint(&w, "revision", c->revision);
+	vjw_kbool(&w, "changed", changed);
+	vjw_kstr(&w, "cidr", mesh_cidr_str(&c->pool, cidr, sizeof(cidr)));
+	if (c->pool6.family)
+		vjw_kstr(&w, "cidr6", mesh_cidr_str(&c->pool6, cidr, sizeof(cidr)));
+	vjw_key(&w, "node");
+	vjw_raw(&w, c->r_nodes[me].data, c->r_nodes[me].len);
+	vjw_key(&w, "peers");
+	vjw_arr(&w);
+	for (size_t i = 0; i < c->n_r_nodes; i++)
+		if (i != me)
+			vjw_raw(&w, c->r_nodes[i].data, c->r_nodes[i].len);
+	vjw_end(&w);
+	vjw_key(&w, "identities");
+	vjw_raw(&w, c->r_idents.data, c->r_idents.len);
+	vjw_key(&w, "policy");
+	vjw_raw(&w, c->r_policy.data, c->r_policy.len);
 	vjw_kuint(&w, "resync_seconds", c->cfg.watch_timeout / 1000000000ull);
 	vjw_end(&w);
+	return w.err ? -ENOMEM : 0;
 }
 
 /* ---- changes ---- */
@@ -767,8 +829,10 @@ static void watch_answer(struct mesh_coord *c, struct watch *w, bool changed)
 	} else {
 		struct vbuf b = VBUF_INIT;
 
-		snapshot_json(&b, c, n, changed);
-		vhttp_reply_json(w->req, 200, vbuf_cstr(&b));
+		if (snapshot_json(&b, c, n, changed))
+			vhttp_reply_error(w->req, 503, "out of memory building the snapshot");
+		else
+			vhttp_reply_json(w->req, 200, vbuf_cstr(&b));
 		vbuf_free(&b);
 	}
 	free(w);
@@ -919,8 +983,10 @@ static void h_watch(struct vhttp_req *req, void *ctx)
 	if (since < c->revision || tmo == 0) {
 		struct vbuf b = VBUF_INIT;
 
-		snapshot_json(&b, c, n, since < c->revision);
-		vhttp_reply_json(req, 200, vbuf_cstr(&b));
+		if (snapshot_json(&b, c, n, since < c->revision))
+			vhttp_reply_error(req, 503, "out of memory building the snapshot");
+		else
+			vhttp_reply_json(req, 200, vbuf_cstr(&b));
 		vbuf_free(&b);
 		return;
 	}
