@@ -180,7 +180,7 @@ static int add_token(struct token *t, size_t *n, const char *tok, size_t len, co
  * the file.
  */
 static int load_tokens(struct token *t, size_t *n, const char *list, const char *file,
-		       const char *opt)
+		       const char *opt, bool bindable)
 {
 	char where[300];
 	int err;
@@ -192,7 +192,7 @@ static int load_tokens(struct token *t, size_t *n, const char *list, const char 
 		while (*p) {
 			size_t len = strcspn(p, ",");
 			char ident[MESH_NAME_MAX + 1] = "";
-			size_t tl = strcspn(p, ",:");
+			size_t tl = bindable ? strcspn(p, ",:") : len;
 
 			if (tl < len) {
 				snprintf(ident, sizeof(ident), "%.*s", (int)(len - tl - 1),
@@ -234,7 +234,13 @@ static int load_tokens(struct token *t, size_t *n, const char *list, const char 
 
 				while (isspace((unsigned char)*id))
 					id++;
-				err = add_token(t, n, s, (size_t)(sp - s), id, where);
+				if (*id && !bindable) {
+					log_error(COMP, "%s: an admin token is one word; \"%s\" "
+						  "follows it", where, id);
+					err = -EINVAL;
+				} else {
+					err = add_token(t, n, s, (size_t)(sp - s), id, where);
+				}
 			}
 			if (err) {
 				fclose(f);
@@ -970,14 +976,12 @@ static void h_watch(struct vhttp_req *req, void *ctx)
 	if (ts) {
 		uint64_t t;
 
-		if (!parse_u64(ts, &t) || t > tmo) {
-			char msg[128];
-
-			snprintf(msg, sizeof(msg), "timeout: expected seconds 0..%" PRIu64, tmo);
-			vhttp_reply_error(req, 400, msg);
+		if (!parse_u64(ts, &t)) {
+			vhttp_reply_error(req, 400, "timeout: expected whole seconds");
 			return;
 		}
-		tmo = t;
+		/* Longer than --watch-timeout is clamped: the agent still gets its resync. */
+		tmo = t < tmo ? t : tmo;
 	}
 	touch_node(c, n, NULL);
 	if (since < c->revision || tmo == 0) {
@@ -1877,8 +1881,9 @@ struct mesh_coord *mesh_coord_new(struct vloop *loop, const struct mesh_coord_cf
 		}
 	}
 	if (load_tokens(c->admin, &c->n_admin, cfg->admin_token, cfg->admin_token_file,
-			"admin-token") ||
-	    load_tokens(c->join, &c->n_join, cfg->join_token, cfg->join_token_file, "join-token"))
+			"admin-token", false) ||
+	    load_tokens(c->join, &c->n_join, cfg->join_token, cfg->join_token_file, "join-token",
+			true))
 		goto fail;
 	if (!c->n_admin) {
 		log_error(COMP, "no admin token: give --admin-token-file FILE (or --admin-token) "

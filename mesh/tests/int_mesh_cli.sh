@@ -89,5 +89,7 @@ expect_err coord_bad_cidr 1 "--cidr" mesh coordinator --listen 127.0.0.1:0 --db 
 expect_err coord_no_admin 1 "no admin token" mesh coordinator --listen 127.0.0.1:0 --db "$TMP/x.db"
 echo short >"$TMP/short.tok"
 expect_err coord_short_token 1 "at least 16" mesh coordinator --listen 127.0.0.1:0 --db "$TMP/x.db" --admin-token-file "$TMP/short.tok"
+echo "admin-token-aaaaaaaaaaaaaaaaaaaa web" >"$TMP/two.tok"
+expect_err coord_admin_token_one_word 1 "one word" mesh coordinator --listen 127.0.0.1:0 --db "$TMP/x.db" --admin-token-file "$TMP/two.tok"
 expect_err coord_port_in_use 1 "127.0.0.1:$port" mesh coordinator --listen "127.0.0.1:$port" --db "$TMP/x.db" --admin-token-file "$TMP/admin.tok"
 exit $T_FAILED
