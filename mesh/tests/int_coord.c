@@ -778,7 +778,30 @@ out:
 	coord_cleanup(&k);
 }
 
+/* Stopping the coordinator answers the watches it holds (503) instead of leaving them hanging. */
+static void test_stop_answers_watches(void)
+{
+	struct mesh_join_result a;
+	struct held h;
+	pthread_t th;
+	struct coord k;
+
+	if (!setup(&k) || !join(&k, 1, "web", &a))
+		goto out;
+	h = (struct held){ .k = &k, .cred = a.credential, .since = mesh_coord_revision(k.c) };
+	pthread_create(&th, NULL, hold_watch, &h);
+	for (int t = 0; t < 500 && mesh_coord_watchers(k.c) < 1; t++)
+		usleep(10000);
+	ASSERT_EQ(mesh_coord_watchers(k.c), 1, "watch held");
+	coord_stop(&k);
+	pthread_join(th, NULL);
+	ASSERT_EQ(h.err, -EPROTO, "the watch got an answer (503), not a hang");
+	mesh_snapshot_free(&h.s);
+out:
+	coord_cleanup(&k);
+}
+
 TESTS(T(test_join_allocates), T(test_policy_snapshot_status), T(test_watch_wakes),
       T(test_bad_input_leaves_db_unchanged), T(test_restart_keeps_state), T(test_audit_log),
       T(test_remove_node), T(test_watch_timeout_resyncs), T(test_debounce_batches),
-      T(test_ipv6_addresses))
+      T(test_ipv6_addresses), T(test_stop_answers_watches))

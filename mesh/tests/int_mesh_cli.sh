@@ -71,7 +71,7 @@ check status_in_sync bash -c "'$VIGIL' mesh status --json | jq -e '.nodes[0].app
 check status_table bash -c "'$VIGIL' mesh status | grep -q '^revision 6, 2 nodes'"
 
 VIGIL_TOKEN=wrong-token-0000000000 expect_err wrong_token 1 "HTTP 401" mesh status
-VIGIL_TOKEN_FILE= expect_err no_token 2 "no admin token" mesh nodes
+VIGIL_TOKEN_FILE='' expect_err no_token 2 "no admin token" mesh nodes
 expect_err unreachable 1 "cannot reach the coordinator" mesh status --coordinator "http://127.0.0.1:$(free_port)"
 expect_err node_rm_unknown 1 "no node 99" mesh nodes rm 99
 check node_rm bash -c "'$VIGIL' mesh nodes rm 2 | grep -q 'removed node 2, revision 7'"
