@@ -11,6 +11,7 @@
 #include "version.h"
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
+#include "mesh/coord.h"
 #include "probe/probe.h"
 #include "rpc/cmd.h"
 
@@ -56,6 +57,8 @@ static int man_run(int argc, char **argv)
 }
 
 const struct vcmd vigil_commands[] = {
+	{ .name = "mesh", .summary = "identity-based WireGuard mesh: coordinator and admin commands",
+	  .subs = mesh_cmds },
 	{ .name = "probe", .summary = VPROBE_CMD_SUMMARY, .run = probe_cmd_run,
 	  .usage = "[--json]", .description = VPROBE_CMD_DESCRIPTION },
 	RPC_CMD_ROW,
