@@ -50,6 +50,14 @@ struct rpc_call {
 	uint64_t latency_ns; /* first request byte read -> last response byte written */
 	uint64_t req_bytes;
 	uint64_t resp_bytes;
+	/*
+	 * With rpc_conn_opts.capture_params only: a prefix of the request item's raw "params"
+	 * text as captured (never redacted here), valid during the callback only.
+	 */
+	bool has_params;
+	bool params_truncated; /* cut by the capture or by params_max */
+	uint32_t params_len;
+	const char *params;
 	char method[RPC_METHOD_MAX + 1];
 	char id[RPC_ID_MAX + 1];
 	char error_message[RPC_ERRMSG_MAX + 1];

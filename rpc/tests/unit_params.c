@@ -125,4 +125,193 @@ static void test_scan_params_cut(void)
 	ASSERT_FALSE(s.v[0].has_params, "no params from bad syntax");
 }
 
-TESTS(T(test_scan_params_spans), T(test_scan_params_cut))
+/* Calls with a copy of their params (the call's pointer is only valid in the callback). */
+struct prec {
+	struct rec r;
+	char params[16][2048];
+};
+
+static void prec_cb(const struct rpc_call *c, void *ctx)
+{
+	struct prec *p = ctx;
+	size_t i = p->r.n;
+
+	if (i < 16 && c->params) {
+		memcpy(p->params[i], c->params, c->params_len < 2047 ? c->params_len : 2047);
+		p->params[i][c->params_len < 2047 ? c->params_len : 2047] = 0;
+	} else if (i < 16) {
+		strcpy(p->params[i], "(none)");
+	}
+	rec_cb(c, &p->r);
+}
+
+static const char *secret_req =
+	"[{\"jsonrpc\":\"2.0\",\"method\":\"eth_getBalance\",\"params\":[\"0xabc\",\"latest\"],"
+	"\"id\":1},{\"jsonrpc\":\"2.0\",\"method\":\"personal_unlockAccount\",\"params\":[\"0x1\","
+	"\"hunter2\",300],\"id\":2},{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\",\"id\":3}]";
+static const char *secret_resp = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x0\"},"
+				 "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":true},"
+				 "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":\"0x5\"}]";
+
+/* Default options: no params anywhere, whatever the request holds. */
+static void test_conn_default_no_params(void)
+{
+	struct prec p = { 0 };
+	struct rpc_conn *c = rpc_conn_new(NULL, prec_cb, &p);
+	struct vbuf q = VBUF_INIT, s = VBUF_INIT;
+
+	http_req(&q, secret_req);
+	http_resp(&s, secret_resp);
+	feed_str(c, RPC_DIR_REQUEST, 1, q.data);
+	feed_str(c, RPC_DIR_RESPONSE, 2, s.data);
+	if (ASSERT_EQ(p.r.n, 3, "calls"))
+		for (size_t i = 0; i < 3; i++)
+			ASSERT_TRUE(!p.r.v[i].has_params && !p.r.v[i].params &&
+					    !p.r.v[i].params_len,
+				    "no params without capture_params");
+	rpc_conn_free(c);
+	vbuf_free(&q);
+	vbuf_free(&s);
+	rec_free(&p.r);
+}
+
+/* HTTP batch: every item gets its own params; an item without params gets none. */
+static void test_conn_http_params(void)
+{
+	struct rpc_conn_opts o = { .capture_params = true };
+	struct prec p = { 0 };
+	struct rpc_conn *c = rpc_conn_new(&o, prec_cb, &p);
+	struct vbuf q = VBUF_INIT, s = VBUF_INIT;
+	uint64_t ts = 1;
+
+	http_req(&q, secret_req);
+	http_resp(&s, secret_resp);
+	/* in small reads, so that the body is reassembled from pieces */
+	feed_split(c, RPC_DIR_REQUEST, &ts, q.data, q.len, 7, 7);
+	feed_split(c, RPC_DIR_RESPONSE, &ts, s.data, s.len, 5, 5);
+	if (!ASSERT_EQ(p.r.n, 3, "calls"))
+		goto out;
+	ASSERT_STREQ(p.params[0], "[\"0xabc\",\"latest\"]", "item 0");
+	ASSERT_FALSE(p.r.v[0].params_truncated, "whole");
+	ASSERT_STREQ(p.params[1], "[\"0x1\",\"hunter2\",300]", "item 1 (raw: redaction is the "
+							      "tracer's job)");
+	ASSERT_FALSE(p.r.v[2].has_params, "item 2 has none");
+	ASSERT_STREQ(p.params[2], "(none)", "item 2");
+out:
+	rpc_conn_free(c);
+	vbuf_free(&q);
+	vbuf_free(&s);
+	rec_free(&p.r);
+}
+
+/* params_max and the capture limit both cut params, and say so. */
+static void test_conn_params_limits(void)
+{
+	struct rpc_conn_opts o = { .capture_params = true, .params_max = 16 };
+	struct prec p = { 0 };
+	struct rpc_conn *c = rpc_conn_new(&o, prec_cb, &p);
+	struct vbuf q = VBUF_INIT, s = VBUF_INIT, body = VBUF_INIT;
+	uint64_t ts = 1;
+
+	http_req(&q, "{\"jsonrpc\":\"2.0\",\"method\":\"eth_call\",\"params\":[{\"to\":\"0x1234\","
+		     "\"data\":\"0xabcdef\"},\"latest\"],\"id\":1}");
+	http_resp(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x\"}");
+	feed_str(c, RPC_DIR_REQUEST, ts++, q.data);
+	feed_str(c, RPC_DIR_RESPONSE, ts++, s.data);
+	if (ASSERT_EQ(p.r.n, 1, "call")) {
+		ASSERT_EQ(p.r.v[0].params_len, 16, "params_max bytes");
+		ASSERT_STREQ(p.params[0], "[{\"to\":\"0x1234\",", "prefix");
+		ASSERT_TRUE(p.r.v[0].params_truncated, "truncated by params_max");
+	}
+	rpc_conn_free(c);
+
+	/* 1 KiB default; the capture keeps 4 KiB of a 20 KB request: params cut by the capture */
+	p.r.n = 0;
+	o.params_max = 0;
+	c = rpc_conn_new(&o, prec_cb, &p);
+	vbuf_reset(&q);
+	vbuf_puts(&body, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_call\",\"params\":[\"");
+	while (body.len < 900)
+		vbuf_puts(&body, "ab");
+	vbuf_puts(&body, "\"]}");
+	http_req(&q, body.data);
+	feed_split(c, RPC_DIR_REQUEST, &ts, q.data, q.len, 8192, 4096);
+	feed_str(c, RPC_DIR_RESPONSE, ts++, s.data);
+	if (ASSERT_EQ(p.r.n, 1, "call")) {
+		ASSERT_FALSE(p.r.v[0].params_truncated, "under 1 KiB: whole");
+		ASSERT_EQ(p.r.v[0].params_len, strstr(body.data, "]}") + 1 -
+						       strstr(body.data, "[\""),
+			  "length");
+	}
+	vbuf_reset(&q);
+	vbuf_reset(&body);
+	vbuf_puts(&body, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"eth_call\",\"params\":[\"");
+	while (body.len < 20000)
+		vbuf_puts(&body, "ab");
+	vbuf_puts(&body, "\"]}");
+	http_req(&q, body.data);
+	/* a 20 KB read of which 600 bytes are captured */
+	feed_split(c, RPC_DIR_REQUEST, &ts, q.data, q.len, 65536, 600);
+	feed_str(c, RPC_DIR_RESPONSE, ts++, s.data);
+	if (ASSERT_EQ(p.r.n, 2, "second call")) {
+		ASSERT_TRUE(p.r.v[1].params_truncated, "cut by the capture");
+		ASSERT_LE(p.r.v[1].params_len, 600, "at most what was captured");
+		ASSERT_TRUE(p.r.v[1].params_len > 400, "most of it");
+	}
+	rpc_conn_close(c, ts);
+	rpc_conn_free(c);
+	vbuf_free(&q);
+	vbuf_free(&s);
+	vbuf_free(&body);
+	rec_free(&p.r);
+}
+
+/* WebSocket: params travel with the pending request until its (out of order) response. */
+static void test_conn_ws_params(void)
+{
+	static const char up_req[] = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+				     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+				     "Sec-WebSocket-Version: 13\r\n\r\n";
+	static const char up_resp[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				      "Connection: Upgrade\r\n\r\n";
+	struct rpc_conn_opts o = { .capture_params = true };
+	struct prec p = { 0 };
+	struct rpc_conn *c = rpc_conn_new(&o, prec_cb, &p);
+	struct vbuf q = VBUF_INIT, s = VBUF_INIT;
+
+	feed_str(c, RPC_DIR_REQUEST, 1, up_req);
+	feed_str(c, RPC_DIR_RESPONSE, 2, up_resp);
+	ws_text(&q, true, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"eth_subscribe\","
+			  "\"params\":[\"newHeads\"]}");
+	ws_text(&q, true, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"eth_getCode\","
+			  "\"params\":[\"0xdead\",\"latest\"]}");
+	ws_text(&q, true, "{\"jsonrpc\":\"2.0\",\"method\":\"client_note\",\"params\":{\"a\":1}}");
+	ws_text(&q, true, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"eth_chainId\"}");
+	ws_text(&s, false, "{\"jsonrpc\":\"2.0\",\"id\":8,\"result\":\"0x\"}");
+	ws_text(&s, false, "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":"
+			   "{\"subscription\":\"0x1\",\"result\":{}}}");
+	ws_text(&s, false, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":\"0x1\"}");
+	rpc_conn_feed(c, RPC_DIR_REQUEST, 3, q.data, q.len, q.len);
+	rpc_conn_feed(c, RPC_DIR_RESPONSE, 4, s.data, s.len, s.len);
+	/* id 9 stays pending: delivered at close, with its (absent) params */
+	rpc_conn_close(c, 5);
+	if (!ASSERT_EQ(p.r.n, 5, "calls"))
+		goto out;
+	ASSERT_STREQ(p.r.v[0].method, "client_note", "client notification first");
+	ASSERT_STREQ(p.params[0], "{\"a\":1}", "its params");
+	ASSERT_STREQ(p.r.v[1].method, "eth_getCode", "id 8");
+	ASSERT_STREQ(p.params[1], "[\"0xdead\",\"latest\"]", "id 8 params");
+	ASSERT_EQ(p.r.v[2].kind, RPC_KIND_NOTIFICATION, "server push");
+	ASSERT_FALSE(p.r.v[2].has_params, "a push's params are not request params");
+	ASSERT_STREQ(p.params[3], "[\"newHeads\"]", "id 7 params");
+	ASSERT_STREQ(p.r.v[4].method, "eth_chainId", "pending one");
+	ASSERT_FALSE(p.r.v[4].has_params, "none");
+out:
+	rpc_conn_free(c);
+	vbuf_free(&q);
+	vbuf_free(&s);
+	rec_free(&p.r);
+}
+
+TESTS(T(test_scan_params_spans), T(test_scan_params_cut), T(test_conn_default_no_params),
+      T(test_conn_http_params), T(test_conn_params_limits), T(test_conn_ws_params))
