@@ -313,5 +313,136 @@ out:
 	rec_free(&p.r);
 }
 
+/*
+ * With no params to export, the event is byte for byte what it was before params existed (the
+ * expected text is the output of rpc_call_to_json() at commit c23854f for the same call), even
+ * when the call carries raw params.
+ */
+static void test_json_default_unchanged(void)
+{
+	static const char before[] =
+		"{\"ts\":\"2025-11-21T05:28:24.123456Z\",\"app_id\":\"mainnet-1\",\"pid\":4242,"
+		"\"comm\":\"geth\",\"client\":\"127.0.0.1:51234\",\"server_port\":8545,"
+		"\"transport\":\"http\",\"kind\":\"call\",\"method\":\"personal_unlockAccount\","
+		"\"method_truncated\":false,\"id\":\"2\",\"batch_index\":1,\"batch_size\":3,"
+		"\"req_bytes\":321,\"resp_bytes\":123,\"latency_ns\":1000,\"status\":\"ok\","
+		"\"error_code\":null,\"error_message\":null,\"http_status\":200}";
+	struct rpc_call_meta m = { .ts_real_ns = 1763702904123456789ull, .app_id = "mainnet-1",
+				   .pid = 4242, .comm = "geth", .client = "127.0.0.1:51234",
+				   .server_port = 8545 };
+	struct vbuf b = VBUF_INIT;
+	struct rpc_call c;
+
+	memset(&c, 0, sizeof(c));
+	c.transport = RPC_TRANSPORT_HTTP;
+	c.status = RPC_STATUS_OK;
+	strcpy(c.method, "personal_unlockAccount");
+	c.method_len = 22;
+	c.id_kind = RPC_ID_NUMBER;
+	strcpy(c.id, "2");
+	c.id_len = 1;
+	c.batch_index = 1;
+	c.batch_size = 3;
+	c.req_bytes = 321;
+	c.resp_bytes = 123;
+	c.latency_ns = 1000;
+	c.http_status = 200;
+	ASSERT_OK(rpc_call_to_json(&c, &m, &b), "json");
+	ASSERT_STREQ(vbuf_cstr(&b), before, "no params");
+	c.has_params = true;
+	c.params = "[\"0x1\",\"hunter2\",300]";
+	c.params_len = (uint32_t)strlen(c.params);
+	vbuf_reset(&b);
+	ASSERT_OK(rpc_call_to_json(&c, &m, &b), "json");
+	ASSERT_STREQ(vbuf_cstr(&b), before, "raw params never written");
+	vbuf_free(&b);
+}
+
+struct render {
+	struct vbuf out;
+	size_t n;
+};
+
+static void render_cb(const struct rpc_call *c, void *ctx)
+{
+	struct render *r = ctx;
+	struct rpc_call_meta m = { .ts_real_ns = c->ts_ns, .app_id = "a", .pid = 1, .comm = "c",
+				   .client = "127.0.0.1:1", .server_port = 8545 };
+
+	rpc_call_to_json(c, &m, &r->out);
+	vbuf_putc(&r->out, '\n');
+	r->n++;
+}
+
+/* The same traffic with and without capture_params renders the same events. */
+static void test_json_capture_on_same_events(void)
+{
+	struct render off = { VBUF_INIT, 0 }, on = { VBUF_INIT, 0 };
+	struct rpc_conn_opts o = { .capture_params = true, .params_max = 8 };
+	struct rpc_conn *a = rpc_conn_new(NULL, render_cb, &off);
+	struct rpc_conn *b = rpc_conn_new(&o, render_cb, &on);
+	struct vbuf q = VBUF_INIT, s = VBUF_INIT;
+	uint64_t ta = 1, tb = 1;
+
+	for (int i = 0; i < 3; i++) {
+		http_req(&q, secret_req);
+		http_resp(&s, secret_resp);
+	}
+	feed_split(a, RPC_DIR_REQUEST, &ta, q.data, q.len, 100, 60);
+	feed_split(b, RPC_DIR_REQUEST, &tb, q.data, q.len, 100, 60);
+	feed_split(a, RPC_DIR_RESPONSE, &ta, s.data, s.len, 50, 50);
+	feed_split(b, RPC_DIR_RESPONSE, &tb, s.data, s.len, 50, 50);
+	rpc_conn_close(a, ta);
+	rpc_conn_close(b, tb);
+	ASSERT_EQ(on.n, off.n, "same calls");
+	ASSERT_TRUE(on.n >= 3, "some calls");
+	ASSERT_STREQ(vbuf_cstr(&on.out), vbuf_cstr(&off.out), "same bytes");
+	ASSERT_TRUE(!strstr(vbuf_cstr(&on.out), "params"), "no params field");
+	rpc_conn_free(a);
+	rpc_conn_free(b);
+	vbuf_free(&q);
+	vbuf_free(&s);
+	vbuf_free(&on.out);
+	vbuf_free(&off.out);
+}
+
+/* Params the caller exports: a JSON string (it may be cut) and its truncation flag. */
+static void test_json_with_params(void)
+{
+	struct rpc_call_meta m = { .ts_real_ns = 1, .app_id = "a", .pid = 1, .comm = "c",
+				   .client = "127.0.0.1:1", .server_port = 8545 };
+	struct vbuf b = VBUF_INIT;
+	struct rpc_call c;
+	json_error_t jerr;
+	json_t *doc;
+
+	memset(&c, 0, sizeof(c));
+	c.batch_size = 1;
+	m.params = "[{\"to\":\"0x1\",\"data\":\"0x\\\"ab";
+	m.params_len = strlen(m.params);
+	m.params_truncated = true;
+	ASSERT_OK(rpc_call_to_json(&c, &m, &b), "json");
+	doc = json_loads(vbuf_cstr(&b), 0, &jerr);
+	if (!ASSERT_NOT_NULL(doc, vbuf_cstr(&b)))
+		goto out;
+	ASSERT_STREQ(json_string_value(json_object_get(doc, "params")), m.params, "text");
+	ASSERT_TRUE(json_is_true(json_object_get(doc, "params_truncated")), "truncated");
+	json_decref(doc);
+	m.params = "";
+	m.params_len = 0;
+	m.params_truncated = false;
+	vbuf_reset(&b);
+	ASSERT_OK(rpc_call_to_json(&c, &m, &b), "json");
+	doc = json_loads(vbuf_cstr(&b), 0, &jerr);
+	if (!ASSERT_NOT_NULL(doc, vbuf_cstr(&b)))
+		goto out;
+	ASSERT_STREQ(json_string_value(json_object_get(doc, "params")), "", "empty text");
+	ASSERT_TRUE(json_is_false(json_object_get(doc, "params_truncated")), "whole");
+	json_decref(doc);
+out:
+	vbuf_free(&b);
+}
+
 TESTS(T(test_scan_params_spans), T(test_scan_params_cut), T(test_conn_default_no_params),
-      T(test_conn_http_params), T(test_conn_params_limits), T(test_conn_ws_params))
+      T(test_conn_http_params), T(test_conn_params_limits), T(test_conn_ws_params),
+      T(test_json_default_unchanged), T(test_json_capture_on_same_events), T(test_json_with_params))
