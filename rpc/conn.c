@@ -242,7 +242,8 @@ static struct req_item *hp_item(struct http_pend *p, uint32_t i)
 static void hp_release(struct http_pend *p)
 {
 	for (uint32_t i = 0; i < p->n_items; i++)
-		req_item_release(hp_item(p, i));
+		if (hp_item(p, i)->params)
+			req_item_release(hp_item(p, i));
 	free(p->items);
 	p->items = NULL;
 }
