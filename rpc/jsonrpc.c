@@ -358,7 +358,9 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 			a = s->i;
 			r = skip_value(s);
 			if (r == S_BAD) {
-				it->has_params = false;
+				/* no params, even if an earlier "params" had one (found by fuzz) */
+				it->has_params = it->params_cut = false;
+				it->params_off = it->params_len = 0;
 				return r;
 			}
 			it->has_params = true;

@@ -123,6 +123,10 @@ static void test_scan_params_cut(void)
 	js = scan(b, strlen(b), &s);
 	ASSERT_TRUE(js.bad, "bad");
 	ASSERT_FALSE(s.v[0].has_params, "no params from bad syntax");
+	/* ... even after good params (found by fuzz_jsonrpc) */
+	const char *g = "{\"params\":[1],\"method\":\"m\",\"params\":,]}";
+	scan(g, strlen(g), &s);
+	ASSERT_TRUE(!s.v[0].has_params && !s.v[0].params_len && !s.v[0].params_cut, "undone");
 }
 
 /* Calls with a copy of their params (the call's pointer is only valid in the callback). */
