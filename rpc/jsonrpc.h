@@ -3,8 +3,8 @@
  * A tolerant JSON-RPC 2.0 scanner. It does not build a document: it walks the bytes once and
  * pulls out, per item of a single message or a batch, the method, the id (as text), whether a
  * result or an error is present, error.code and error.message, and where the "params" value lies
- * in the input (it is not copied: the caller decides whether to keep it). The input may be cut anywhere
- * (capture limit, lost bytes): everything that precedes the cut is reported, a value the cut runs
+ * in the input (it is not copied: the caller decides whether to keep it). The input may be cut
+ * anywhere (capture limit, lost bytes): everything that precedes the cut is reported, a value the cut runs
  * through is not (a number cut in the middle is not reported as a shorter number). It never
  * allocates and never recurses, so hostile nesting costs nothing but time linear in the input.
  */

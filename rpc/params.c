@@ -33,8 +33,8 @@ static int add_list(char ***v, size_t *nv, const char *list, const char *what)
 		if (a == b)
 			continue;
 		if (b - a > ITEM_MAX) {
-			log_error("rpc", "invalid %s item '%.*s...': longer than %d bytes", what, 40, a,
-				  ITEM_MAX);
+			log_error("rpc", "invalid %s item '%.*s...': longer than %d bytes", what, 40,
+				  a, ITEM_MAX);
 			return -EINVAL;
 		}
 		item = strndup(a, (size_t)(b - a));
@@ -335,7 +335,7 @@ static int walk(struct walk *w)
 
 				redact_next = false;
 				if (r != R_OK) {
-					/* cut or unreadable: nothing of it, nor after it, goes out */
+					/* cut or unreadable: none of it, nor what follows */
 					replace(w, start, w->n, "\"" RPC_REDACTED "\"");
 					return R_OK;
 				}

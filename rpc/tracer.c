@@ -62,16 +62,18 @@ const struct vopt rpc_tracer_opts[] = {
 		    "an error-ratio spike is R above the method's moving error ratio"),
 	VOPT_BOOL("capture-params", 0, struct rpc_tracer_cfg, capture_params,
 		  "export request parameters with each call (\"params\", \"params_truncated\"), "
-		  "sampled (--sample) and redacted (--redact-keys, --redact-methods); off by default: "
-		  "parameters hold addresses, keys, passwords and signed transactions"),
+		  "sampled (--sample) and redacted (--redact-keys, --redact-methods); off by "
+		  "default: parameters hold addresses, keys, passwords and signed transactions"),
 	VOPT_SIZE("params-max", 0, struct rpc_tracer_cfg, params_max, "1KiB", 16,
 		  RPC_CONN_PARAMS_LIMIT,
-		  "bytes of a call's parameters kept for export; longer ones are cut (params_truncated)"),
+		  "bytes of a call's parameters kept for export; longer ones are cut "
+		  "(params_truncated)"),
 	VOPT_DOUBLE("sample", 0, struct rpc_tracer_cfg, sample, "1", "R", 1e-6, 1,
-		    "fraction of calls (0 < R <= 1) whose parameters are exported, picked by a hash of "
-		    "the connection, the call's number on it and --sample-seed"),
+		    "fraction of calls (0 < R <= 1) whose parameters are exported, picked by a "
+		    "hash of the connection, the call's number on it and --sample-seed"),
 	VOPT_INT("sample-seed", 0, struct rpc_tracer_cfg, sample_seed, "0", "N", 0, LLONG_MAX,
-		 "seed of the --sample pick (the same seed picks the same calls of the same traffic)"),
+		 "seed of the --sample pick (the same seed picks the same calls of the same "
+		 "traffic)"),
 	VOPT_STRING("redact-keys", 0, struct rpc_tracer_cfg, redact_keys, RPC_REDACT_KEYS_DEFAULT,
 		    "KEYS", "JSON object keys (comma-separated, case ignored) whose values are "
 		    "replaced by \"[redacted]\" at any depth of the parameters"),
@@ -697,8 +699,8 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		err = rpc_redact_init(&t->redact, cfg->redact_keys, cfg->redact_methods);
 		if (err)
 			goto fail;
-		log_info(C, "exporting request parameters of %g%% of calls (up to %llu bytes each), "
-			  "redacted: keys '%s'; methods %s%s%s", cfg->sample * 100,
+		log_info(C, "exporting request parameters of %g%% of calls (up to %llu bytes "
+			  "each), redacted: keys '%s'; methods %s%s%s", cfg->sample * 100,
 			  (unsigned long long)(cfg->params_max ? cfg->params_max
 							       : RPC_CONN_PARAMS_MAX_DEFAULT),
 			  cfg->redact_keys ? cfg->redact_keys : "", RPC_REDACT_METHODS_BUILTIN,

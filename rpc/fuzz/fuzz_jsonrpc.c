@@ -17,8 +17,9 @@ static int check(void *ctx, uint32_t index, const struct rpc_jitem *it)
 	uint32_t *n = ctx;
 
 	/* the params span lies inside the input, and a cut span runs to its end */
-	if (it->has_params && (it->params_off > in_len || it->params_len > in_len - it->params_off ||
-			       (it->params_cut && it->params_off + it->params_len != in_len)))
+	if (it->has_params &&
+	    (it->params_off > in_len || it->params_len > in_len - it->params_off ||
+	     (it->params_cut && it->params_off + it->params_len != in_len)))
 		abort();
 	if (!it->has_params && (it->params_len || it->params_cut))
 		abort();
