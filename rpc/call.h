@@ -73,7 +73,7 @@ struct rpc_call_meta {
 	uint16_t server_port;
 	/*
 	 * The parameters to export with this call, already sampled and redacted by the caller
-	 * (rpc_params_redact()); NULL (the default): the event has no params fields.
+	 * (rpc_params_export(), rpc/params.h); NULL (the default): the event has no params fields.
 	 */
 	const char *params;
 	size_t params_len;
