@@ -165,6 +165,13 @@ int rpc_call_to_json(const struct rpc_call *c, const struct rpc_call_meta *m, st
 		KEY(&w, "http_status");
 		vjw_null(&w);
 	}
+	if (m->params) {
+		/* text, not raw JSON: a capture cut leaves it unbalanced */
+		KEY(&w, "params");
+		vjw_strn(&w, m->params, m->params_len);
+		KEY(&w, "params_truncated");
+		vjw_bool(&w, m->params_truncated);
+	}
 	vjw_end(&w);
 	return w.err ? -w.err : 0;
 }

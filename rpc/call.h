@@ -50,6 +50,14 @@ struct rpc_call {
 	uint64_t latency_ns; /* first request byte read -> last response byte written */
 	uint64_t req_bytes;
 	uint64_t resp_bytes;
+	/*
+	 * With rpc_conn_opts.capture_params only: a prefix of the request item's raw "params"
+	 * text as captured (never redacted here), valid during the callback only.
+	 */
+	bool has_params;
+	bool params_truncated; /* cut by the capture or by params_max */
+	uint32_t params_len;
+	const char *params;
 	char method[RPC_METHOD_MAX + 1];
 	char id[RPC_ID_MAX + 1];
 	char error_message[RPC_ERRMSG_MAX + 1];
@@ -63,6 +71,13 @@ struct rpc_call_meta {
 	const char *comm;
 	const char *client; /* "ip:port" */
 	uint16_t server_port;
+	/*
+	 * The parameters to export with this call, already sampled and redacted by the caller
+	 * (rpc_params_export(), rpc/params.h); NULL (the default): the event has no params fields.
+	 */
+	const char *params;
+	size_t params_len;
+	bool params_truncated;
 };
 
 const char *rpc_status_str(enum rpc_status s);
@@ -73,7 +88,9 @@ const char *rpc_kind_str(enum rpc_kind k);
  * Appends one JSON object (no newline) with the per-call event fields: ts, app_id, pid, comm,
  * client, server_port, transport, kind, method, method_truncated, id, batch_index, batch_size,
  * req_bytes, resp_bytes, latency_ns, status, error_code, error_message, http_status. Absent
- * values (no method, no id, no error, WebSocket http_status) are null. Returns 0 or -ENOMEM;
+ * values (no method, no id, no error, WebSocket http_status) are null. Only when @m->params is
+ * set, "params" (that text as a JSON string: it may be cut, so it is not embedded as JSON) and
+ * "params_truncated" follow; a call's own raw params are never written. Returns 0 or -ENOMEM;
  * on error @out may hold a partial object.
  */
 int rpc_call_to_json(const struct rpc_call *c, const struct rpc_call_meta *m, struct vbuf *out);

@@ -17,7 +17,9 @@ extern const struct vcmd rpc_subs[];
 	"becomes an event on <app-id>.jsonrpc.requests (errors also on <app-id>.jsonrpc.errors), " \
 	"per-method aggregates go to <app-id>.jsonrpc.latency every --interval, and rate or "     \
 	"error-ratio spikes to <app-id>.jsonrpc.anomalies. Without --nats-url or --jsonl, events " \
-	"are printed to stdout as JSON Lines."
+	"are printed to stdout as JSON Lines. Request parameters are never exported unless "      \
+	"--capture-params is given; then they are sampled (--sample) and redacted (see "          \
+	"docs/rpc.md)."
 
 #define RPC_CMD_ROW                                                                               \
 	{ .name = "rpc", .summary = RPC_CMD_SUMMARY, .run = rpc_run, .sets = rpc_sets,            \

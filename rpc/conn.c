@@ -28,8 +28,11 @@ struct req_item {
 	uint16_t method_len;
 	bool method_truncated;
 	bool has_method;
+	bool has_params, params_truncated;
 	enum rpc_id_kind id_kind;
 	uint8_t id_len;
+	uint32_t params_len;
+	char *params; /* owned (capture_params only); freed by req_item_release() */
 	char method[RPC_METHOD_MAX + 1];
 	char id[RPC_ID_MAX + 1];
 };
@@ -92,6 +95,10 @@ static void call_req(struct rpc_call *k, const struct req_item *ri)
 	k->id_kind = ri->id_kind;
 	k->id_len = ri->id_len;
 	memcpy(k->id, ri->id, ri->id_len + 1u);
+	k->has_params = ri->has_params;
+	k->params_truncated = ri->params_truncated;
+	k->params_len = ri->params_len;
+	k->params = ri->params;
 	if (ri->method_len == 13 && !memcmp(ri->method, "eth_subscribe", 13))
 		k->kind = RPC_KIND_SUBSCRIBE;
 }
@@ -133,6 +140,38 @@ static void req_item_from(struct req_item *r, const struct rpc_jitem *j)
 	r->id_kind = j->id_kind;
 	r->id_len = j->id_len;
 	memcpy(r->id, j->id, j->id_len + 1u);
+	r->has_params = r->params_truncated = false;
+	r->params_len = 0;
+	r->params = NULL;
+}
+
+/*
+ * With capture_params: the item keeps a copy of at most params_max bytes of its params value,
+ * found by the scanner in @base (the bytes it scanned). Without it, or without memory, the item
+ * has no params; nothing is copied or allocated when capture is off.
+ */
+static void req_item_params(struct rpc_conn *c, struct req_item *r, const struct rpc_jitem *j,
+			    const char *base)
+{
+	size_t n;
+
+	if (!c->opts.capture_params || !j->has_params)
+		return;
+	n = j->params_len < c->opts.params_max ? j->params_len : c->opts.params_max;
+	r->params = malloc(n ? n : 1);
+	if (!r->params)
+		return;
+	memcpy(r->params, base + j->params_off, n);
+	r->params_len = (uint32_t)n;
+	r->params_truncated = j->params_cut || j->params_len > n;
+	r->has_params = true;
+}
+
+static void req_item_release(struct req_item *r)
+{
+	free(r->params);
+	r->params = NULL;
+	r->has_params = false;
 }
 
 static void req_item_none(struct req_item *r)
@@ -195,15 +234,18 @@ static struct http_pend *hp_at(struct rpc_conn *c, size_t i)
 	return &c->hp[(c->hp_head + i) % c->hp_cap];
 }
 
-static void hp_release(struct http_pend *p)
-{
-	free(p->items);
-	p->items = NULL;
-}
-
-static const struct req_item *hp_item(const struct http_pend *p, uint32_t i)
+static struct req_item *hp_item(struct http_pend *p, uint32_t i)
 {
 	return p->items ? &p->items[i] : &p->one;
+}
+
+static void hp_release(struct http_pend *p)
+{
+	for (uint32_t i = 0; i < p->n_items; i++)
+		if (hp_item(p, i)->params)
+			req_item_release(hp_item(p, i));
+	free(p->items);
+	p->items = NULL;
 }
 
 /* Delivers every item of a request that got no (usable) response with status unknown. */
@@ -264,6 +306,7 @@ static struct http_pend *hp_push(struct rpc_conn *c)
 struct req_collect {
 	struct rpc_conn *c;
 	struct http_pend *p;
+	const char *body; /* the scanned bytes, for params */
 	uint32_t cap;
 };
 
@@ -279,6 +322,7 @@ static int collect_req(void *ctx, uint32_t index, const struct rpc_jitem *it)
 	}
 	if (index == 0) {
 		req_item_from(&p->one, it);
+		req_item_params(rc->c, &p->one, it, rc->body);
 	} else {
 		if (!p->items) {
 			rc->cap = 8;
@@ -294,6 +338,7 @@ static int collect_req(void *ctx, uint32_t index, const struct rpc_jitem *it)
 			rc->cap *= 2;
 		}
 		req_item_from(&p->items[index], it);
+		req_item_params(rc->c, &p->items[index], it, rc->body);
 	}
 	p->n_items = index + 1;
 	return 0;
@@ -327,7 +372,7 @@ static void http_request(struct rpc_conn *c, const struct rpc_http_msg *m)
 		c->stats.http_other++;
 		return;
 	}
-	rc = (struct req_collect){ c, p, 0 };
+	rc = (struct req_collect){ c, p, m->body, 0 };
 	if (rpc_json_scan(m->body, m->body_len, collect_req, &rc, &js))
 		c->stats.dropped_items++;
 	if (!p->n_items) {
@@ -500,6 +545,7 @@ static void wp_flush_one(struct rpc_conn *c, size_t i)
 	k.req_bytes = w->req_bytes;
 	k.req_truncated = w->truncated;
 	emit(c, &k);
+	req_item_release(&w->it);
 	wp_remove(c, i);
 }
 
@@ -526,6 +572,7 @@ static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 		struct req_item ri;
 
 		req_item_from(&ri, it);
+		req_item_params(c, &ri, it, wc->m->data);
 		call_init(&k, RPC_TRANSPORT_WS);
 		call_req(&k, &ri);
 		k.batch_index = index;
@@ -535,6 +582,7 @@ static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 		k.req_truncated = wc->m->truncated;
 		k.status = RPC_STATUS_OK;
 		emit(c, &k);
+		req_item_release(&ri);
 		return 0;
 	}
 	if (c->wp_len >= (size_t)c->opts.max_pending) {
@@ -557,6 +605,7 @@ static int ws_req_item(void *ctx, uint32_t index, const struct rpc_jitem *it)
 	w->batch_size = wc->batch_size;
 	w->truncated = wc->m->truncated;
 	req_item_from(&w->it, it);
+	req_item_params(c, &w->it, it, wc->m->data);
 	return 0;
 }
 
@@ -608,6 +657,7 @@ static void ws_response(struct rpc_conn *c, const struct rpc_ws_msg *m)
 	scan_resp(c, m->data, m->len, &js);
 	for (size_t r = 0; r < c->ri_len; r++) {
 		const struct rpc_jitem *j = &c->ri[r];
+		char *req_params = NULL; /* the paired request's, freed once the call is out */
 		size_t i;
 
 		call_init(&k, RPC_TRANSPORT_WS);
@@ -638,6 +688,7 @@ static void ws_response(struct rpc_conn *c, const struct rpc_ws_msg *m)
 			k.latency_ns = m->ts_last > w->ts_first ? m->ts_last - w->ts_first : 0;
 			k.req_bytes = w->req_bytes;
 			k.req_truncated = w->truncated;
+			req_params = w->it.params;
 			wp_remove(c, i);
 		} else {
 			c->stats.unpaired_responses++;
@@ -648,6 +699,7 @@ static void ws_response(struct rpc_conn *c, const struct rpc_ws_msg *m)
 		}
 		call_resp(&k, j);
 		emit(c, &k);
+		free(req_params);
 	}
 }
 
@@ -691,7 +743,8 @@ struct rpc_conn *rpc_conn_new(const struct rpc_conn_opts *opts, rpc_call_fn cb, 
 	if (!c)
 		return NULL;
 	c->opts = (struct rpc_conn_opts){ RPC_CONN_BODY_CAP_DEFAULT, RPC_CONN_INFLATE_CAP_DEFAULT,
-					  RPC_CONN_MAX_PENDING_DEFAULT, RPC_CONN_MAX_BATCH_DEFAULT };
+					  RPC_CONN_MAX_PENDING_DEFAULT, RPC_CONN_MAX_BATCH_DEFAULT,
+					  false, RPC_CONN_PARAMS_MAX_DEFAULT };
 	if (opts) {
 		if (opts->body_cap)
 			c->opts.body_cap = opts->body_cap;
@@ -701,6 +754,11 @@ struct rpc_conn *rpc_conn_new(const struct rpc_conn_opts *opts, rpc_call_fn cb, 
 			c->opts.max_pending = opts->max_pending;
 		if (opts->max_batch > 0)
 			c->opts.max_batch = opts->max_batch;
+		c->opts.capture_params = opts->capture_params;
+		if (opts->params_max)
+			c->opts.params_max = opts->params_max < RPC_CONN_PARAMS_LIMIT
+						     ? opts->params_max
+						     : RPC_CONN_PARAMS_LIMIT;
 	}
 	c->cb = cb;
 	c->ctx = ctx;
@@ -811,6 +869,8 @@ void rpc_conn_free(struct rpc_conn *c)
 		return;
 	for (size_t i = 0; i < c->hp_len; i++)
 		hp_release(hp_at(c, i));
+	for (size_t i = 0; i < c->wp_len; i++)
+		req_item_release(&c->wp[i].it);
 	for (int d = 0; d < 2; d++) {
 		rpc_http_release(&c->http[d]);
 		rpc_ws_release(&c->ws[d]);

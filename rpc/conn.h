@@ -32,12 +32,16 @@ struct rpc_conn_opts {
 	uint64_t inflate_cap; /* output of inflating one gzip body */
 	long long max_pending; /* requests awaiting a response, per connection */
 	long long max_batch;   /* batch items reported per message; the rest are counted */
+	bool capture_params;   /* keep each request item's params for its call (off: no copy) */
+	uint64_t params_max;   /* bytes of params kept per item, at most RPC_CONN_PARAMS_LIMIT */
 };
 
 #define RPC_CONN_BODY_CAP_DEFAULT    262144
 #define RPC_CONN_INFLATE_CAP_DEFAULT 1048576
 #define RPC_CONN_MAX_PENDING_DEFAULT 1024
 #define RPC_CONN_MAX_BATCH_DEFAULT   1024
+#define RPC_CONN_PARAMS_MAX_DEFAULT  1024
+#define RPC_CONN_PARAMS_LIMIT	     16384
 
 /* Option table for the limits above (--rpc-body-cap, ...), filling a struct rpc_conn_opts. */
 extern const struct vopt rpc_conn_vopts[];
@@ -68,7 +72,8 @@ struct rpc_conn;
 
 /*
  * A connection's parser state. @opts may be NULL for the defaults. @cb receives each call (the
- * call is only valid during the callback). Returns NULL with errno set (ENOMEM, EINVAL).
+ * call, and the params it points to with opts->capture_params, is only valid during the
+ * callback). Returns NULL with errno set (ENOMEM, EINVAL).
  */
 struct rpc_conn *rpc_conn_new(const struct rpc_conn_opts *opts, rpc_call_fn cb, void *ctx);
 /*

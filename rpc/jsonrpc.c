@@ -187,7 +187,7 @@ static bool token_int(const unsigned char *p, size_t n, long long *out)
 	return true;
 }
 
-enum key { K_OTHER, K_METHOD, K_ID, K_RESULT, K_ERROR, K_CODE, K_MESSAGE };
+enum key { K_OTHER, K_METHOD, K_ID, K_RESULT, K_ERROR, K_CODE, K_MESSAGE, K_PARAMS };
 
 static enum key read_key(struct scan *s, int *r)
 {
@@ -202,15 +202,22 @@ static enum key read_key(struct scan *s, int *r)
 	case 2: return memcmp(k, "id", 2) ? K_OTHER : K_ID;
 	case 4: return memcmp(k, "code", 4) ? K_OTHER : K_CODE;
 	case 5: return memcmp(k, "error", 5) ? K_OTHER : K_ERROR;
-	case 6: return memcmp(k, "method", 6) ? (memcmp(k, "result", 6) ? K_OTHER : K_RESULT)
-					      : K_METHOD;
+	case 6:
+		if (!memcmp(k, "method", 6))
+			return K_METHOD;
+		if (!memcmp(k, "result", 6))
+			return K_RESULT;
+		return memcmp(k, "params", 6) ? K_OTHER : K_PARAMS;
 	case 7: return memcmp(k, "message", 7) ? K_OTHER : K_MESSAGE;
 	}
 	return K_OTHER;
 }
 
-/* Moves past `"key" :` to the value; S_CUT when the input ends first. */
-static int after_colon(struct scan *s)
+/*
+ * Moves past `"key" :` to the value; S_CUT when the input ends first. *@colon (if given) tells
+ * whether the colon was seen.
+ */
+static int after_colon(struct scan *s, bool *colon)
 {
 	skip_ws(s);
 	if (s->i >= s->n)
@@ -218,6 +225,8 @@ static int after_colon(struct scan *s)
 	if (s->p[s->i] != ':')
 		return S_BAD;
 	s->i++;
+	if (colon)
+		*colon = true;
 	skip_ws(s);
 	return s->i >= s->n ? S_CUT : S_OK;
 }
@@ -246,7 +255,7 @@ static int scan_error(struct scan *s, struct rpc_jitem *it)
 		if (s->p[s->i] != '"')
 			return S_BAD;
 		k = read_key(s, &r);
-		if (r || (r = after_colon(s)))
+		if (r || (r = after_colon(s, NULL)))
 			return r;
 		if (k == K_CODE && s->p[s->i] != '"' && s->p[s->i] != '{' && s->p[s->i] != '[') {
 			r = read_token(s, &a, &b);
@@ -271,7 +280,7 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 	for (;;) {
 		enum key k;
 		size_t a, b, len;
-		bool trunc;
+		bool trunc, colon;
 		int r;
 		unsigned char c;
 
@@ -291,7 +300,17 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 		if (c != '"')
 			return S_BAD;
 		k = read_key(s, &r);
-		if (r || (r = after_colon(s)))
+		if (r)
+			return r;
+		colon = false;
+		r = after_colon(s, &colon);
+		if (r == S_CUT && k == K_PARAMS && colon) {
+			/* cut after the colon: params present, nothing of its value captured */
+			it->has_params = it->params_cut = true;
+			it->params_off = s->n;
+			it->params_len = 0;
+		}
+		if (r)
 			return r;
 		c = s->p[s->i];
 		switch (k) {
@@ -334,6 +353,23 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 		case K_RESULT:
 			it->has_result = true;
 			goto skip;
+		case K_PARAMS:
+			/* the last "params" wins, as in the servers' JSON decoders */
+			a = s->i;
+			r = skip_value(s);
+			if (r == S_BAD) {
+				/* no params, even if an earlier "params" had one (found by fuzz) */
+				it->has_params = it->params_cut = false;
+				it->params_off = it->params_len = 0;
+				return r;
+			}
+			it->has_params = true;
+			it->params_cut = r == S_CUT;
+			it->params_off = a;
+			it->params_len = (r == S_CUT ? s->n : s->i) - a;
+			if (r)
+				return r;
+			break;
 		case K_ERROR:
 			if (c != '{')
 				goto skip;

@@ -2,8 +2,9 @@
 /*
  * A tolerant JSON-RPC 2.0 scanner. It does not build a document: it walks the bytes once and
  * pulls out, per item of a single message or a batch, the method, the id (as text), whether a
- * result or an error is present, error.code and error.message. The input may be cut anywhere
- * (capture limit, lost bytes): everything that precedes the cut is reported, a value the cut runs
+ * result or an error is present, error.code and error.message, and where the "params" value lies
+ * in the input (it is not copied: the caller decides whether to keep it). The input may be cut
+ * anywhere (capture limit, lost bytes): everything that precedes the cut is reported, a value the cut runs
  * through is not (a number cut in the middle is not reported as a shorter number). It never
  * allocates and never recurses, so hostile nesting costs nothing but time linear in the input.
  */
@@ -22,7 +23,11 @@ struct rpc_jitem {
 	bool has_error;	       /* "error" key with an object value */
 	bool has_error_code;   /* error.code, an integer, complete before the cut */
 	bool complete;	       /* the item's closing brace was seen */
+	bool has_params;       /* "params" key seen with its colon (any value, possibly cut) */
+	bool params_cut;       /* the params value runs past the end of input */
 	enum rpc_id_kind id_kind;
+	size_t params_off;     /* params value: offset of its first byte in the scanned input */
+	size_t params_len;     /* ... and its length (up to the end of input when cut) */
 	uint16_t method_len;
 	uint8_t id_len;
 	uint16_t error_message_len;

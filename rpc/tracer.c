@@ -26,6 +26,7 @@
 #include "vigil/metrics.h"
 #include "vigil/util.h"
 #include "rpc/conn.h"
+#include "rpc/params.h"
 #include "rpc/rpc.h"
 #include "rpc/tracer.h"
 #include "rpc.skel.h"
@@ -63,6 +64,27 @@ const struct vopt rpc_tracer_opts[] = {
 		    0, 1e9, "... and at least CALLS per second"),
 	VOPT_DOUBLE("error-delta", 0, struct rpc_tracer_cfg, error_delta, "0.2", "R", 0.001, 1,
 		    "an error-ratio spike is R above the method's moving error ratio"),
+	VOPT_BOOL("capture-params", 0, struct rpc_tracer_cfg, capture_params,
+		  "export request parameters with each call (\"params\", \"params_truncated\"), "
+		  "sampled (--sample) and redacted (--redact-keys, --redact-methods); off by "
+		  "default: parameters hold addresses, keys, passwords and signed transactions"),
+	VOPT_SIZE("params-max", 0, struct rpc_tracer_cfg, params_max, "1KiB", 16,
+		  RPC_CONN_PARAMS_LIMIT,
+		  "bytes of a call's parameters kept for export; longer ones are cut "
+		  "(params_truncated)"),
+	VOPT_DOUBLE("sample", 0, struct rpc_tracer_cfg, sample, "1", "R", 1e-6, 1,
+		    "fraction of calls (0 < R <= 1) whose parameters are exported, picked by a "
+		    "hash of the connection, the call's number on it and --sample-seed"),
+	VOPT_INT("sample-seed", 0, struct rpc_tracer_cfg, sample_seed, "0", "N", 0, LLONG_MAX,
+		 "seed of the --sample pick (the same seed picks the same calls of the same "
+		 "traffic)"),
+	VOPT_STRING("redact-keys", 0, struct rpc_tracer_cfg, redact_keys, RPC_REDACT_KEYS_DEFAULT,
+		    "KEYS", "JSON object keys (comma-separated, case ignored) whose values are "
+		    "replaced by \"[redacted]\" at any depth of the parameters"),
+	VOPT_STRING("redact-methods", 0, struct rpc_tracer_cfg, redact_methods, NULL, "METHODS",
+		    "methods (comma-separated, '*' matches anything) whose parameters are replaced "
+		    "whole by [redacted], besides the built-in eth_sendRawTransaction, eth_sign, "
+		    "eth_signTransaction, eth_signTypedData* and personal_*"),
 	VOPT_END
 };
 
@@ -75,6 +97,7 @@ struct tconn {
 	struct rpc_conn *pc;
 	struct rpc_tracer *t;
 	struct tconn *next;
+	uint64_t params_seq; /* calls with params so far (the --sample pick's input) */
 };
 
 struct method_metrics {
@@ -100,6 +123,9 @@ struct rpc_tracer {
 	struct vmetric *m_req, *m_dur, *m_size, *m_err, *m_lost, *m_trunc, *m_conns, *m_notif;
 	struct vmetric *m_events, *m_folded, *m_parse;
 	struct vbuf json;
+	struct rpc_conn_opts conn_opts;
+	struct rpc_redact redact; /* with --capture-params */
+	struct vbuf params;	  /* the redacted params of the call being published */
 	uint64_t calls, parse_errors, untracked;
 	uint64_t last_tick_ns;
 	rpc_tick_fn tick_fn;
@@ -208,6 +234,17 @@ static void on_call(const struct rpc_call *call, void *ctx)
 	}
 	if (!t->bus)
 		return;
+	if (t->cfg.capture_params && call->has_params &&
+	    rpc_params_sampled(t->cfg.sample, (uint64_t)t->cfg.sample_seed, tc->conn_id,
+			       tc->params_seq++)) {
+		/* only redacted text leaves: the call's raw params never reach the event */
+		vbuf_reset(&t->params);
+		if (!rpc_params_export(&t->redact, call, &t->params)) {
+			meta.params = t->params.data ? t->params.data : "";
+			meta.params_len = t->params.len;
+			meta.params_truncated = call->params_truncated;
+		}
+	}
 	vbuf_reset(&t->json);
 	if (rpc_call_to_json(call, &meta, &t->json))
 		return;
@@ -247,7 +284,7 @@ static struct tconn *conn_get(struct rpc_tracer *t, const struct rpc_event *ev)
 	tc = calloc(1, sizeof(*tc));
 	if (!tc)
 		return NULL;
-	tc->pc = rpc_conn_new(NULL, on_call, tc);
+	tc->pc = rpc_conn_new(&t->conn_opts, on_call, tc);
 	if (!tc->pc) {
 		free(tc);
 		return NULL;
@@ -659,10 +696,30 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		errno = EINVAL;
 		return NULL;
 	}
+	if (cfg->capture_params && !(cfg->sample > 0 && cfg->sample <= 1)) {
+		log_error(C, "invalid --sample %g: give the fraction of calls whose parameters are "
+			  "exported, more than 0 and at most 1 (e.g. 0.01)", cfg->sample);
+		errno = EINVAL;
+		return NULL;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->cfg = *cfg;
+	t->conn_opts.capture_params = cfg->capture_params;
+	t->conn_opts.params_max = cfg->params_max;
+	if (cfg->capture_params) {
+		err = rpc_redact_init(&t->redact, cfg->redact_keys, cfg->redact_methods);
+		if (err)
+			goto fail;
+		log_info(C, "exporting request parameters of %g%% of calls (up to %llu bytes "
+			  "each), redacted: keys '%s'; methods %s%s%s", cfg->sample * 100,
+			  (unsigned long long)(cfg->params_max ? cfg->params_max
+							       : RPC_CONN_PARAMS_MAX_DEFAULT),
+			  cfg->redact_keys ? cfg->redact_keys : "", RPC_REDACT_METHODS_BUILTIN,
+			  cfg->redact_methods && *cfg->redact_methods ? "," : "",
+			  cfg->redact_methods ? cfg->redact_methods : "");
+	}
 	t->app_id = app_id;
 	t->loop = loop;
 	t->reg = reg;
@@ -768,5 +825,7 @@ void rpc_tracer_free(struct rpc_tracer *t)
 	rpc_stats_free(&t->st);
 	free(t->mm);
 	vbuf_free(&t->json);
+	vbuf_free(&t->params);
+	rpc_redact_free(&t->redact);
 	free(t);
 }

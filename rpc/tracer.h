@@ -32,6 +32,13 @@ struct rpc_tracer_cfg {
 	double spike_factor;
 	double spike_min_rate;
 	double error_delta;
+	/* request parameters (off by default; see rpc/params.h and docs/rpc.md) */
+	bool capture_params;
+	uint64_t params_max;
+	double sample;
+	long long sample_seed;
+	char *redact_keys;    /* comma-separated JSON keys */
+	char *redact_methods; /* comma-separated methods, '*' wildcards, on top of the built-ins */
 };
 
 extern const struct vopt rpc_tracer_opts[];

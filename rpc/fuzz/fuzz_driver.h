@@ -7,7 +7,8 @@
  *   len (2 bytes, little endian), then len captured bytes (fewer if the input ends)
  *
  * The tail classes are 0, 1, 2, 5, 64, 4096, 65536 and 1 MiB bytes that the syscall moved but the
- * capture did not keep. The first input byte picks the limits (a tiny body cap sometimes), and
+ * capture did not keep. The first input byte picks the limits (a tiny body cap sometimes, params
+ * capture with the default or an 8-byte params_max), and
  * every call is rendered with rpc_call_to_json().
  */
 #ifndef VIGIL_RPC_FUZZ_DRIVER_H
@@ -34,6 +35,15 @@ static void fuzz_cb(const struct rpc_call *c, void *ctx)
 		abort();
 	if (strlen(c->method) > c->method_len || strlen(c->id) > c->id_len)
 		abort(); /* NUL-terminated within the length */
+	if (c->has_params != (c->params != NULL) || c->params_len > RPC_CONN_PARAMS_LIMIT)
+		abort();
+	if (c->params) {
+		/* every byte readable (ASan), none of it past params_max */
+		volatile char sum = 0;
+		for (uint32_t i = 0; i < c->params_len; i++)
+			sum ^= c->params[i];
+		(void)sum;
+	}
 	fuzz_out.len = 0;
 	if (rpc_call_to_json(c, &m, &fuzz_out))
 		abort();
@@ -59,6 +69,10 @@ static void fuzz_drive(const uint8_t *data, size_t size, const char *prefix_req,
 		o.max_batch = 1 + (data[0] >> 5);
 	if (data[0] & 8)
 		o.inflate_cap = 1024;
+	if (data[0] & 16) {
+		o.capture_params = true;
+		o.params_max = data[0] & 32 ? 8 : 0;
+	}
 	i = 1;
 	c = rpc_conn_new(&o, fuzz_cb, &calls);
 	if (!c)
