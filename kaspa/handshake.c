@@ -285,6 +285,12 @@ int kaspa_hs_on_message(struct kaspa_hs *hs, const Protowire__KaspadMessage *m, 
 		case PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_READY:
 			return fail(hs, KASPA_FAIL_MALFORMED, -EPROTO,
 				    "peer sent %s again after Ready", name);
+		case PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_ADDRESSES:
+			if (m->addresses && m->addresses->n_addresslist > KASPA_MAX_ADDRESSES)
+				return fail(hs, KASPA_FAIL_MALFORMED, -EPROTO,
+					    "peer sent %zu addresses, the limit is %d",
+					    m->addresses->n_addresslist, KASPA_MAX_ADDRESSES);
+			return 1;
 		default:
 			return 1;
 		}

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A Kaspa P2P connection on the event loop, see conn.h.
+ *
+ * Every event (socket readiness, the timer) runs the same tail, after_io(): it looks at what the
+ * handshake and the HTTP/2 session now say, reports Ready once, ends the connection when either is
+ * over, and re-arms the epoll interest and the timer. on_done is only ever called from there, as
+ * the last thing, so the application may free the connection in it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+struct kaspa_conn {
+	struct vloop *loop;
+	int fd;
+	enum kaspa_h2_role role;
+	struct kaspa_conn_config cfg;
+	struct kaspa_conn_ops ops;
+	void *ctx;
+	struct kaspa_h2 *h2;
+	struct kaspa_hs hs;
+	struct vloop_timer *timer;
+	uint64_t open_deadline;		/* ms: server waits for the call, client for connect */
+	bool connecting, connected, ready_reported, closing, done;
+	int connect_errno;
+	uint32_t events;
+	char transport_why[256];
+};
+
+static uint64_t now_ms(void)
+{
+	return vloop_now_ns() / 1000000;
+}
+
+static int hs_send(struct kaspa_hs *hs, const Protowire__KaspadMessage *m, void *ctx)
+{
+	struct kaspa_conn *c = ctx;
+
+	(void)hs;
+	return kaspa_h2_send(c->h2, m);
+}
+
+static void h2_open(struct kaspa_h2 *h, void *ctx)
+{
+	struct kaspa_conn *c = ctx;
+
+	(void)h;
+	if (c->role == KASPA_H2_SERVER && !c->hs.started) {
+		c->open_deadline = 0;
+		kaspa_hs_start(&c->hs, now_ms());
+	}
+}
+
+static int h2_message(struct kaspa_h2 *h, const Protowire__KaspadMessage *m, void *ctx)
+{
+	struct kaspa_conn *c = ctx;
+	int r;
+
+	(void)h;
+	if (c->done || kaspa_hs_failed(&c->hs))
+		return 0;
+	r = kaspa_hs_on_message(&c->hs, m, now_ms());
+	if (r < 0)
+		return 0; /* after_io sees the failure */
+	if (r == 1 && c->ops.on_message && !c->closing)
+		return c->ops.on_message(c, m, c->ctx);
+	return 0;
+}
+
+/* The transport ended: the handshake learns it (unless it already finished or failed). */
+static void transport_ended(struct kaspa_conn *c)
+{
+	int err = kaspa_h2_error(c->h2);
+	enum kaspa_fail cls = KASPA_FAIL_RESET;
+
+	snprintf(c->transport_why, sizeof(c->transport_why), "%s", kaspa_h2_why(c->h2));
+	if (err == -EPROTO || err == -EMSGSIZE || err == -EBADMSG)
+		cls = KASPA_FAIL_MALFORMED;
+	else if (err == -ECONNREFUSED)
+		cls = KASPA_FAIL_REJECTED;
+	kaspa_hs_abort(&c->hs, cls, c->transport_why);
+}
+
+static void end(struct kaspa_conn *c)
+{
+	c->done = true;
+	if (c->fd >= 0)
+		vloop_del_fd(c->loop, c->fd);
+	if (c->timer)
+		vloop_timer_set(c->timer, 0, 0);
+	if (c->ops.on_done)
+		c->ops.on_done(c, c->ctx);
+}
+
+static void arm(struct kaspa_conn *c)
+{
+	uint64_t d = kaspa_hs_next_deadline(&c->hs), now = now_ms();
+
+	if (c->open_deadline && (!d || c->open_deadline < d))
+		d = c->open_deadline;
+	if (!c->timer)
+		return;
+	if (!d)
+		vloop_timer_set(c->timer, 0, 0);
+	else
+		vloop_timer_set(c->timer, d > now ? (d - now) * 1000000 : 1, 0);
+}
+
+static void after_io(struct kaspa_conn *c)
+{
+	uint32_t ev;
+
+	if (c->done)
+		return;
+	if (kaspa_hs_failed(&c->hs)) {
+		/* flush what the handshake queued (a version Reject), then go */
+		kaspa_h2_finish(c->h2);
+		kaspa_h2_on_writable(c->h2);
+		if (!c->transport_why[0])
+			snprintf(c->transport_why, sizeof(c->transport_why), "handshake failed");
+		end(c);
+		return;
+	}
+	if (kaspa_h2_error(c->h2)) {
+		transport_ended(c);
+		end(c);
+		return;
+	}
+	if (kaspa_hs_ready(&c->hs) && !c->ready_reported) {
+		c->ready_reported = true;
+		if (c->ops.on_ready)
+			c->ops.on_ready(c, c->ctx);
+		if (c->done)
+			return;
+		kaspa_h2_on_writable(c->h2);
+		if (kaspa_h2_error(c->h2) || kaspa_hs_failed(&c->hs)) {
+			after_io(c);
+			return;
+		}
+	}
+	if (c->closing && !kaspa_h2_want_write(c->h2)) {
+		snprintf(c->transport_why, sizeof(c->transport_why), "closed by us");
+		kaspa_hs_abort(&c->hs, KASPA_FAIL_RESET, "closed by us before Ready");
+		end(c);
+		return;
+	}
+	ev = EPOLLIN | (c->connecting || kaspa_h2_want_write(c->h2) ? EPOLLOUT : 0);
+	if (ev != c->events && vloop_mod_fd(c->loop, c->fd, ev) == 0)
+		c->events = ev;
+	arm(c);
+}
+
+static void on_connected(struct kaspa_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	c->connecting = false;
+	c->open_deadline = 0;
+	if (err) {
+		char why[160];
+
+		c->connect_errno = err;
+		snprintf(why, sizeof(why), "cannot connect: %s", strerror(err));
+		kaspa_hs_abort(&c->hs, KASPA_FAIL_RESET, why);
+		return;
+	}
+	c->connected = true;
+	kaspa_hs_start(&c->hs, now_ms());
+}
+
+static void on_fd(struct vloop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct kaspa_conn *c = ctx;
+
+	(void)loop;
+	(void)fd;
+	if (c->connecting) {
+		on_connected(c);
+		if (c->connecting || kaspa_hs_failed(&c->hs)) {
+			after_io(c);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		kaspa_h2_on_readable(c->h2);
+	if (!kaspa_h2_error(c->h2))
+		kaspa_h2_on_writable(c->h2);
+	after_io(c);
+}
+
+static void on_timer(struct vloop *loop, void *ctx)
+{
+	struct kaspa_conn *c = ctx;
+	uint64_t now = now_ms();
+
+	(void)loop;
+	if (c->done)
+		return;
+	if (c->open_deadline && now >= c->open_deadline) {
+		char why[160];
+
+		if (c->connecting) {
+			c->connect_errno = ETIMEDOUT;
+			snprintf(why, sizeof(why), "TCP connect timed out after %u ms",
+				 c->cfg.connect_timeout_ms);
+		} else {
+			snprintf(why, sizeof(why), "no gRPC MessageStream call within %u ms",
+				 c->hs.cfg.version_timeout_ms);
+		}
+		kaspa_hs_abort(&c->hs, KASPA_FAIL_TIMEOUT, why);
+	}
+	kaspa_hs_tick(&c->hs, now);
+	after_io(c);
+}
+
+struct kaspa_conn *kaspa_conn_new(struct vloop *loop, int fd, enum kaspa_h2_role role,
+				  const struct kaspa_conn_config *cfg,
+				  const struct kaspa_conn_ops *ops, void *ctx)
+{
+	static const struct kaspa_h2_ops h2ops = { .on_open = h2_open, .on_message = h2_message };
+	struct kaspa_conn *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->loop = loop;
+	c->fd = fd;
+	c->role = role;
+	c->cfg = *cfg;
+	if (ops)
+		c->ops = *ops;
+	c->ctx = ctx;
+	if (!c->cfg.connect_timeout_ms)
+		c->cfg.connect_timeout_ms = 1000;
+	kaspa_hs_init(&c->hs, &c->cfg.hs, hs_send, c);
+	c->h2 = kaspa_h2_new(fd, role, &c->cfg.h2, &h2ops, c);
+	c->timer = vloop_timer_add(loop, 0, 0, on_timer, c);
+	if (!c->h2 || !c->timer) {
+		err = errno ? errno : ENOMEM;
+		goto fail;
+	}
+	if (role == KASPA_H2_CLIENT) {
+		c->connecting = true;
+		c->open_deadline = now_ms() + c->cfg.connect_timeout_ms;
+	} else {
+		c->connected = true;
+		c->open_deadline = now_ms() + c->hs.cfg.version_timeout_ms;
+	}
+	c->events = EPOLLIN | EPOLLOUT;
+	err = -vloop_add_fd(loop, fd, c->events, on_fd, c);
+	if (err)
+		goto fail;
+	arm(c);
+	return c;
+fail:
+	kaspa_conn_free(c);
+	errno = err;
+	return NULL;
+}
+
+void kaspa_conn_free(struct kaspa_conn *c)
+{
+	if (!c)
+		return;
+	if (!c->done && c->fd >= 0)
+		vloop_del_fd(c->loop, c->fd);
+	if (c->timer)
+		vloop_timer_del(c->timer);
+	kaspa_h2_free(c->h2);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+int kaspa_conn_close(struct kaspa_conn *c)
+{
+	if (c->done || c->closing)
+		return 0;
+	c->closing = true;
+	if (kaspa_hs_ready(&c->hs))
+		kaspa_hs_send_reject(&c->hs, "DUPLICATE_CONNECTION");
+	return kaspa_h2_finish(c->h2);
+}
+
+int kaspa_conn_send(struct kaspa_conn *c, const Protowire__KaspadMessage *m)
+{
+	if (!kaspa_hs_ready(&c->hs) || c->closing)
+		return -EAGAIN;
+	return kaspa_h2_send(c->h2, m);
+}
+
+int kaspa_conn_request_addresses(struct kaspa_conn *c)
+{
+	if (c->closing)
+		return -EAGAIN;
+	return kaspa_hs_request_addresses(&c->hs);
+}
+
+struct kaspa_hs *kaspa_conn_hs(struct kaspa_conn *c)
+{
+	return &c->hs;
+}
+
+int kaspa_conn_fd(const struct kaspa_conn *c)
+{
+	return c->fd;
+}
+
+bool kaspa_conn_connected(const struct kaspa_conn *c)
+{
+	return c->connected;
+}
+
+int kaspa_conn_connect_errno(const struct kaspa_conn *c)
+{
+	return c->connect_errno;
+}
+
+const char *kaspa_conn_transport_why(const struct kaspa_conn *c)
+{
+	return c->transport_why;
+}
+
+int kaspa_dial(const struct sockaddr *sa, socklen_t len)
+{
+	int one = 1, fd;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
