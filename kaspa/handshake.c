@@ -271,6 +271,11 @@ int kaspa_hs_on_message(struct kaspa_hs *hs, const Protowire__KaspadMessage *m, 
 	if (m->payload_case == PROTOWIRE__KASPAD_MESSAGE__PAYLOAD_REJECT) {
 		const char *r = m->reject && m->reject->reason ? m->reject->reason : "";
 
+		if (hs->step == KASPA_STEP_ESTABLISHED) {
+			/* a peer leaving after Ready is not a failed handshake; the caller logs it */
+			snprintf(hs->peer_reject, sizeof(hs->peer_reject), "%s", r);
+			return 1;
+		}
 		return fail(hs, KASPA_FAIL_REJECTED, -ECONNREFUSED, "peer sent Reject: \"%.200s\"",
 			    r);
 	}

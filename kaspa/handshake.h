@@ -83,6 +83,7 @@ struct kaspa_hs {
 	uint32_t negotiated_version;	/* min(ours, peer's) once the Version is accepted */
 	struct kaspa_peer_info peer;	/* valid once got_version (also filled on a failed check) */
 	char reason[256];		/* why it failed */
+	char peer_reject[128];		/* reason of a Reject the peer sent after Ready */
 	uint64_t pings_answered, addresses_answered;
 };
 
