@@ -288,6 +288,16 @@ void kaspa_conn_free(struct kaspa_conn *c)
 	free(c);
 }
 
+/* Called outside the fd callback after queueing output: have epoll report writability, whose
+ * callback flushes and runs after_io (so on_done is never called from here). */
+static void want_out(struct kaspa_conn *c)
+{
+	uint32_t ev = EPOLLIN | EPOLLOUT;
+
+	if (!c->done && ev != c->events && vloop_mod_fd(c->loop, c->fd, ev) == 0)
+		c->events = ev;
+}
+
 int kaspa_conn_close(struct kaspa_conn *c)
 {
 	if (c->done || c->closing)
@@ -295,21 +305,33 @@ int kaspa_conn_close(struct kaspa_conn *c)
 	c->closing = true;
 	if (kaspa_hs_ready(&c->hs))
 		kaspa_hs_send_reject(&c->hs, "DUPLICATE_CONNECTION");
-	return kaspa_h2_finish(c->h2);
+	kaspa_h2_finish(c->h2);
+	want_out(c);
+	return 0;
 }
 
 int kaspa_conn_send(struct kaspa_conn *c, const Protowire__KaspadMessage *m)
 {
+	int err;
+
 	if (!kaspa_hs_ready(&c->hs) || c->closing)
 		return -EAGAIN;
-	return kaspa_h2_send(c->h2, m);
+	err = kaspa_h2_send(c->h2, m);
+	if (!err)
+		want_out(c);
+	return err;
 }
 
 int kaspa_conn_request_addresses(struct kaspa_conn *c)
 {
+	int err;
+
 	if (c->closing)
 		return -EAGAIN;
-	return kaspa_hs_request_addresses(&c->hs);
+	err = kaspa_hs_request_addresses(&c->hs);
+	if (!err)
+		want_out(c);
+	return err;
 }
 
 struct kaspa_hs *kaspa_conn_hs(struct kaspa_conn *c)

@@ -330,6 +330,30 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 	return 0;
 }
 
+/* nghttp2 found a connection error in what the peer sent (it queues GOAWAY itself). */
+static int on_error(nghttp2_session *s, int code, const char *msg, size_t len, void *ud)
+{
+	struct kaspa_h2 *h = ud;
+
+	(void)s;
+	(void)code;
+	set_err(h, -EPROTO, "HTTP/2 protocol error from the peer: %.*s", (int)len, msg);
+	return 0;
+}
+
+static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int code, void *ud)
+{
+	struct kaspa_h2 *h = ud;
+
+	(void)s;
+	/* a stream error on another stream does not concern the call */
+	if (f->hd.stream_id == 0 || f->hd.stream_id == h->sid)
+		set_err(h, -EPROTO, "HTTP/2 protocol error from the peer: invalid %s frame (%s)",
+			f->hd.type == NGHTTP2_HEADERS ? "HEADERS" : "control",
+			nghttp2_strerror(code));
+	return 0;
+}
+
 /* Sends wpend, then whatever nghttp2 has, until the socket would block. */
 static int flush(struct kaspa_h2 *h)
 {
@@ -401,6 +425,8 @@ struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kasp
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
 	/* peers may not open more streams than we allow, and we never push */
 	nghttp2_option_set_max_reserved_remote_streams(opt, 0);
 	rv = role == KASPA_H2_SERVER ? nghttp2_session_server_new2(&h->s, cbs, h, opt)
