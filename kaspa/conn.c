@@ -29,6 +29,7 @@ struct kaspa_conn {
 	struct kaspa_hs hs;
 	struct vloop_timer *timer;
 	uint64_t open_deadline;		/* ms: server waits for the call, client for connect */
+	uint64_t linger_deadline;	/* ms: after our goodbye, how long we wait for the peer's */
 	bool connecting, connected, ready_reported, closing, done;
 	int connect_errno;
 	uint32_t events;
@@ -106,6 +107,8 @@ static void arm(struct kaspa_conn *c)
 
 	if (c->open_deadline && (!d || c->open_deadline < d))
 		d = c->open_deadline;
+	if (c->linger_deadline && (!d || c->linger_deadline < d))
+		d = c->linger_deadline;
 	if (!c->timer)
 		return;
 	if (!d)
@@ -131,6 +134,9 @@ static void after_io(struct kaspa_conn *c)
 	}
 	if (kaspa_h2_error(c->h2)) {
 		transport_ended(c);
+		if (c->closing)
+			snprintf(c->transport_why, sizeof(c->transport_why), "closed by us (%s)",
+				 kaspa_h2_why(c->h2));
 		end(c);
 		return;
 	}
@@ -147,10 +153,21 @@ static void after_io(struct kaspa_conn *c)
 		}
 	}
 	if (c->closing && !kaspa_h2_want_write(c->h2)) {
-		snprintf(c->transport_why, sizeof(c->transport_why), "closed by us");
-		kaspa_hs_abort(&c->hs, KASPA_FAIL_RESET, "closed by us before Ready");
-		end(c);
-		return;
+		/*
+		 * Our goodbye is written. Closing the socket right away can make the peer drop the
+		 * last messages it has not processed yet (grpc-js inflates asynchronously, and
+		 * cancels the call on a reset), so wait for the peer to end its side, bounded.
+		 */
+		uint64_t now = now_ms();
+
+		if (!c->linger_deadline)
+			c->linger_deadline = now + KASPA_CONN_LINGER_MS;
+		if (now >= c->linger_deadline) {
+			snprintf(c->transport_why, sizeof(c->transport_why), "closed by us");
+			kaspa_hs_abort(&c->hs, KASPA_FAIL_RESET, "closed by us before Ready");
+			end(c);
+			return;
+		}
 	}
 	ev = EPOLLIN | (c->connecting || kaspa_h2_want_write(c->h2) ? EPOLLOUT : 0);
 	if (ev != c->events && vloop_mod_fd(c->loop, c->fd, ev) == 0)
@@ -337,6 +354,11 @@ int kaspa_conn_request_addresses(struct kaspa_conn *c)
 struct kaspa_hs *kaspa_conn_hs(struct kaspa_conn *c)
 {
 	return &c->hs;
+}
+
+struct kaspa_h2 *kaspa_conn_h2(struct kaspa_conn *c)
+{
+	return c->h2;
 }
 
 int kaspa_conn_fd(const struct kaspa_conn *c)

@@ -16,6 +16,9 @@
 
 struct kaspa_conn;
 
+/* After our polite goodbye, the longest we wait for the peer to end its side before closing. */
+#define KASPA_CONN_LINGER_MS 1000
+
 struct kaspa_conn_config {
 	struct kaspa_hs_config hs;
 	struct kaspa_h2_config h2;
@@ -46,13 +49,14 @@ struct kaspa_conn *kaspa_conn_new(struct vloop *loop, int fd, enum kaspa_h2_role
 void kaspa_conn_free(struct kaspa_conn *c);
 
 /* Leaves politely: Reject{"DUPLICATE_CONNECTION"} when Ready, end of our stream, GOAWAY; on_done
- * runs once that is written (or the peer goes first). */
+ * runs once the peer has ended its side too, or KASPA_CONN_LINGER_MS after ours was written. */
 int kaspa_conn_close(struct kaspa_conn *c);
 /* After Ready: sends one message / a RequestAddresses. 0 or -errno. */
 int kaspa_conn_send(struct kaspa_conn *c, const Protowire__KaspadMessage *m);
 int kaspa_conn_request_addresses(struct kaspa_conn *c);
 
 struct kaspa_hs *kaspa_conn_hs(struct kaspa_conn *c);
+struct kaspa_h2 *kaspa_conn_h2(struct kaspa_conn *c);
 int kaspa_conn_fd(const struct kaspa_conn *c);
 /* Client: false when the TCP connect itself failed or timed out (then connect_errno says how). */
 bool kaspa_conn_connected(const struct kaspa_conn *c);

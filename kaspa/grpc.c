@@ -149,6 +149,7 @@ static int deliver(struct kaspa_grpc_dec *d, const uint8_t *p, size_t n, kaspa_g
 		err = kaspa_grpc_inflate(d->enc, p, n, d->max_msg, &plain, &plen);
 		if (err)
 			return err;
+		d->compressed_messages++;
 		err = cb(plain, plen, ctx);
 		free(plain);
 	} else {

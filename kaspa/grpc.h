@@ -44,6 +44,7 @@ struct kaspa_grpc_dec {
 	struct vbuf body;
 	int err;			/* sticky: the first error */
 	uint64_t messages;		/* messages delivered */
+	uint64_t compressed_messages;	/* of which arrived compressed */
 };
 
 /* @max_msg 0 means KASPA_GRPC_DEFAULT_MAX_MSG. The decoder owns its buffer; free it with

@@ -53,6 +53,7 @@ struct kaspa_h2 {
 	char grpc_msg[HDR_VAL_MAX];
 	int status, grpc_status;
 
+	uint64_t bytes_in, bytes_out, msgs_out;
 	int err;
 	char why[256];
 };
@@ -372,6 +373,7 @@ static int flush(struct kaspa_h2 *h)
 					       "cannot write to the peer: %s", strerror(errno));
 			}
 			h->wpend_off += (size_t)w;
+			h->bytes_out += (uint64_t)w;
 		}
 		vbuf_reset(&h->wpend);
 		h->wpend_off = 0;
@@ -490,7 +492,10 @@ void kaspa_h2_free(struct kaspa_h2 *h)
 /* Runs received bytes through nghttp2 and maps what went wrong to an error and a sentence. */
 static int process(struct kaspa_h2 *h, const uint8_t *p, size_t n)
 {
-	ssize_t rv = nghttp2_session_mem_recv(h->s, p, n);
+	ssize_t rv;
+
+	h->bytes_in += n;
+	rv = nghttp2_session_mem_recv(h->s, p, n);
 
 	if (rv < 0 && !h->err) {
 		if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
@@ -579,6 +584,7 @@ int kaspa_h2_send(struct kaspa_h2 *h, const Protowire__KaspadMessage *m)
 	err = kaspa_msg_frame(m, &h->out, h->send_enc);
 	if (err)
 		return err;
+	h->msgs_out++;
 	if (h->deferred) {
 		h->deferred = false;
 		nghttp2_session_resume_data(h->s, h->sid);
@@ -609,4 +615,13 @@ int kaspa_h2_error(const struct kaspa_h2 *h)
 const char *kaspa_h2_why(const struct kaspa_h2 *h)
 {
 	return h->err ? h->why : "";
+}
+
+void kaspa_h2_get_stats(const struct kaspa_h2 *h, struct kaspa_h2_stats *out)
+{
+	out->bytes_in = h->bytes_in;
+	out->bytes_out = h->bytes_out;
+	out->msgs_in = h->dec.messages;
+	out->msgs_in_compressed = h->dec.compressed_messages;
+	out->msgs_out = h->msgs_out;
 }

@@ -87,6 +87,13 @@ int kaspa_h2_send(struct kaspa_h2 *h, const Protowire__KaspadMessage *m);
  * END_STREAM; then GOAWAY. Close the fd once kaspa_h2_want_write() is false. */
 int kaspa_h2_finish(struct kaspa_h2 *h);
 
+struct kaspa_h2_stats {
+	uint64_t bytes_in, bytes_out;		/* HTTP/2 bytes read / written */
+	uint64_t msgs_in, msgs_in_compressed;	/* KaspadMessages received / of which compressed */
+	uint64_t msgs_out;			/* KaspadMessages queued */
+};
+void kaspa_h2_get_stats(const struct kaspa_h2 *h, struct kaspa_h2_stats *out);
+
 /* The error that ended the session (0 while it goes on) and why, for the log. */
 int kaspa_h2_error(const struct kaspa_h2 *h);
 const char *kaspa_h2_why(const struct kaspa_h2 *h);
