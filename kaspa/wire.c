@@ -131,8 +131,11 @@ int kaspa_peer_info_from_version(const Protowire__VersionMessage *v, struct kasp
 	out->disable_relay_tx = v->disablerelaytx;
 	ua_len = copy_str(out->user_agent, sizeof(out->user_agent), v->useragent);
 	copy_str(out->network, sizeof(out->network), v->network);
-	memcpy(out->id, v->id.data, v->id.len < KASPA_ID_LEN ? v->id.len : KASPA_ID_LEN);
-	kaspa_hex(v->id.data, v->id.len < KASPA_ID_LEN ? v->id.len : KASPA_ID_LEN, out->id_hex);
+	if (v->id.len && v->id.data) { /* an absent id is NULL with length 0 */
+		memcpy(out->id, v->id.data, v->id.len < KASPA_ID_LEN ? v->id.len : KASPA_ID_LEN);
+		kaspa_hex(v->id.data, v->id.len < KASPA_ID_LEN ? v->id.len : KASPA_ID_LEN,
+			  out->id_hex);
+	}
 	if (v->address) {
 		if (kaspa_netaddr_from_pb(v->address, &out->address) == 0) {
 			out->has_address = true;
