@@ -133,6 +133,11 @@ static void after_io(struct kaspa_conn *c)
 		return;
 	}
 	if (kaspa_h2_error(c->h2)) {
+		if (kaspa_h2_error(c->h2) == -EPIPE) {
+			/* the peer ended the call normally: end ours too (server: grpc-status 0) */
+			kaspa_h2_finish(c->h2);
+			kaspa_h2_on_writable(c->h2);
+		}
 		transport_ended(c);
 		if (c->closing)
 			snprintf(c->transport_why, sizeof(c->transport_why), "closed by us (%s)",

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Our h2c server/client and handshake against an independent Kaspa peer written with
- * @grpc/grpc-js (kaspa/tests/peer.js), on loopback, in both directions: node dials us (the sensor
- * case; every message it sends is gzip-compressed, like the reference node) and we dial node (the
- * crawler case). Then the failures a real peer can cause: wrong network, low version, no Ready,
- * an oversized (gzip-bomb-like) message and a call to another method.
+ * Our h2c server/client and handshake against independent Kaspa peers on loopback:
+ *  - kaspa/tests/peer.js on @grpc/grpc-js, in both directions: node dials us (the sensor case;
+ *    every message it sends is gzip-compressed, like the reference node) and we dial node (the
+ *    crawler case); then the failures a real peer can cause: wrong network, low version, no
+ *    Ready, an oversized (gzip-bomb-like) message and a call to another method;
+ *  - kaspa/tests/peer_grpcio.py on Debian's python3-grpcio (gRPC's C core) dialling us.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 
 #define NODE_ID "0102030405060708090a0b0c0d0e0f10"
 
-static char peer_js[512];
+static char peer_js[512], peer_py[512];
 
 /* Finds node and the npm packages; false (and the test is skipped) when they are missing. */
 static bool have_node(void)
@@ -30,6 +31,7 @@ static bool have_node(void)
 	struct stat st;
 
 	snprintf(peer_js, sizeof(peer_js), "%s/kaspa/tests/peer.js", root ? root : ".");
+	snprintf(peer_py, sizeof(peer_py), "%s/kaspa/tests/peer_grpcio.py", root ? root : ".");
 	snprintf(mod, sizeof(mod), "%s/.cache/npm/node_modules/@grpc/grpc-js", root ? root : ".");
 	if (system("node --version >/dev/null 2>&1") != 0) {
 		TEST_SKIP("node is not installed (run scripts/deps)");
@@ -48,14 +50,11 @@ struct node {
 	struct vbuf text;	/* everything it printed */
 };
 
-static bool node_start(struct node *n, const char *const *args)
+/* Starts @argv (a peer program) with its stdout into n->out. */
+static bool proc_start(struct node *n, const char *const *argv)
 {
-	const char *argv[32] = { "node", peer_js };
-	int p[2], i = 2;
+	int p[2];
 
-	for (; *args && i < 31; args++)
-		argv[i++] = *args;
-	argv[i] = NULL;
 	memset(n, 0, sizeof(*n));
 	if (pipe2(p, O_CLOEXEC))
 		return false;
@@ -63,13 +62,25 @@ static bool node_start(struct node *n, const char *const *args)
 	if (n->pid == 0) {
 		dup2(p[1], 1);
 		setenv("PEER_JS_LIMIT_MS", "20000", 1);
-		execvp("node", (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(p[1]);
 	n->out = p[0];
 	fcntl(n->out, F_SETFL, O_NONBLOCK);
 	return n->pid > 0;
+}
+
+/* node peer.js <args> */
+static bool node_start(struct node *n, const char *const *args)
+{
+	const char *argv[32] = { "node", peer_js };
+	int i = 2;
+
+	for (; *args && i < 31; args++)
+		argv[i++] = *args;
+	argv[i] = NULL;
+	return proc_start(n, argv);
 }
 
 static void node_drain(struct node *n)
@@ -231,14 +242,15 @@ static int listen_loopback(uint16_t *port)
 	return fd;
 }
 
-/* Node dials our server; @extra are peer.js options. Fills @srv and @n. */
-static bool node_dials_us(const char *const *extra, struct kaspa_conn_config *cfg,
+/* A peer dials our server: @python picks peer_grpcio.py, else peer.js; @extra are its options.
+ * Fills @srv and @n. */
+static bool peer_dials_us(bool python, const char *const *extra, struct kaspa_conn_config *cfg,
 			  struct side *srv, struct node *n)
 {
-	const char *args[24] = { "--mode", "client", "--port" };
+	const char *args[28] = { "node", peer_js, "--mode", "client", "--port" };
 	char portstr[16];
 	uint16_t port = 0;
-	int lfd = listen_loopback(&port), i = 4, fd;
+	int lfd = listen_loopback(&port), i = 6, fd;
 	struct pollfd pfd;
 	struct vloop *loop = vloop_new();
 	bool ok = false;
@@ -247,14 +259,21 @@ static bool node_dials_us(const char *const *extra, struct kaspa_conn_config *cf
 	if (!ASSERT_GE(lfd, 0, "listen") || !ASSERT_NOT_NULL(loop, "loop"))
 		return false;
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	args[3] = portstr;
-	for (; *extra && i < 23; extra++)
+	args[5] = portstr;
+	if (python) {
+		args[0] = "/usr/bin/python3";
+		args[1] = peer_py;
+		args[2] = "--port";
+		args[3] = portstr;
+		i = 4;
+	}
+	for (; *extra && i < 27; extra++)
 		args[i++] = *extra;
 	args[i] = NULL;
-	if (!ASSERT_TRUE(node_start(n, args), "spawn node"))
+	if (!ASSERT_TRUE(proc_start(n, args), "spawn the peer"))
 		goto out;
 	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	if (!ASSERT_EQ(poll(&pfd, 1, 15000), 1, "node connected within 15 s"))
+	if (!ASSERT_EQ(poll(&pfd, 1, 15000), 1, "the peer connected within 15 s"))
 		goto out;
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!ASSERT_GE(fd, 0, "accept"))
@@ -293,7 +312,7 @@ static void test_grpcjs_dials_our_server(void)
 	if (!have_node())
 		return;
 	sensor_config(&cfg, addrs);
-	if (!node_dials_us(extra, &cfg, &srv, &n))
+	if (!peer_dials_us(false, extra, &cfg, &srv, &n))
 		return;
 	ASSERT_TRUE(srv.ready, "handshake completed");
 	ASSERT_STREQ(kaspa_fail_name(srv.fail), "none", srv.reason);
@@ -404,13 +423,13 @@ static void test_grpcjs_failures_are_classified(void)
 	if (!have_node())
 		return;
 	sensor_config(&cfg, addrs);
-	if (node_dials_us(wrong_net, &cfg, &srv, &n)) {
+	if (peer_dials_us(false, wrong_net, &cfg, &srv, &n)) {
 		ASSERT_STREQ(kaspa_fail_name(srv.fail), "network", srv.reason);
 		ASSERT_STREQ(srv.peer.network, "kaspa-testnet-10", "logged network");
 	}
 	vbuf_free(&n.text);
 
-	if (node_dials_us(low_ver, &cfg, &srv, &n)) {
+	if (peer_dials_us(false, low_ver, &cfg, &srv, &n)) {
 		ASSERT_STREQ(kaspa_fail_name(srv.fail), "version", srv.reason);
 		j = node_event(&n, "reject", 0);
 		ASSERT_STRCONTAINS(jstr(j, "reason"), "version 9 is below our minimum 10",
@@ -420,7 +439,7 @@ static void test_grpcjs_failures_are_classified(void)
 	vbuf_free(&n.text);
 
 	cfg.hs.ready_timeout_ms = 500;
-	if (node_dials_us(no_ready, &cfg, &srv, &n)) {
+	if (peer_dials_us(false, no_ready, &cfg, &srv, &n)) {
 		ASSERT_STREQ(kaspa_fail_name(srv.fail), "timeout", srv.reason);
 		ASSERT_STREQ(kaspa_step_name(srv.step), "ready", "waiting for Ready");
 	}
@@ -428,7 +447,7 @@ static void test_grpcjs_failures_are_classified(void)
 	cfg.hs.ready_timeout_ms = 0;
 
 	/* 5 MB of user agent, gzipped to a few KB: the inflate cap stops it at 4 MiB */
-	if (node_dials_us(huge, &cfg, &srv, &n)) {
+	if (peer_dials_us(false, huge, &cfg, &srv, &n)) {
 		ASSERT_STREQ(kaspa_fail_name(srv.fail), "malformed", srv.reason);
 		ASSERT_STRCONTAINS(srv.reason, "limit", "says the limit was hit");
 	}
@@ -448,7 +467,7 @@ static void test_other_method_is_unimplemented(void)
 		return;
 	sensor_config(&cfg, addrs);
 	cfg.hs.version_timeout_ms = 1500;
-	if (node_dials_us(other, &cfg, &srv, &n)) {
+	if (peer_dials_us(false, other, &cfg, &srv, &n)) {
 		j = node_event(&n, "error", 0);
 		ASSERT_EQ(json_integer_value(json_object_get(j, "code")), 12,
 			  "grpc-status 12 UNIMPLEMENTED");
@@ -461,6 +480,51 @@ static void test_other_method_is_unimplemented(void)
 	vbuf_free(&n.text);
 }
 
-TESTS(T(test_grpcjs_dials_our_server), T(test_we_dial_grpcjs_server),
+static void test_grpcio_dials_our_server(void)
+{
+	/* gRPC's core sends a message uncompressed when gzip would not make it smaller, so the
+	 * user agent is long and repetitive to make the Version go out compressed */
+	static const char ua[] = "/kaspad:2.0.1/grpcio-test-peer(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)/";
+	static const char *const extra[] = { "--id", NODE_ID, "--user-agent", ua, NULL };
+	struct kaspa_conn_config cfg;
+	struct kaspa_netaddr addrs[2];
+	struct side srv;
+	struct node n;
+	json_t *j, *list;
+
+	if (system("/usr/bin/python3 -c 'import grpc' 2>/dev/null") != 0) {
+		TEST_SKIP("python3-grpcio is not installed (run scripts/deps)");
+		return;
+	}
+	have_node(); /* sets the script paths; node itself is not needed here */
+	test__skipped = 0;
+	sensor_config(&cfg, addrs);
+	if (!peer_dials_us(true, extra, &cfg, &srv, &n))
+		return;
+	ASSERT_TRUE(srv.ready, "handshake completed");
+	ASSERT_STREQ(kaspa_fail_name(srv.fail), "none", srv.reason);
+	ASSERT_STREQ(srv.peer.user_agent, ua, "peer's user agent");
+	ASSERT_STREQ(srv.peer.id_hex, NODE_ID, "peer id");
+	ASSERT_GE(srv.stats.msgs_in, 5, "version, verack, ready, requestAddresses, ping");
+	ASSERT_GE(srv.stats.msgs_in_compressed, 1, "the Version arrived gzip-compressed");
+	j = node_event(&n, "version", 0);
+	ASSERT_STREQ(jstr(j, "userAgent"), "/vigil-sensor:int-test/", "python saw our agent");
+	json_decref(j);
+	j = node_event(&n, "addresses", 0);
+	list = j ? json_object_get(j, "list") : NULL;
+	if (ASSERT_TRUE(json_is_array(list) && json_array_size(list) == 2, "two addresses"))
+		ASSERT_STREQ(json_string_value(json_array_get(list, 1)), "[2001:db8::1]:16211", "2nd");
+	json_decref(j);
+	j = node_event(&n, "pong", 0);
+	ASSERT_TRUE(j && json_is_true(json_object_get(j, "match")), "Pong carried the same nonce");
+	json_decref(j);
+	j = node_event(&n, "end", 0);
+	ASSERT_STREQ(jstr(j, "reason"), "peer_closed", "the call ended cleanly (grpc-status 0)");
+	json_decref(j);
+	vbuf_free(&n.text);
+}
+
+TESTS(T(test_grpcjs_dials_our_server), T(test_grpcio_dials_our_server), T(test_we_dial_grpcjs_server),
       T(test_we_dial_grpcjs_server_gzip), T(test_grpcjs_failures_are_classified),
       T(test_other_method_is_unimplemented))
