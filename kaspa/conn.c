@@ -402,3 +402,53 @@ int kaspa_dial(const struct sockaddr *sa, socklen_t len)
 	}
 	return fd;
 }
+
+#define MS 1000000ll
+
+const struct vopt kaspa_wire_opts[] = {
+	VOPT_STRING("network", 0, struct kaspa_wire_cfg, network, KASPA_DEFAULT_NETWORK, "NAME",
+		    "Kaspa network a peer must be on (kaspa-mainnet, kaspa-testnet-10, ...)"),
+	VOPT_INT("protocol-version", 0, struct kaspa_wire_cfg, protocol_version, "10", "N", 1, 1000,
+		 "P2P protocol version we advertise"),
+	VOPT_INT("min-protocol-version", 0, struct kaspa_wire_cfg, min_protocol_version, "0", "N", 0,
+		 1000, "lowest peer protocol version accepted (0: the advertised one)"),
+	VOPT_STRING("user-agent", 0, struct kaspa_wire_cfg, user_agent, NULL, "UA",
+		    "user agent we advertise (at most 256 bytes)"),
+	VOPT_SIZE("max-message-size", 0, struct kaspa_wire_cfg, max_msg, "4MiB", 1024, 1 << 30,
+		  "largest inbound message, before and after gzip"),
+	VOPT_BOOL("gzip", 0, struct kaspa_wire_cfg, gzip,
+		  "gzip-compress the messages we send (inbound gzip is always accepted)"),
+	VOPT_DURATION("version-timeout", 0, struct kaspa_wire_cfg, version_timeout, "4s", MS,
+		      600000 * MS, "how long to wait for the peer's Version"),
+	VOPT_DURATION("verack-timeout", 0, struct kaspa_wire_cfg, verack_timeout, "4s", MS,
+		      600000 * MS, "how long to wait for the Verack to our Version"),
+	VOPT_DURATION("ready-timeout", 0, struct kaspa_wire_cfg, ready_timeout, "8s", MS,
+		      600000 * MS, "how long to wait for the peer's Ready after ours"),
+	VOPT_DURATION("connect-timeout", 0, struct kaspa_wire_cfg, connect_timeout, "1s", MS,
+		      600000 * MS, "TCP connect limit when dialling"),
+	VOPT_END
+};
+
+void kaspa_wire_apply(const struct kaspa_wire_cfg *w, struct kaspa_conn_config *cfg)
+{
+	if (w->network && *w->network)
+		cfg->hs.network = w->network;
+	if (w->protocol_version > 0)
+		cfg->hs.protocol_version = (uint32_t)w->protocol_version;
+	if (w->min_protocol_version > 0)
+		cfg->hs.min_protocol_version = (uint32_t)w->min_protocol_version;
+	if (w->user_agent && *w->user_agent)
+		cfg->hs.user_agent = w->user_agent;
+	if (w->max_msg)
+		cfg->h2.max_msg = w->max_msg;
+	cfg->h2.gzip_send = w->gzip;
+	cfg->h2.accept_gzip = w->gzip;
+	if (w->version_timeout)
+		cfg->hs.version_timeout_ms = (uint32_t)(w->version_timeout / MS);
+	if (w->verack_timeout)
+		cfg->hs.verack_timeout_ms = (uint32_t)(w->verack_timeout / MS);
+	if (w->ready_timeout)
+		cfg->hs.ready_timeout_ms = (uint32_t)(w->ready_timeout / MS);
+	if (w->connect_timeout)
+		cfg->connect_timeout_ms = (uint32_t)(w->connect_timeout / MS);
+}

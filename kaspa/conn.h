@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "vigil/loop.h"
+#include "vigil/opt.h"
 #include "h2.h"
 #include "handshake.h"
 
@@ -63,6 +64,26 @@ bool kaspa_conn_connected(const struct kaspa_conn *c);
 int kaspa_conn_connect_errno(const struct kaspa_conn *c);
 /* Why the transport ended ("" while it goes on), e.g. "peer closed the connection". */
 const char *kaspa_conn_transport_why(const struct kaspa_conn *c);
+
+/*
+ * The wire options the sensor, the prober and the crawler share, declared once for the CLI
+ * (kaspa_wire_opts fills a struct kaspa_wire_cfg). Zero/NULL fields keep the built-in defaults.
+ */
+struct kaspa_wire_cfg {
+	char *network;			/* --network, default kaspa-mainnet */
+	long long protocol_version;	/* --protocol-version, default 10 */
+	long long min_protocol_version;	/* --min-protocol-version, default: the same */
+	char *user_agent;		/* --user-agent, default: the command's own */
+	uint64_t max_msg;		/* --max-message-size, bytes */
+	bool gzip;			/* --gzip: compress what we send */
+	uint64_t version_timeout;	/* --version-timeout, ns */
+	uint64_t verack_timeout;	/* --verack-timeout, ns */
+	uint64_t ready_timeout;		/* --ready-timeout, ns */
+	uint64_t connect_timeout;	/* --connect-timeout, ns */
+};
+extern const struct vopt kaspa_wire_opts[];
+/* Copies @w into @cfg's handshake and HTTP/2 settings (strings are borrowed). */
+void kaspa_wire_apply(const struct kaspa_wire_cfg *w, struct kaspa_conn_config *cfg);
 
 /* A non-blocking TCP socket connecting to @sa (TCP_NODELAY). The fd, or -errno. */
 int kaspa_dial(const struct sockaddr *sa, socklen_t len);

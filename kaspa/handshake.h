@@ -95,8 +95,9 @@ int kaspa_hs_start(struct kaspa_hs *hs, uint64_t now_ms);
 
 /*
  * Feeds one received message. Returns 0 when the machine handled it, 1 when it is the caller's
- * (after Ready: Addresses, Pong, Reject-free traffic it does not answer itself), or a negative
- * errno once the handshake failed (see kaspa_hs_failure()). The caller keeps ownership of @m.
+ * (after Ready: Addresses, Pong, inventory, unknown payloads, and a Reject, whose reason is also
+ * kept in peer_reject), or a negative errno once the handshake failed (hs->fail, hs->step and
+ * hs->reason say how). The caller keeps ownership of @m.
  */
 int kaspa_hs_on_message(struct kaspa_hs *hs, const Protowire__KaspadMessage *m, uint64_t now_ms);
 /* Checks deadlines. 0, or -ETIMEDOUT when one passed (the handshake has failed). */

@@ -310,6 +310,30 @@ static void test_silent_peer_times_out(void)
 	vloop_free(loop);
 }
 
-TESTS(T(test_socketpair_full_handshake), T(test_loopback_tcp_gzip_full_handshake),
+/* The shared option table fills a kaspa_wire_cfg that maps onto the connection config. */
+static void test_wire_options_apply(void)
+{
+	struct kaspa_wire_cfg w = { .network = "kaspa-testnet-10", .protocol_version = 9,
+				    .max_msg = 1 << 20, .gzip = true,
+				    .ready_timeout = 2500ull * 1000000, .connect_timeout = 800ull * 1000000 };
+	struct kaspa_conn_config cfg;
+	int n = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	kaspa_wire_apply(&w, &cfg);
+	ASSERT_STREQ(cfg.hs.network, "kaspa-testnet-10", "network");
+	ASSERT_EQ(cfg.hs.protocol_version, 9, "version");
+	ASSERT_EQ(cfg.hs.min_protocol_version, 0, "min left to the default");
+	ASSERT_EQ(cfg.h2.max_msg, 1 << 20, "max message");
+	ASSERT_TRUE(cfg.h2.gzip_send && cfg.h2.accept_gzip, "gzip");
+	ASSERT_EQ(cfg.hs.ready_timeout_ms, 2500, "ready timeout");
+	ASSERT_EQ(cfg.hs.version_timeout_ms, 0, "version timeout left to the default");
+	ASSERT_EQ(cfg.connect_timeout_ms, 800, "connect timeout");
+	for (const struct vopt *o = kaspa_wire_opts; o->name; o++, n++)
+		ASSERT_TRUE(o->help && *o->help, o->name);
+	ASSERT_EQ(n, 10, "ten options");
+}
+
+TESTS(T(test_socketpair_full_handshake), T(test_wire_options_apply), T(test_loopback_tcp_gzip_full_handshake),
       T(test_garbage_http2_is_malformed), T(test_oversized_version_is_malformed),
       T(test_wrong_network_and_low_version), T(test_silent_peer_times_out))
