@@ -516,8 +516,12 @@ int kaspa_h2_feed(struct kaspa_h2 *h, const uint8_t *p, size_t n)
 		return h->err;
 	process(h, p, n);
 	flush(h);
-	if (!h->err && !nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
-		set_err(h, -ECONNRESET, "peer closed the HTTP/2 session (GOAWAY)");
+	if (!h->err && !nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s)) {
+		if (h->finishing)
+			set_err(h, -EPIPE, "session finished");
+		else
+			set_err(h, -ECONNRESET, "peer closed the HTTP/2 session (GOAWAY)");
+	}
 	return h->err;
 }
 
