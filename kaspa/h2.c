@@ -158,10 +158,16 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	else if (IS("grpc-message"))
 		copy_hdr(h->grpc_msg, value, vlen);
 	else if (IS(":status") || IS("grpc-status")) {
-		int v = 0;
+		int v = vlen ? 0 : 999;
 
-		for (size_t i = 0; i < vlen && i < 6; i++)
-			v = value[i] >= '0' && value[i] <= '9' ? v * 10 + (value[i] - '0') : 999999;
+		/* a status is 1-3 digits; anything else reads as 999 (not 0 or 200) */
+		for (size_t i = 0; i < vlen; i++) {
+			if (i >= 3 || value[i] < '0' || value[i] > '9') {
+				v = 999;
+				break;
+			}
+			v = v * 10 + (value[i] - '0');
+		}
 		if (IS(":status"))
 			h->status = v;
 		else
