@@ -123,6 +123,17 @@ static void after_io(struct kaspa_conn *c)
 
 	if (c->done)
 		return;
+	/* Ready first: the peer may have sent Ready and ended the call in one read, and an
+	 * established connection is reported as such before it is reported gone */
+	if (kaspa_hs_ready(&c->hs) && !c->ready_reported) {
+		c->ready_reported = true;
+		if (c->ops.on_ready)
+			c->ops.on_ready(c, c->ctx);
+		if (c->done)
+			return;
+		if (!kaspa_h2_error(c->h2))
+			kaspa_h2_on_writable(c->h2);
+	}
 	if (kaspa_hs_failed(&c->hs)) {
 		/* flush what the handshake queued (a version Reject), then go */
 		kaspa_h2_finish(c->h2);
@@ -144,18 +155,6 @@ static void after_io(struct kaspa_conn *c)
 				 kaspa_h2_why(c->h2));
 		end(c);
 		return;
-	}
-	if (kaspa_hs_ready(&c->hs) && !c->ready_reported) {
-		c->ready_reported = true;
-		if (c->ops.on_ready)
-			c->ops.on_ready(c, c->ctx);
-		if (c->done)
-			return;
-		kaspa_h2_on_writable(c->h2);
-		if (kaspa_h2_error(c->h2) || kaspa_hs_failed(&c->hs)) {
-			after_io(c);
-			return;
-		}
 	}
 	if (c->closing && !kaspa_h2_want_write(c->h2)) {
 		/*

@@ -92,6 +92,9 @@ static int emit(struct kaspa_hs *hs, Protowire__KaspadMessage *m)
 {
 	int err = hs->send(hs, m, hs->ctx);
 
+	/* after Ready a failed send is the transport's news, not a failed handshake */
+	if (err < 0 && hs->step == KASPA_STEP_ESTABLISHED)
+		return err;
 	if (err < 0)
 		return fail(hs, KASPA_FAIL_RESET, err, "cannot send %s: %s",
 			    kaspa_payload_name(m->payload_case), strerror(-err));

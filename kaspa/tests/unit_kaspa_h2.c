@@ -24,7 +24,8 @@ struct side {
 	enum kaspa_step step;
 	char reason[256], transport[256], peer_reject[128];
 	struct kaspa_peer_info peer;
-	bool close_on_addresses;
+	bool close_on_addresses, close_on_ready;
+	int ready_calls;
 };
 
 static void on_ready(struct kaspa_conn *c, void *ctx)
@@ -32,7 +33,10 @@ static void on_ready(struct kaspa_conn *c, void *ctx)
 	struct side *s = ctx;
 
 	s->ready = true;
+	s->ready_calls++;
 	s->peer = kaspa_conn_hs(c)->peer;
+	if (s->close_on_ready)
+		kaspa_conn_close(c);
 }
 
 static int on_message(struct kaspa_conn *c, const Protowire__KaspadMessage *m, void *ctx)
@@ -334,6 +338,37 @@ static void test_wire_options_apply(void)
 	ASSERT_EQ(n, 10, "ten options");
 }
 
-TESTS(T(test_socketpair_full_handshake), T(test_wire_options_apply), T(test_loopback_tcp_gzip_full_handshake),
+/*
+ * Both sides leave the moment they are Ready (what a sensor does): a side that receives the
+ * peer's Ready and its end of the call in one read must still report Ready before done.
+ */
+static void test_close_at_ready_reports_ready_on_both_sides(void)
+{
+	struct vloop *loop = vloop_new();
+	struct kaspa_conn_config cfg;
+	static struct side srv[8], cli[8];
+	int sv[2];
+
+	if (!ASSERT_NOT_NULL(loop, "loop"))
+		return;
+	memset(&cfg, 0, sizeof(cfg));
+	for (int i = 0; i < 8; i++) {
+		if (!ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), "pair"))
+			return;
+		srv[i].close_on_ready = cli[i].close_on_ready = true;
+		srv[i].c = kaspa_conn_new(loop, sv[0], KASPA_H2_SERVER, &cfg, &ops, &srv[i]);
+		cli[i].c = kaspa_conn_new(loop, sv[1], KASPA_H2_CLIENT, &cfg, &ops, &cli[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		ASSERT_TRUE(run_until_done(loop, &srv[i], &cli[i]), "finished");
+		ASSERT_EQ(srv[i].ready_calls, 1, "server reported Ready once");
+		ASSERT_EQ(cli[i].ready_calls, 1, "client reported Ready once");
+		ASSERT_STREQ(kaspa_fail_name(srv[i].fail), "none", srv[i].reason);
+		ASSERT_STREQ(kaspa_fail_name(cli[i].fail), "none", cli[i].reason);
+	}
+	vloop_free(loop);
+}
+
+TESTS(T(test_socketpair_full_handshake), T(test_close_at_ready_reports_ready_on_both_sides), T(test_wire_options_apply), T(test_loopback_tcp_gzip_full_handshake),
       T(test_garbage_http2_is_malformed), T(test_oversized_version_is_malformed),
       T(test_wrong_network_and_low_version), T(test_silent_peer_times_out))
