@@ -225,7 +225,7 @@ int kaspa_grpc_dec_feed(struct kaspa_grpc_dec *d, const uint8_t *p, size_t n, ka
 		n -= take;
 		if (d->body.len == d->want) {
 			err = deliver(d, (const uint8_t *)d->body.data, d->body.len, cb, ctx);
-			vbuf_reset(&d->body);
+			vbuf_free(&d->body); /* do not keep the largest message's buffer */
 			if (err)
 				goto fail;
 		}

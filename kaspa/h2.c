@@ -115,7 +115,7 @@ static ssize_t data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 	memcpy(buf, h->out.data + h->out_off, len);
 	h->out_off += len;
 	if (h->out_off == h->out.len) {
-		vbuf_reset(&h->out);
+		vbuf_free(&h->out);
 		h->out_off = 0;
 	} else if (h->out_off > (64u << 10) && h->out_off * 2 > h->out.len) {
 		memmove(h->out.data, h->out.data + h->out_off, h->out.len - h->out_off);
@@ -381,7 +381,8 @@ static int flush(struct kaspa_h2 *h)
 			h->wpend_off += (size_t)w;
 			h->bytes_out += (uint64_t)w;
 		}
-		vbuf_reset(&h->wpend);
+		/* an idle session keeps no write buffer (held connections add up) */
+		vbuf_free(&h->wpend);
 		h->wpend_off = 0;
 
 		const uint8_t *data;
