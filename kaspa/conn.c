@@ -252,9 +252,14 @@ struct kaspa_conn *kaspa_conn_new(struct vloop *loop, int fd, enum kaspa_h2_role
 				  const struct kaspa_conn_ops *ops, void *ctx)
 {
 	static const struct kaspa_h2_ops h2ops = { .on_open = h2_open, .on_message = h2_message };
-	struct kaspa_conn *c = calloc(1, sizeof(*c));
+	struct kaspa_conn *c;
 	int err;
 
+	if (fd < 0) { /* e.g. a failed kaspa_dial() passed straight in */
+		errno = EBADF;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
 		errno = ENOMEM;
