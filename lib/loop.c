@@ -3,8 +3,10 @@
  * The event loop: epoll over fds, timerfds, one signalfd and eventfds. See include/vigil/loop.h.
  *
  * Every registration is a `struct watch` whose pointer is the epoll user data, so dispatch is one
- * indirect call. Watches deleted during dispatch are only marked dead and freed after the batch,
- * because a later event in the same epoll_wait batch may still point at them.
+ * indirect call. fd watches are also indexed by fd number, so adding, finding and deleting one is
+ * O(1) however many connections a daemon holds. A deleted watch leaves the live list at once but
+ * is freed only after the current epoll batch, because a later event in the same batch may still
+ * point at it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -30,7 +32,7 @@ struct watch {
 		vloop_fd_cb fd_cb;
 		vloop_cb cb;
 	};
-	struct watch *next; /* all watches, for lookup by fd and for freeing */
+	struct watch *next, *prev; /* the live list, or (next only) the dead list */
 	struct vloop *loop;
 };
 
@@ -57,7 +59,10 @@ struct hook {
 
 struct vloop {
 	int epfd;
-	struct watch *watches;
+	struct watch *watches; /* live */
+	struct watch *dead;    /* deleted, freed after the current batch */
+	struct watch **fdtab;  /* fd watches by fd number */
+	int fdcap;
 	struct watch sigwatch;
 	sigset_t sigmask;
 	struct sig_handler *sigs;
@@ -66,7 +71,6 @@ struct vloop {
 	atomic_int stop_signal;
 	struct vloop_async *stop_async;
 	int dispatching;
-	bool have_dead;
 };
 
 uint64_t vloop_now_ns(void)
@@ -80,24 +84,20 @@ uint64_t vloop_now_ns(void)
 static void link_watch(struct vloop *loop, struct watch *w)
 {
 	w->loop = loop;
+	w->prev = NULL;
 	w->next = loop->watches;
+	if (loop->watches)
+		loop->watches->prev = w;
 	loop->watches = w;
 }
 
 static void free_dead(struct vloop *loop)
 {
-	struct watch **pp = &loop->watches;
-
-	while (*pp) {
-		struct watch *w = *pp;
-		if (w->dead) {
-			*pp = w->next;
-			free(w);
-		} else {
-			pp = &w->next;
-		}
+	while (loop->dead) {
+		struct watch *n = loop->dead->next;
+		free(loop->dead);
+		loop->dead = n;
 	}
-	loop->have_dead = false;
 }
 
 /* Unregisters a watch; frees it now or, during dispatch, after the current batch. */
@@ -106,8 +106,17 @@ static void kill_watch(struct vloop *loop, struct watch *w)
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	if (w->kind != W_FD)
 		close(w->fd);
+	else if (w->fd < loop->fdcap)
+		loop->fdtab[w->fd] = NULL;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		loop->watches = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
 	w->dead = true;
-	loop->have_dead = true;
+	w->next = loop->dead;
+	loop->dead = w;
 	if (!loop->dispatching)
 		free_dead(loop);
 }
@@ -179,10 +188,12 @@ void vloop_free(struct vloop *loop)
 		return;
 	for (struct watch *w = loop->watches, *n; w; w = n) {
 		n = w->next;
-		if (w->kind != W_FD && !w->dead)
+		if (w->kind != W_FD)
 			close(w->fd);
 		free(w);
 	}
+	free_dead(loop);
+	free(loop->fdtab);
 	while (loop->sigs) {
 		struct sig_handler *n = loop->sigs->next;
 		free(loop->sigs);
@@ -202,10 +213,25 @@ void vloop_free(struct vloop *loop)
 
 static struct watch *find_fd(struct vloop *loop, int fd)
 {
-	for (struct watch *w = loop->watches; w; w = w->next)
-		if (w->kind == W_FD && w->fd == fd && !w->dead)
-			return w;
-	return NULL;
+	return fd >= 0 && fd < loop->fdcap ? loop->fdtab[fd] : NULL;
+}
+
+static int fdtab_reserve(struct vloop *loop, int fd)
+{
+	int cap = loop->fdcap ? loop->fdcap : 64;
+	struct watch **t;
+
+	if (fd < loop->fdcap)
+		return 0;
+	while (cap <= fd)
+		cap *= 2;
+	t = realloc(loop->fdtab, (size_t)cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t + loop->fdcap, 0, (size_t)(cap - loop->fdcap) * sizeof(*t));
+	loop->fdtab = t;
+	loop->fdcap = cap;
+	return 0;
 }
 
 int vloop_add_fd(struct vloop *loop, int fd, uint32_t events, vloop_fd_cb cb, void *ctx)
@@ -217,6 +243,8 @@ int vloop_add_fd(struct vloop *loop, int fd, uint32_t events, vloop_fd_cb cb, vo
 		return -EINVAL;
 	if (find_fd(loop, fd))
 		return -EEXIST;
+	if (fdtab_reserve(loop, fd))
+		return -ENOMEM;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -231,6 +259,7 @@ int vloop_add_fd(struct vloop *loop, int fd, uint32_t events, vloop_fd_cb cb, vo
 		return err;
 	}
 	link_watch(loop, w);
+	loop->fdtab[fd] = w;
 	return 0;
 }
 
@@ -451,7 +480,7 @@ int vloop_run_once(struct vloop *loop, int timeout_ms)
 		ran++;
 	}
 	loop->dispatching--;
-	if (loop->have_dead && !loop->dispatching)
+	if (!loop->dispatching)
 		free_dead(loop);
 	return ran;
 }

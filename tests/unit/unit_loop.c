@@ -192,7 +192,54 @@ static void test_timer_deleted_in_same_batch_does_not_fire(void)
 	vloop_free(l);
 }
 
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+
+static void on_efd(struct vloop *l, int fd, uint32_t ev, void *ctx)
+{
+	uint64_t v;
+
+	(void)l;
+	(void)ev;
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		(*(int *)ctx)++;
+}
+
+/* Hundreds of fds: the fd index grows, deleted fds are gone, re-added ones work. */
+static void test_many_fds(void)
+{
+	struct rlimit rl;
+	struct vloop *l = vloop_new();
+	int n = 900, fds[900], hits = 0, one_in = 3;
+	uint64_t v = 1;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if ((rlim_t)n + 32 > rl.rlim_cur)
+		n = (int)rl.rlim_cur - 32;
+	for (int i = 0; i < n; i++) {
+		fds[i] = eventfd(0, EFD_NONBLOCK);
+		if (!ASSERT_OK(vloop_add_fd(l, fds[i], EPOLLIN, on_efd, &hits), "add"))
+			return;
+	}
+	for (int i = 0; i < n; i += 2) /* delete the even ones */
+		ASSERT_OK(vloop_del_fd(l, fds[i]), "del");
+	for (int i = 0; i < n; i += one_in)
+		ASSERT_EQ(write(fds[i], &v, sizeof(v)), 8, "signal");
+	for (int r = 0; r < 50 && vloop_run_once(l, 0) > 0; r++)
+		;
+	/* signalled and still registered: multiples of 3 that are odd */
+	int want = 0;
+	for (int i = 0; i < n; i += one_in)
+		want += i % 2;
+	ASSERT_EQ(hits, want, "only registered fds dispatched");
+	ASSERT_OK(vloop_add_fd(l, fds[0], EPOLLIN, on_efd, &hits), "re-add a deleted fd");
+	ASSERT_EQ(vloop_add_fd(l, fds[1], EPOLLIN, on_efd, &hits), -EEXIST, "duplicate");
+	vloop_free(l);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 TESTS(T(test_periodic_timer), T(test_fd_watch_and_delete_in_callback),
       T(test_async_from_thread_coalesces), T(test_signals_become_events),
       T(test_before_sleep_runs_each_iteration),
-      T(test_timer_deleted_in_same_batch_does_not_fire))
+      T(test_timer_deleted_in_same_batch_does_not_fire), T(test_many_fds))
