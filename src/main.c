@@ -11,6 +11,7 @@
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
 #include "probe/probe.h"
+#include "watchdog/wd.h"
 
 static int version_run(int argc, char **argv)
 {
@@ -56,6 +57,7 @@ static int man_run(int argc, char **argv)
 const struct vcmd vigil_commands[] = {
 	{ .name = "probe", .summary = VPROBE_CMD_SUMMARY, .run = probe_cmd_run,
 	  .usage = "[--json]", .description = VPROBE_CMD_DESCRIPTION },
+	{ .name = "watchdog", .summary = WD_CMD_SUMMARY, .subs = watchdog_cmds },
 	{ .name = "version", .summary = "print the version of vigil and libbpf", .run = version_run,
 	  .usage = "[--json]" },
 	{ .name = "__man", .summary = "write man pages into DIR", .run = man_run, .usage = "DIR" },
