@@ -717,6 +717,15 @@ int wd_unpin(const char *dir)
 	return err;
 }
 
+/* Whether an earlier --pin run left attached programs in @dir. */
+static bool pinned_links(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/link_wd_sys_enter", dir);
+	return access(path, F_OK) == 0;
+}
+
 static int mkdir_p(const char *dir)
 {
 	char buf[PATH_MAX];
@@ -800,7 +809,9 @@ static int set_pins(struct wd *d)
 	int err;
 
 	bpf_object__for_each_map(m, d->skel->obj) {
-		if (m == d->skel->maps.events)
+		/* Internal maps (.rodata: frozen, cannot be reused) and the ring buffer stay
+		 * private to each run. */
+		if (m == d->skel->maps.events || strchr(bpf_map__name(m), '.'))
 			continue;
 		snprintf(path, sizeof(path), "%s/%.64s", d->pin_dir, bpf_map__name(m));
 		err = bpf_map__set_pin_path(m, path);
@@ -875,7 +886,7 @@ struct wd *wd_new(struct vloop *loop, const struct wd_rules *rules, const struct
 				  "/sys/fs/bpf?)", d->pin_dir, strerror(-err));
 			goto fail;
 		}
-	} else if (access(d->pin_dir, F_OK) == 0) {
+	} else if (pinned_links(d->pin_dir)) {
 		log_warn(COMP, "a pinned watchdog is still in %s and keeps enforcing its own rules; "
 			 "remove it with `vigil watchdog unpin` or run with --pin to take it over",
 			 d->pin_dir);
@@ -920,6 +931,11 @@ struct wd *wd_new(struct vloop *loop, const struct wd_rules *rules, const struct
 		 wd_mode_name(d->mode), p->pin ? " (pinned: keeps enforcing after vigil exits)" : "");
 	return d;
 fail:
+	if (d->p.pin && d->nlinks) {
+		/* Nothing attached half-way: our fresh pins go with our links. */
+		unpin_links(d->pin_dir);
+		d->p.pin = false;
+	}
 	wd_free(d);
 	errno = -err;
 	return NULL;
