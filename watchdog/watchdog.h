@@ -6,7 +6,7 @@
  *
  * The kernel side counts the calls of every watched syscall per key (a TGID, or a cgroup id with
  * scope=cgroup) in fixed windows, one window per rule, in the LRU hash `counters`. The user side
- * writes the rules into the one-element array `config` and the allowlists into the allow_* hashes;
+ * writes the rules into the one-element array `wd_config` and the allowlists into the allow_* hashes;
  * it may rewrite them at any time (SIGHUP): `gen` tells the kernel side to re-evaluate each key's
  * allowlist status on the key's next call. Over the limit, the first call of an episode (a window
  * in which a key went over its rule's limit) sends one struct wd_event through the ring buffer.
