@@ -31,7 +31,9 @@
 #include "watchdog.skel.h"
 #include "watchdog/wd.h"
 
+#ifndef REPS
 #define REPS 15
+#endif
 
 enum { SC_GETPPID, SC_PREAD, SC__N };
 static const char *const sc_names[SC__N] = { "getppid", "pread64" };
@@ -204,7 +206,7 @@ int main(int argc, char **argv)
 			printf("}");
 		}
 		printf("]}\n");
-		return 0;
+		goto done;
 	}
 	printf("watchdog overhead per counted syscall, kernel %s, fastest of %d x %ld calls\n",
 	       rep.kernel, REPS, iters);
@@ -217,5 +219,10 @@ int main(int argc, char **argv)
 		printf("%-10s %12.1f %10.1f %12.1f %10.1f\n", rows[i].name, rows[i].ns[0],
 		       rows[i].ns[0] - rows[0].ns[0], rows[i].ns[1], rows[i].ns[1] - rows[0].ns[1]);
 	}
+done:
+	/* A configuration that should have worked and did not is a failure. */
+	for (int i = 0; i < n; i++)
+		if (!rows[i].ok)
+			return 1;
 	return 0;
 }
