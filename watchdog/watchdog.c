@@ -64,6 +64,8 @@ struct wd {
 		*m_lost, *m_throttled, *m_mode_num;
 };
 
+/* Every mode counts on raw_tp/sys_enter, follows processes with the sched tracepoints (tp and
+ * tp_btf) and reports through a ring buffer; the EPERM modes need their refusing hook on top. */
 uint64_t wd_mode_needs(enum wd_mode m)
 {
 	uint64_t base = VPROBE_BIT(VPROBE_RAW_TP) | VPROBE_BIT(VPROBE_TP_BTF) |
@@ -330,6 +332,8 @@ static int apply_rules(struct wd *d, const struct wd_rules *rules)
 
 /* ---- episodes -------------------------------------------------------------------------------- */
 
+/* The episode as one JSON object (the event the bus carries); PIDs go in events, never in
+ * metric labels. */
 static void episode_json(struct wd *d, const struct wd_episode *ep, struct vbuf *b)
 {
 	const struct wd_event *ev = &ep->ev;
@@ -425,6 +429,7 @@ static void arm_timer(struct wd *d)
 	vloop_timer_set(d->timer, first > now ? first - now : 1, 0);
 }
 
+/* The earliest window ended: close every episode whose window is over (resume, report). */
 static void on_timer(struct vloop *loop, void *ctx)
 {
 	struct wd *d = ctx;
@@ -528,6 +533,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 
+/* Per-CPU counters need summing in user space: the kernel side never takes a lock for them. */
 uint64_t wd_blocked(const struct wd *d, unsigned nr)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -546,6 +552,7 @@ uint64_t wd_blocked(const struct wd *d, unsigned nr)
 	return sum;
 }
 
+/* The sum over CPUs of one `stats` slot. */
 static uint64_t stat_sum(const struct wd *d, __u32 idx)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -561,6 +568,8 @@ static uint64_t stat_sum(const struct wd *d, __u32 idx)
 	return sum;
 }
 
+/* Counts entries by walking the keys: BPF hash maps keep no element count user space can read
+ * on this kernel, and a scrape every few seconds can afford --max-keys steps. */
 int wd_keys(const struct wd *d, uint32_t *used, uint32_t *max)
 {
 	int fd = bpf_map__fd(d->skel->maps.counters);
@@ -603,6 +612,8 @@ static void collect(struct vmetrics *reg, void *ctx)
 	vmetric_child_set_u64(VMETRIC__CHILD(d->m_lost), stat_sum(d, WD_STAT_LOST) + d->dropped_eps);
 }
 
+/* Registers the watchdog's metrics (names and help in docs/watchdog_guide.md) and the collect
+ * callback that copies kernel counters at scrape time. */
 static int init_metrics(struct wd *d)
 {
 	struct vmetrics *reg = d->p.metrics;
@@ -726,6 +737,7 @@ static bool pinned_links(const char *dir)
 	return access(path, F_OK) == 0;
 }
 
+/* mkdir -p for the pin directory (bpffs allows directories). */
 static int mkdir_p(const char *dir)
 {
 	char buf[PATH_MAX];
@@ -793,6 +805,7 @@ static int attach_all(struct wd *d)
 	return 0;
 }
 
+/* Destroys our links: without pins this detaches the programs at once. */
 static void detach_all(struct wd *d)
 {
 	for (int i = 0; i < d->nlinks; i++)
