@@ -127,6 +127,16 @@ else
 	sleep 0.5
 	top=$("$VIGIL" watchdog top --json --count 1 --interval 100ms 2>"$TMP/top.log")
 	check pin_keeps_counting jq -e --argjson p "$pp" '.top[] | select(.pid == $p) | .total == 77' <<<"$top"
+	# A restart with --pin takes the pinned maps over: the counts survive.
+	"$VIGIL" watchdog run --mode monitor --syscalls getppid --limit 1000 --window 60s --pin \
+		>/dev/null 2>"$TMP/pin2.log" &
+	pd=$!
+	wait_for 20 grep -q 'watching 1 rule' "$TMP/pin2.log"
+	top=$("$VIGIL" watchdog top --json --count 1 --interval 100ms 2>>"$TMP/top.log")
+	check pin_restart_keeps_counters jq -e --argjson p "$pp" '.top[] | select(.pid == $p) | .total == 77' <<<"$top"
+	check pin_restart_one_program test "$(bpftool prog show | grep -c 'name wd_sys_enter ')" -eq $((base + 1))
+	kill -INT $pd
+	wait $pd
 	"$VIGIL" watchdog unpin
 	# Programs are freed after an RCU grace period: give it a moment.
 	unpinned() { [ "$(attached)" = "$base" ] && [ ! -e "$pin" ]; }
