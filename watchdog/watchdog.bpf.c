@@ -80,6 +80,24 @@ ALLOW_MAP(allow_comm, char[WD_COMM_LEN]);
 ALLOW_MAP(allow_cgroup, __u64);
 ALLOW_MAP(allow_exe, struct wd_exe_key);
 
+/* The kernel's tick rate, from its config (libbpf reads /proc/config.gz or /boot/config-*);
+ * 0 when neither is there. */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/*
+ * The clock windows are measured with, in nanoseconds. jiffies when the tick rate is known:
+ * reading them is a load, where bpf_ktime_get_ns() reads the clocksource and cost about 70 ns
+ * per counted call in our VMs (bench/watchdog). Windows are then exact to one tick (4 ms at
+ * HZ=250), which rate limiting over hundreds of milliseconds does not notice. The values are
+ * not CLOCK_MONOTONIC: events carry the window's end converted with bpf_ktime_get_ns().
+ */
+static __always_inline __u64 window_clock(void)
+{
+	if (CONFIG_HZ)
+		return bpf_jiffies64() * (1000000000ull / CONFIG_HZ);
+	return bpf_ktime_get_ns();
+}
+
 /* The value a new counters entry starts from: all zero, so gen 0 forces an allowlist check. */
 static const struct wd_entry zero_entry;
 
@@ -159,7 +177,9 @@ static __always_inline void emit(const struct wd_config *cfg, const struct wd_en
 		stat_inc(WD_STAT_LOST);
 		return;
 	}
-	ev->ts_ns = now;
+	ev->ts_ns = bpf_ktime_get_ns();
+	/* now - start < window here: sys_enter rolled the window over otherwise. */
+	ev->deadline_ns = ev->ts_ns + (e->w[r].start + rule->window_ns - now);
 	ev->key = key;
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->win_start = e->w[r].start;
@@ -220,7 +240,7 @@ static __always_inline int count_call(const struct wd_config *cfg, __u32 nr, __u
 	e->total++;
 	rule = &cfg->rules[r];
 	w = &e->w[r];
-	now = bpf_ktime_get_ns();
+	now = window_clock();
 	if (now - w->start >= rule->window_ns) {
 		w->prev_start = w->start;
 		w->prev_count = w->count;

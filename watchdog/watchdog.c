@@ -512,7 +512,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	e = &d->eps[d->neps++];
 	memset(e, 0, sizeof(*e));
 	e->ep.ev = *ev;
-	e->deadline_ns = ev->win_start + ev->window_ns;
+	e->deadline_ns = ev->deadline_ns;
 	proc_info(ev->tgid, &e->ep);
 	if (d->mode == WD_MODE_THROTTLE && ev->enforce) {
 		if (kill((pid_t)ev->tgid, SIGSTOP) == 0) {

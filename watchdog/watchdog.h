@@ -86,7 +86,7 @@ struct wd_exe_key {
 
 /* One rule's window for one key. */
 struct wd_win {
-	__u64 start;	  /* bpf_ktime_get_ns() of the window's first call */
+	__u64 start;	  /* window clock (jiffies in ns, see watchdog.bpf.c) of the first call */
 	__u64 prev_start; /* the previous window, kept so the daemon can read its final count */
 	__u32 count;	  /* calls in this window (refused ones included) */
 	__u32 prev_count;
@@ -112,6 +112,7 @@ enum wd_ev_kind {
 /* Ring buffer record: the first over-limit call of an episode, or its end at exit. */
 struct wd_event {
 	__u64 ts_ns;	 /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 deadline_ns; /* the window's end, CLOCK_MONOTONIC */
 	__u64 key;	 /* the counters key: TGID or cgroup id */
 	__u64 cgroup_id;
 	__u64 win_start;
@@ -135,7 +136,7 @@ _Static_assert(sizeof(struct wd_rule) == 16, "wd_rule ABI");
 _Static_assert(sizeof(struct wd_config) == 24 + 16 * WD_MAX_RULES + WD_MAX_SYSCALLS, "wd_config ABI");
 _Static_assert(sizeof(struct wd_win) == 32, "wd_win ABI");
 _Static_assert(sizeof(struct wd_entry) == 40 + 32 * WD_MAX_RULES, "wd_entry ABI");
-_Static_assert(sizeof(struct wd_event) == 88, "wd_event ABI");
+_Static_assert(sizeof(struct wd_event) == 96, "wd_event ABI");
 _Static_assert(sizeof(struct wd_exe_key) == 16, "wd_exe_key ABI");
 #endif
 
