@@ -984,6 +984,14 @@ void wd_free(struct wd *d)
 	}
 	if (d->timer)
 		vloop_timer_del(d->timer);
+	if (d->p.pin && d->skel && d->nlinks) {
+		struct wd_config c = d->cfg;
+		__u32 zero = 0;
+
+		/* Our PID may be reused by any process once we are gone: stop exempting it. */
+		c.self_tgid = 0;
+		bpf_map_update_elem(bpf_map__fd(d->skel->maps.wd_config), &zero, &c, BPF_ANY);
+	}
 	if (d->p.pin) {
 		/* The pins keep the programs attached; our references go. */
 		for (int i = 0; i < d->nlinks; i++)
