@@ -14,6 +14,7 @@
 #include "mesh/coord.h"
 #include "probe/probe.h"
 #include "rpc/cmd.h"
+#include "watchdog/wd.h"
 
 static int version_run(int argc, char **argv)
 {
@@ -64,6 +65,7 @@ const struct vcmd vigil_commands[] = {
 	RPC_CMD_ROW,
 	{ .name = "version", .summary = "print the version of vigil and libbpf", .run = version_run,
 	  .usage = "[--json]" },
+	{ .name = "watchdog", .summary = WD_CMD_SUMMARY, .subs = watchdog_cmds },
 	{ .name = "__man", .summary = "write man pages into DIR", .run = man_run, .usage = "DIR" },
 	{ 0 }
 };
