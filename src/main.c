@@ -10,6 +10,7 @@
 
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
+#include "peers/cmd.h"
 #include "probe/probe.h"
 #include "rpc/cmd.h"
 
@@ -58,6 +59,7 @@ const struct vcmd vigil_commands[] = {
 	{ .name = "probe", .summary = VPROBE_CMD_SUMMARY, .run = probe_cmd_run,
 	  .usage = "[--json]", .description = VPROBE_CMD_DESCRIPTION },
 	RPC_CMD_ROW,
+	PEERS_CMD_ROW,
 	{ .name = "version", .summary = "print the version of vigil and libbpf", .run = version_run,
 	  .usage = "[--json]" },
 	{ .name = "__man", .summary = "write man pages into DIR", .run = man_run, .usage = "DIR" },
