@@ -300,7 +300,8 @@ static void write_all(const char *p, size_t n)
 /* Renders the current snapshot in the chosen format onto stdout. */
 static int output(struct pcmd *c)
 {
-	struct peers_table_opts o = { .width = 80 };
+	/* not a terminal: wide enough that a log or pipe loses nothing to cutting */
+	struct peers_table_opts o = { .width = 200 };
 	struct winsize ws;
 	int err;
 
@@ -420,6 +421,17 @@ static const char *side_name(const struct pcmd *c, int s)
 	return conn ? peers_conn_name(conn) : "(none)";
 }
 
+/* "execution http://host:8545: <error>", without repeating the endpoint when the error names it. */
+static void side_msg(char *buf, size_t n, const struct pcmd *c, int s, const char *err)
+{
+	const char *name = side_name(c, s);
+
+	if (strstr(err, name))
+		snprintf(buf, n, "%s: %s", peer_side_str(s), err);
+	else
+		snprintf(buf, n, "%s %s: %s", peer_side_str(s), name, err);
+}
+
 /* After a poll: backoff bookkeeping and one log line per change of a side's state. */
 static void side_states(struct pcmd *c, unsigned polled, uint64_t started)
 {
@@ -449,8 +461,11 @@ static void side_states(struct pcmd *c, unsigned polled, uint64_t started)
 		st->next_ns = started + delay - c->interval_ns / 2;
 		fmt_secs(when, sizeof(when), delay);
 		if (!st->down_reported || strcmp(st->last_err, si->error) != 0) {
-			log_warn("peers", "%s %s: %s; retrying in %s, backing off to %llus", peer_side_str(s),
-				 name, si->error, when, (unsigned long long)(cap / 1000000000ull));
+			char msg[PEERS_ERRLEN + 256];
+
+			side_msg(msg, sizeof(msg), c, s, si->error);
+			log_warn("peers", "%s; retrying in %s, then less often (up to every %llus)", msg,
+				 when, (unsigned long long)(cap / 1000000000ull));
 			st->down_reported = true;
 			snprintf(st->last_err, sizeof(st->last_err), "%s", si->error);
 		} else {
@@ -554,6 +569,7 @@ static void pcmd_close(struct pcmd *c)
 static int run_once(struct pcmd *c, const char *prog)
 {
 	bool admin_only = true, failed = false;
+	char msg[PEERS_ERRLEN + 256];
 	int err;
 
 	peers_watch_refresh(c->w, NULL, NULL);
@@ -564,8 +580,8 @@ static int run_once(struct pcmd *c, const char *prog)
 			continue;
 		failed = true;
 		admin_only &= si->admin_disabled;
-		log_error("peers", "%s %s: %s", peer_side_str(s), side_name(c, s),
-			  si->error[0] ? si->error : "no answer");
+		side_msg(msg, sizeof(msg), c, s, si->error[0] ? si->error : "no answer");
+		log_error("peers", "%s", msg);
 	}
 	err = output(c);
 	if (err) {
