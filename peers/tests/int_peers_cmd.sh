@@ -142,6 +142,33 @@ kill -INT $W
 wait $W
 check watch_sigint_exit_0 test $? -eq 0
 
+# ---- the Kubernetes Deployment's command line works as written ----------------------------
+# its args, with the cluster's Service names pointed at the stand-in node and a free port
+mport=$(free_port)
+mapfile -t kargs < <("$PY" - "$VIGIL_ROOT/deploy/kubernetes/base/ethereum/vigil-peers.yaml" <<'EOF'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d.get("kind") == "Deployment":
+        for a in d["spec"]["template"]["spec"]["containers"][0]["args"]:
+            print(a)
+EOF
+)
+kargs=("${kargs[@]//http:\/\/geth:8545/$URL}")
+kargs=("${kargs[@]//http:\/\/prysm:3500/$URL}")
+kargs=("${kargs[@]//0.0.0.0:9103/127.0.0.1:$mport}")
+check k8s_args_read test "${kargs[0]:-}" = peers
+"$VIGIL" "${kargs[@]}" >/dev/null 2>"$TMP/k8s.err" &
+W=$!
+on_exit "kill $W"
+both_up() {
+	curl -sf "http://127.0.0.1:$mport/metrics" | grep -c '^vigil_peers_up{side="[a-z]*"} 1' | grep -qx 2
+}
+wait_for 20 both_up
+check k8s_args_both_sides_up both_up
+kill -TERM $W
+wait $W
+check k8s_args_exit_0 test $? -eq 0
+
 # ---- a slow node does not stall the loop ---------------------------------------------------
 # /slow answers every request after 3 s; a refresh asks 4 questions. /metrics must still answer
 # while the worker waits.
