@@ -98,7 +98,7 @@ struct pcmd {
 	bool thr_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool busy, job, quit;
+	bool busy, job, quit, exited;
 	unsigned job_sides;
 	uint64_t job_start_ns;
 	struct peers_snapshot next; /* the worker's while busy */
@@ -364,6 +364,8 @@ static void *worker_main(void *arg)
 		vloop_async_send(c->done);
 	}
 	c->busy = false;
+	c->exited = true;
+	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
 }
@@ -517,13 +519,10 @@ static bool worker_stop(struct pcmd *c)
 {
 	struct timespec dl;
 	uint64_t wait = MIN(JOIN_TIMEOUT_NS, peers_cfg.timeout ? peers_cfg.timeout : JOIN_TIMEOUT_NS);
+	bool exited;
 
 	if (!c->thr_started)
 		return true;
-	pthread_mutex_lock(&c->mu);
-	c->quit = true;
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += (time_t)(wait / 1000000000ull);
 	dl.tv_nsec += (long)(wait % 1000000000ull);
@@ -531,7 +530,16 @@ static bool worker_stop(struct pcmd *c)
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
-	if (pthread_timedjoin_np(c->thr, NULL, &dl) == 0) {
+	pthread_mutex_lock(&c->mu);
+	c->quit = true;
+	pthread_cond_broadcast(&c->cv);
+	while (!c->exited)
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
+			break;
+	exited = c->exited;
+	pthread_mutex_unlock(&c->mu);
+	if (exited) {
+		pthread_join(c->thr, NULL);
 		c->thr_started = false;
 		return true;
 	}
