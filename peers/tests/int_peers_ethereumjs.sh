@@ -48,7 +48,15 @@ mport=$(free_port)
 	--metrics "127.0.0.1:$mport" >"$TMP/watch.out" 2>"$TMP/watch.err" &
 W=$!
 on_exit "kill $W"
-first_look() { [ -s "$TMP/watch.out" ]; }
+# two more without a bus sink but with --events: the table's footer, and JSON Lines on stdout
+"$VIGIL" peers --exec "http://127.0.0.1:$RPC_A" --interval 1s --events >"$TMP/table.out" 2>&1 &
+W2=$!
+on_exit "kill $W2"
+"$VIGIL" peers --exec "http://127.0.0.1:$RPC_A" --interval 1s --events --json >"$TMP/json.out" \
+	2>"$TMP/json.err" &
+W3=$!
+on_exit "kill $W3"
+first_look() { [ -s "$TMP/watch.out" ] && [ -s "$TMP/table.out" ] && [ -s "$TMP/json.out" ]; }
 wait_for 30 first_look
 check monitor_first_look_no_peers jq -e -s '.[0].execution.up and (.[0].peers | length == 0)' \
 	"$TMP/watch.out"
@@ -113,5 +121,20 @@ check monitor_alive kill -0 $W
 kill -TERM $W
 wait $W
 check monitor_exit_0 test $? -eq 0
+# the table's last footer lists both events under "recent events"
+short=${ID_B:0:8}
+last_footer() { awk '/^recent events/ { s = "" } { s = s $0 "\n" } END { printf "%s", s }' "$TMP/table.out"; }
+footer_has() { last_footer | grep -Eq "$1"; }
+wait_for 15 footer_has "  leave +execution +$short"
+json_has_leave() { grep -q '"event":"leave"' "$TMP/json.out"; }
+wait_for 15 json_has_leave
+kill -TERM $W2 $W3
+wait $W2 $W3
+check table_footer_join footer_has "  join +execution +$short"
+check table_footer_leave footer_has "  leave +execution +$short"
+check json_events_on_stdout jq -e -s --arg id "$ID_B" \
+	'any(.[]; .event.event == "join" and .event.id == $id) and
+	 any(.[]; .event.event == "leave" and .event.id == $id) and any(.[]; has("peers"))' \
+	"$TMP/json.out"
 check monitor_no_errors bash -c "! grep -E ' (error|warn) ' '$TMP/watch.err'"
 exit $T_FAILED
