@@ -10,6 +10,8 @@
 #   - bad input: one clear line and a non-zero exit.
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
+# jq -e that fails on empty input (jq 1.6 exits 0 when it reads nothing at all)
+jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 PY=/usr/bin/python3
 FIX="$VIGIL_ROOT/peers/tests/fixtures"
 CHECK="$VIGIL_ROOT/tests/integration/deploy_check.py"
@@ -28,16 +30,16 @@ N_CONS=$(jq '[.data[] | select(.state == "connected")] | length' "$FIX/prysm_pee
 # ---- --once -------------------------------------------------------------------------------
 out=$("$VIGIL" peers --exec "$URL" --beacon "$URL" --once --json 2>"$TMP/once.err"); rc=$?
 check once_json_exit_0 test "$rc" -eq 0
-check once_json_both_up jq -e '.execution.up and .consensus.up' <<<"$out"
-check once_json_exec_peers jq -e --argjson n "$N_EXEC" \
+check once_json_both_up jqe '.execution.up and .consensus.up' <<<"$out"
+check once_json_exec_peers jqe --argjson n "$N_EXEC" \
 	'[.peers[] | select(.side == "execution")] | length == $n' <<<"$out"
-check once_json_cons_peers jq -e --argjson n "$N_CONS" \
+check once_json_cons_peers jqe --argjson n "$N_CONS" \
 	'[.peers[] | select(.side == "consensus")] | length == $n' <<<"$out"
 check once_json_one_line test "$(printf '%s\n' "$out" | wc -l)" -eq 1
 check once_quiet test ! -s "$TMP/once.err"
 
 out=$("$VIGIL" peers --exec "$TMP/geth.ipc" --once --json); rc=$?
-check once_ipc jq -e --argjson n "$N_EXEC" '.execution.up and (.peers | length == $n)' <<<"$out"
+check once_ipc jqe --argjson n "$N_EXEC" '.execution.up and (.peers | length == $n)' <<<"$out"
 
 out=$("$VIGIL" peers --exec "$URL" --once --csv)
 check once_csv_header test "$(head -n 1 <<<"$out" | tr -d '\r' | cut -d, -f1-3)" = "side,id,client"
@@ -51,14 +53,14 @@ check once_table_no_escapes bash -c '! grep -q $'"'"'\033'"'"' <<<"$1"' _ "$out"
 # ---- admin API disabled (-32601) ----------------------------------------------------------
 out=$("$VIGIL" peers --exec "$URL/admin-off" --once --json 2>"$TMP/admin.err"); rc=$?
 check admin_off_exit_3 test "$rc" -eq 3
-check admin_off_json jq -e '.execution.up == false and .execution.admin_disabled == true' <<<"$out"
+check admin_off_json jqe '.execution.up == false and .execution.admin_disabled == true' <<<"$out"
 check admin_off_one_line test "$(wc -l <"$TMP/admin.err")" -eq 1
 check admin_off_message grep -q -- "-32601.*enable the admin API" "$TMP/admin.err"
 # the other side still reported: exit 3 only when admin is the only failure
 "$VIGIL" peers --exec "$URL/admin-off" --beacon "$URL" --once --json >"$TMP/admin2.json" 2>/dev/null
 rc=$?
 check admin_off_with_beacon_exit_3 test "$rc" -eq 3
-check admin_off_beacon_up jq -e '.consensus.up' "$TMP/admin2.json"
+check admin_off_beacon_up jqe '.consensus.up' <"$TMP/admin2.json"
 
 mport=$(free_port)
 "$VIGIL" peers --exec "$URL/admin-off" --interval 200ms --json --metrics "127.0.0.1:$mport" \
@@ -138,6 +140,53 @@ EOF
 check watch_json_lines bash -c "[ \$(wc -l <'$TMP/watch.out') -ge 1 ] && jq -e -s 'all(.execution.up)' '$TMP/watch.out'"
 check healthz curl -sf "http://127.0.0.1:$mport/healthz"
 check readyz curl -sf "http://127.0.0.1:$mport/readyz"
+# a real Prometheus scrapes the monitor as job vigil-peers; every dashboard query made of vigil
+# metrics only returns data (Grafana's $__rate_interval and friends become 5m)
+if command -v prometheus >/dev/null; then
+	pport=$(free_port)
+	cat >"$TMP/prometheus.yml" <<EOF
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: vigil-peers
+    static_configs: [ { targets: ["127.0.0.1:$mport"] } ]
+EOF
+	prometheus --config.file "$TMP/prometheus.yml" --storage.tsdb.path "$TMP/prom" \
+		--web.listen-address "127.0.0.1:$pport" >"$TMP/prometheus.log" 2>&1 &
+	PROM=$!
+	on_exit "kill $PROM; wait $PROM"
+	three_scrapes() {
+		local body
+		body=$(curl -sf "http://127.0.0.1:$pport/api/v1/query" \
+			--data-urlencode 'query=count_over_time(vigil_peers_up{job="vigil-peers"}[1m]) >= 3') &&
+			[ -n "$body" ] && jq -e '.data.result | length > 0' <<<"$body"
+	}
+	wait_for 60 three_scrapes
+	check prometheus_scraped three_scrapes
+	check dashboard_queries_return_data "$PY" - "$VIGIL_ROOT/tests/integration" "$DASH" \
+		"http://127.0.0.1:$pport" <<'EOF'
+import json, sys, urllib.parse, urllib.request
+sys.path.insert(0, sys.argv[1])
+import deploy_check as dc
+bad, n = [], 0
+for where, expr, _ in dc.dashboard_queries(json.load(open(sys.argv[2])), "vigil-peers.json"):
+    names = dc.metric_names(expr)
+    if not names or not all(m.startswith("vigil_") for m in names):
+        continue  # queries of geth's and Prysm's metrics
+    q = dc.grafana_vars_to_promql(expr)
+    url = sys.argv[3] + "/api/v1/query?" + urllib.parse.urlencode({"query": q})
+    with urllib.request.urlopen(url, timeout=10) as r:
+        res = json.load(r)
+    n += 1
+    if res.get("status") != "success" or not res["data"]["result"]:
+        bad.append("%s: %s returned no data: %s" % (where, q, json.dumps(res)[:200]))
+for b in bad:
+    print(b)
+print("%d dashboard queries evaluated" % n)
+sys.exit(1 if bad or not n else 0)
+EOF
+else
+	skip dashboard_queries_return_data "prometheus is not installed (scripts/deps)"
+fi
 kill -INT $W
 wait $W
 check watch_sigint_exit_0 test $? -eq 0

@@ -8,6 +8,8 @@
 # start, to peer and to exit).
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
+# jq -e that fails on empty input (jq 1.6 exits 0 when it reads nothing at all)
+jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 EJS="$VIGIL_ROOT/.cache/npm/node_modules/.bin/ethereumjs"
 
 if [ ! -x "$EJS" ]; then
@@ -92,10 +94,10 @@ for pair in "A $RPC_A $ID_B" "B $RPC_B $ID_A"; do
 	out=$("$VIGIL" peers --exec "http://127.0.0.1:$2" --once --json 2>"$TMP/once_$1.err")
 	rc=$?
 	check "once_$1_exit_0" test $rc -eq 0
-	check "once_$1_one_peer" jq -e '.execution.up and (.peers | length == 1) and .execution.peers == 1' <<<"$out"
-	check "once_$1_client_ethereumjs" jq -e '.peers[0].client == "EthereumJS" and .execution.clients.EthereumJS == 1' <<<"$out"
-	check "once_$1_peer_is_other_node" jq -e --arg id "$3" '.peers[0].id == $id' <<<"$out"
-	check "once_$1_version" jq -e '.execution.version | startswith("EthereumJS/")' <<<"$out"
+	check "once_$1_one_peer" jqe '.execution.up and (.peers | length == 1) and .execution.peers == 1' <<<"$out"
+	check "once_$1_client_ethereumjs" jqe '.peers[0].client == "EthereumJS" and .execution.clients.EthereumJS == 1' <<<"$out"
+	check "once_$1_peer_is_other_node" jqe --arg id "$3" '.peers[0].id == $id' <<<"$out"
+	check "once_$1_version" jqe '.execution.version | startswith("EthereumJS/")' <<<"$out"
 done
 
 # metrics while peered
