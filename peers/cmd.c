@@ -285,6 +285,10 @@ static void on_event(const char *json, size_t len, void *ctx)
 		snprintf(line, sizeof(c->recent[0]), "%.8s  %-5s  %-9s  %-8s  %-12s  %-7s  %s",
 			 ts && strlen(ts) >= 19 ? ts + 11 : "", kind, side, sid ? sid : "-",
 			 client ? client : "-", dir ? dir : "-", remote ? remote : "-");
+		/* strings from peers: nothing that could drive the terminal */
+		for (char *p = line; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?';
 	}
 	json_decref(ev);
 }
@@ -390,9 +394,11 @@ static void on_tick(struct vloop *loop, void *ctx)
 	(void)loop;
 	pthread_mutex_lock(&c->mu);
 	if (c->busy) {
-		c->ticks_skipped++;
+		unsigned long n = ++c->ticks_skipped;
+
 		pthread_mutex_unlock(&c->mu);
-		log_debug("peers", "refresh still running at the next --interval tick; skipped");
+		log_debug("peers", "the last refresh is still running at this --interval tick; "
+			  "skipped (%lu so far)", n);
 		return;
 	}
 	if (!due) {
@@ -403,7 +409,7 @@ static void on_tick(struct vloop *loop, void *ctx)
 	c->job = true;
 	c->job_sides = due;
 	c->job_start_ns = now;
-	pthread_cond_signal(&c->cv);
+	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }
 
