@@ -530,7 +530,13 @@ int peers_render_csv(struct vbuf *out, const struct peers_snapshot *s, bool head
 {
 	if (header)
 		vbuf_puts(out, "side,id,client,version,os,arch,runtime,direction,state,remote,"
-			       "protocols,connected_seconds,name\r\n");
+			       "protocols,connected_seconds,name,ts\r\n");
+	/* ts: the snapshot's time, so that the rows of successive refreshes tell apart */
+	struct timespec tts = { .tv_sec = (time_t)(s->taken_ns / 1000000000ull),
+				.tv_nsec = (long)(s->taken_ns % 1000000000ull) };
+	char ts[VTIME_BUFLEN];
+
+	vtime_utc_us(ts, sizeof(ts), &tts);
 	for (size_t i = 0; i < s->peers.n; i++) {
 		const struct peer *p = &s->peers.v[i];
 		char age[32] = "";
@@ -550,7 +556,8 @@ int peers_render_csv(struct vbuf *out, const struct peers_snapshot *s, bool head
 		csv_field(out, p->remote, false);
 		csv_field(out, p->protocols, false);
 		csv_field(out, age, false);
-		csv_field(out, p->name, true);
+		csv_field(out, p->name, false);
+		csv_field(out, ts, true);
 	}
 	return out->len && !out->data ? -ENOMEM : 0;
 }

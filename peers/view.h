@@ -93,7 +93,8 @@ int peers_render_table(struct vbuf *out, const struct peers_snapshot *s,
 		       const struct peers_table_opts *o);
 /* One JSON document (single line, '\n'-terminated: concatenated refreshes are JSON Lines). */
 int peers_render_json(struct vbuf *out, const struct peers_snapshot *s);
-/* CSV (RFC 4180), one row per peer; @header adds the column names first. */
+/* CSV (RFC 4180), one row per peer, the snapshot's time in the last column (ts); @header adds
+ * the column names first. */
 int peers_render_csv(struct vbuf *out, const struct peers_snapshot *s, bool header);
 
 /*

@@ -2,6 +2,7 @@
 /* The per-refresh driver of `vigil peers` and its option table; see watch.h. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "watch.h"
@@ -88,17 +89,48 @@ void peers_watch_free(struct peers_watch *w)
 	free(w);
 }
 
-int peers_watch_refresh(struct peers_watch *w, peers_event_fn fn, void *ctx)
+int peers_watch_collect(struct peers_watch *w, struct peers_snapshot *next, unsigned sides)
 {
-	int rc = peers_collect(&w->snap, w->exec, w->cons, w->collect_flags);
-	int ev = peers_tracker_update(&w->tracker, &w->snap.peers,
-				      peers_snapshot_observed(&w->snap), w->snap.taken_ns, fn, ctx);
+	return peers_collect(next, sides & (1u << PEER_SIDE_EXEC) ? w->exec : NULL,
+			     sides & (1u << PEER_SIDE_CONS) ? w->cons : NULL, w->collect_flags);
+}
 
+int peers_watch_apply(struct peers_watch *w, struct peers_snapshot *next, int collect_rc,
+		      peers_event_fn fn, void *ctx)
+{
+	struct peers_conn *conn[2] = { w->exec, w->cons };
+	int rc = collect_rc, ev;
+
+	/* a configured side that was not asked this time: still down, as last seen */
+	for (int i = 0; i < 2; i++) {
+		if (!conn[i] || next->side[i].enabled)
+			continue;
+		next->side[i] = w->snap.side[i];
+		next->side[i].enabled = true;
+		next->side[i].up = false;
+		if (!next->side[i].error[0])
+			snprintf(next->side[i].error, sizeof(next->side[i].error), "not polled yet");
+	}
+	peers_snapshot_free(&w->snap);
+	w->snap = *next;
+	peers_snapshot_init(next);
+	ev = peers_tracker_update(&w->tracker, &w->snap.peers, peers_snapshot_observed(&w->snap),
+				  w->snap.taken_ns, fn, ctx);
 	if (ev < 0 && !rc)
 		rc = ev;
 	peers_sort(&w->snap.peers, w->sort);
 	w->refreshes++;
 	return rc;
+}
+
+int peers_watch_refresh(struct peers_watch *w, peers_event_fn fn, void *ctx)
+{
+	struct peers_snapshot next;
+	int rc;
+
+	peers_snapshot_init(&next);
+	rc = peers_watch_collect(w, &next, PEERS_SIDES_ALL);
+	return peers_watch_apply(w, &next, rc, fn, ctx);
 }
 
 int peers_watch_render(const struct peers_watch *w, enum peers_format fmt,

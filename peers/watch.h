@@ -61,6 +61,23 @@ void peers_watch_free(struct peers_watch *w);
  * w->snap.side[x].error (and up == false), and its peers are not reported as leaving.
  */
 int peers_watch_refresh(struct peers_watch *w, peers_event_fn fn, void *ctx);
+/*
+ * The two halves of peers_watch_refresh, for a command that fetches on a worker thread so a slow
+ * node never stalls its event loop:
+ *   peers_watch_collect() fills @next (initialised by the caller with peers_snapshot_init) by
+ *     asking the sides in @sides (bit 1 << PEER_SIDE_EXEC / PEER_SIDE_CONS; a configured side
+ *     left out is skipped: it keeps its previous side info, marked down, and is not observed).
+ *     It touches only the connections: it may run on any thread, one call at a time, while
+ *     the loop thread reads w->snap.
+ *   peers_watch_apply() (loop thread) moves @next into w->snap (leaving @next empty), turns
+ *     the difference into join/leave events for @fn, and sorts. Returns @collect_rc, or
+ *     -ENOMEM when tracking failed.
+ */
+#define PEERS_SIDES_ALL 0x3u
+int peers_watch_collect(struct peers_watch *w, struct peers_snapshot *next, unsigned sides);
+int peers_watch_apply(struct peers_watch *w, struct peers_snapshot *next, int collect_rc,
+		      peers_event_fn fn, void *ctx);
+
 /* The last snapshot in @fmt appended to @out; CSV carries its header on the first refresh only;
  * JSON is one line per refresh (JSON Lines in watch mode). @o is for the table (may be NULL). */
 int peers_watch_render(const struct peers_watch *w, enum peers_format fmt,

@@ -12,6 +12,7 @@
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
 #include "mesh/coord.h"
+#include "peers/cmd.h"
 #include "probe/probe.h"
 #include "rpc/cmd.h"
 #include "watchdog/wd.h"
@@ -63,6 +64,7 @@ const struct vcmd vigil_commands[] = {
 	{ .name = "probe", .summary = VPROBE_CMD_SUMMARY, .run = probe_cmd_run,
 	  .usage = "[--json]", .description = VPROBE_CMD_DESCRIPTION },
 	RPC_CMD_ROW,
+	PEERS_CMD_ROW,
 	{ .name = "version", .summary = "print the version of vigil and libbpf", .run = version_run,
 	  .usage = "[--json]" },
 	{ .name = "watchdog", .summary = WD_CMD_SUMMARY, .subs = watchdog_cmds },

@@ -311,8 +311,9 @@ static void test_csv(void)
 		lines += *c == '\n';
 	ASSERT_EQ(lines, 1 + 9, "header + rows");
 	ASSERT_TRUE(strncmp(b.data, "side,id,client,", 15) == 0, "header");
-	ASSERT_STRCONTAINS(b.data, ",\"'=HYPERLINK(\"\"x\"\"),\"\"q\"\"\"\r\n",
+	ASSERT_STRCONTAINS(b.data, ",\"'=HYPERLINK(\"\"x\"\"),\"\"q\"\"\",",
 			   "quoted, doubled quotes, formula defused");
+	ASSERT_STRCONTAINS(b.data, ",connected_seconds,name,ts\r\n", "ts column last");
 	ASSERT_STRCONTAINS(b.data, "execution,e0a5e6b05e3bf1e3bba14d1ca1ef6b6ea9e10ad5c3acfa61cc8f7a1f3e6f1d6a,Geth,v1.14.11-stable-f3c696fa,linux,amd64,go1.23.2,out,connected,33.4.2.1:30303,eth/68 snap/1,,",
 			   "row");
 out:
