@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "vigil/bpf.h"
+#include "vigil/bus.h"
 #include "vigil/http.h"
 #include "vigil/log.h"
 #include "watchdog/wd.h"
@@ -31,7 +32,6 @@ struct wd_cli {
 	bool require_eperm;
 	bool pin;
 	long long max_keys;
-	char *jsonl;
 	uint64_t interval;
 	long long count;
 	long long top_n;
@@ -39,6 +39,7 @@ struct wd_cli {
 
 static struct wd_cli cli;
 static struct vhttp_cfg http_cfg;
+static struct vbus_cfg bus_cfg;
 
 #define RULE_OPTS                                                                                 \
 	VOPT_STRING("syscalls", 's', struct wd_cli, syscalls, WD_DEFAULT_SYSCALLS, "LIST",        \
@@ -75,8 +76,6 @@ static const struct vopt run_opts[] = {
 		  "vigil stopping (remove with `vigil watchdog unpin`)"),
 	VOPT_INT("max-keys", 0, struct wd_cli, max_keys, "16384", "N", 64, 1 << 22,
 		 "processes (or cgroups) the kernel tracks at once (LRU beyond)"),
-	VOPT_STRING("jsonl", 0, struct wd_cli, jsonl, "-", "FILE",
-		    "write episode events as JSON Lines to FILE (- for stdout)"),
 	VOPT_END
 };
 
@@ -92,8 +91,8 @@ static const struct vopt top_opts[] = {
 	VOPT_END
 };
 
-static const struct vopt_set run_sets[] = { { run_opts, &cli }, { vhttp_opts, &http_cfg },
-					    { NULL, NULL } };
+static const struct vopt_set run_sets[] = { { run_opts, &cli }, { vbus_opts, &bus_cfg },
+					    { vhttp_opts, &http_cfg }, { NULL, NULL } };
 static const struct vopt_set check_sets[] = { { check_opts, &cli }, { NULL, NULL } };
 static const struct vopt_set top_sets[] = { { top_opts, &cli }, { NULL, NULL } };
 
@@ -176,7 +175,7 @@ static int run_run(int argc, char **argv)
 	struct vhttp *http = NULL;
 	struct vloop *loop = NULL;
 	struct wd_rules r;
-	FILE *events = NULL;
+	struct vbus *bus = NULL;
 	char err[512];
 	int ret = 1;
 
@@ -192,16 +191,10 @@ static int run_run(int argc, char **argv)
 	p.require_eperm = cli.require_eperm;
 	p.pin = cli.pin;
 	p.max_keys = (uint32_t)cli.max_keys;
-	if (cli.jsonl && strcmp(cli.jsonl, "-") != 0) {
-		events = fopen(cli.jsonl, "a");
-		if (!events) {
-			fprintf(stderr, "%s: cannot open --jsonl %s: %s\n", argv[0], cli.jsonl,
-				strerror(errno));
-			goto out;
-		}
-		p.events = events;
-	} else {
-		p.events = stdout;
+	/* with no sink configured, episodes go to stdout as JSON Lines */
+	if ((!bus_cfg.nats_url || !*bus_cfg.nats_url) && (!bus_cfg.jsonl || !*bus_cfg.jsonl)) {
+		free(bus_cfg.jsonl);
+		bus_cfg.jsonl = strdup("-");
 	}
 	loop = vloop_new();
 	reg = vmetrics_new();
@@ -209,6 +202,10 @@ static int run_run(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", argv[0]);
 		goto out;
 	}
+	bus = vbus_open(&bus_cfg, loop);
+	if (!bus || vbus_metrics_register(bus, reg))
+		goto out;
+	p.bus = bus;
 	p.metrics = reg;
 	rc.d = wd_new(loop, &r, &p);
 	if (!rc.d)
@@ -224,11 +221,13 @@ static int run_run(int argc, char **argv)
 	ret = vloop_run(loop) ? 1 : 0;
 out:
 	vhttp_free(http);
-	wd_free(rc.d);
+	wd_free(rc.d); /* reports open episodes before the bus closes */
+	if (bus) {
+		vbus_flush(bus, 2000);
+		vbus_close(bus);
+	}
 	vmetrics_free(reg);
 	vloop_free(loop);
-	if (events)
-		fclose(events);
 	wd_rules_free(&r);
 	return ret;
 }

@@ -30,6 +30,7 @@
 
 #include "vigil/bpf.h"
 #include "vigil/buf.h"
+#include "vigil/bus.h"
 #include "vigil/log.h"
 #include "watchdog.skel.h"
 #include "watchdog/wd.h"
@@ -364,14 +365,16 @@ static void episode_json(struct wd *d, const struct wd_episode *ep, struct vbuf 
 }
 
 /*
- * Every event goes out through here: JSON Lines on the configured stream for now, the bus
- * (subject <app_id>.watchdog.events) once the lead wires it in.
+ * Every event goes out through here: to the bus (subject <app_id>.<suffix>, which also writes the
+ * JSON Lines sink), or as bare JSON Lines to a stream when the caller gave no bus (tests, embedding).
  */
 static void emit(struct wd *d, const char *suffix, const struct wd_episode *ep, const char *json,
 		 size_t len)
 {
-	(void)suffix;
-	if (d->p.events) {
+	if (d->p.bus) {
+		if (vbus_publish(d->p.bus, suffix, json, len))
+			log_warn("watchdog", "cannot publish an episode event to the bus");
+	} else if (d->p.events) {
 		fwrite(json, 1, len, d->p.events);
 		fputc('\n', d->p.events);
 		fflush(d->p.events);

@@ -131,13 +131,16 @@ struct wd_episode {
 
 typedef void (*wd_episode_fn)(const struct wd_episode *ep, const char *json, void *ctx);
 
+struct vbus;
+
 struct wd_params {
 	int mode;	     /* enum wd_mode, or -1: auto */
 	bool require_eperm;
 	bool pin;	     /* keep programs and maps in @pin_dir after exit */
 	const char *pin_dir; /* NULL: WD_PIN_DIR */
 	uint32_t max_keys;   /* 0: WD_MAX_KEYS_DEFAULT */
-	FILE *events;	     /* JSON Lines of episodes; NULL: none */
+	struct vbus *bus;    /* episodes go to <app_id>.watchdog.events; NULL: */
+	FILE *events;	     /* ... JSON Lines of bare episodes here instead; NULL: none */
 	wd_episode_fn on_episode; /* also called per episode; may be NULL */
 	void *ctx;
 	struct vmetrics *metrics; /* NULL: none */

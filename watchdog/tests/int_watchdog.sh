@@ -84,8 +84,8 @@ else
 	wait $ppid_pid
 	if wait_for 10 grep -q "\"pid\":$ppid_pid," "$TMP/events.jsonl"; then
 		ev=$(grep "\"pid\":$ppid_pid," "$TMP/events.jsonl" | head -n 1)
-		check episode_exact jq -e '.syscall == "getppid" and .count == 50 and .limit == 10 and
-			.over == 40 and .action == "monitor" and .mode == "monitor" and .comm == "perl"' <<<"$ev"
+		check episode_exact jq -e '.subject == "vigil.watchdog.events" and (.event | .syscall == "getppid" and .count == 50 and .limit == 10 and
+			.over == 40 and .action == "monitor" and .mode == "monitor" and .comm == "perl")' <<<"$ev"
 	else
 		fail episode_exact "no episode for pid $ppid_pid in $(cat "$TMP/events.jsonl")"
 	fi
