@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The mesh datapath's user half: skeleton loading with pinned maps, TC attach/replace, and the
+ * identity and policy writers. See mesh/datapath.h for the contract and mesh/mesh.h for the
+ * map layout and the generation scheme this file implements.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "vigil/bpf.h"
+#include "vigil/log.h"
+#include "mesh/datapath.h"
+#include "mesh.skel.h"
+
+#define COMP "mesh"
+
+struct mesh_dp {
+	struct mesh_bpf *skel;
+	char ifname[IF_NAMESIZE];
+	char pin_dir[PATH_MAX];
+	int ifindex;
+	int ncpu;
+};
+
+static struct bpf_map *const *dp_maps(struct mesh_bpf *s, size_t *n)
+{
+	static struct bpf_map *maps[6];
+
+	maps[0] = s->maps.idents;
+	maps[1] = s->maps.policy;
+	maps[2] = s->maps.mesh_cfg;
+	maps[3] = s->maps.counters;
+	maps[4] = s->maps.ct;
+	maps[5] = s->maps.drops;
+	*n = 6;
+	return maps;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Open, set the pin paths, load. libbpf reuses a pinned map whose type, key/value size, max
+ * entries and flags match the program's definition, and refuses one that does not: that is an
+ * ABI change (mesh.h), which the error message says how to resolve.
+ */
+struct mesh_dp *mesh_dp_open(const struct mesh_dp_opts *o)
+{
+	struct mesh_dp *dp = calloc(1, sizeof(*dp));
+	struct bpf_map *const *maps;
+	size_t nmaps;
+	int err;
+
+	if (!dp)
+		return NULL;
+	dp->ncpu = libbpf_num_possible_cpus();
+	if (o->ifname) {
+		snprintf(dp->ifname, sizeof(dp->ifname), "%s", o->ifname);
+		dp->ifindex = (int)if_nametoindex(o->ifname);
+		if (!dp->ifindex) {
+			err = -errno;
+			log_error(COMP, "no interface %s: %s (is the WireGuard interface up?)",
+				  o->ifname, strerror(errno));
+			goto fail;
+		}
+	}
+	dp->skel = mesh_bpf__open();
+	if (!dp->skel) {
+		err = -errno;
+		log_error(COMP, "cannot open the mesh BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	dp->skel->rodata->l3_off = o->l3_offset;
+	maps = dp_maps(dp->skel, &nmaps);
+	if (!o->no_pin) {
+		if (!o->ifname) {
+			err = -EINVAL;
+			log_error(COMP, "pinning the mesh maps needs an interface name");
+			goto fail;
+		}
+		err = vbpf_mount_bpffs(NULL);
+		if (err)
+			goto fail;
+		snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s/%s",
+			 o->pin_root ? o->pin_root : MESH_PIN_ROOT, o->ifname);
+		err = mkdir_p(dp->pin_dir);
+		if (err) {
+			log_error(COMP, "cannot create the pin directory %s: %s", dp->pin_dir,
+				  strerror(-err));
+			goto fail;
+		}
+		for (size_t i = 0; i < nmaps; i++) {
+			char path[PATH_MAX + 32];
+
+			snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, bpf_map__name(maps[i]));
+			err = bpf_map__set_pin_path(maps[i], path);
+			if (err)
+				goto fail;
+		}
+	}
+	err = mesh_bpf__load(dp->skel);
+	if (err) {
+		log_error(COMP, "cannot load the mesh BPF programs: %s (if maps pinned under %s "
+			  "come from another vigil version, detach and remove them: vigil mesh "
+			  "agent --teardown, or rm -r %s)", strerror(-err),
+			  dp->pin_dir[0] ? dp->pin_dir : "(none)",
+			  dp->pin_dir[0] ? dp->pin_dir : "(none)");
+		goto fail;
+	}
+	return dp;
+fail:
+	mesh_bpf__destroy(dp->skel);
+	free(dp);
+	errno = -err;
+	return NULL;
+}
+
+/* One hook: create clsact if missing, then create-or-replace our filter at a fixed
+ * (handle, priority). vbpf_tc_attach() cannot do this (it lets the kernel pick the handle and
+ * never replaces), and the replace is what makes an agent restart gapless: the old program
+ * runs until the very netlink message that swaps in the new one. */
+static int attach_one(struct mesh_dp *dp, enum bpf_tc_attach_point where, int fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dp->ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MESH_TC_HANDLE, .priority = MESH_TC_PRIO,
+		    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
+	libbpf_print_fn_t prev = vbpf_quiet_libbpf();
+	int err = bpf_tc_hook_create(&hook);
+
+	libbpf_set_print(prev);
+	if (err && err != -EEXIST) {
+		log_error(COMP, "cannot create a clsact qdisc on %s: %s (see: tc qdisc show dev %s)",
+			  dp->ifname, strerror(-err), dp->ifname);
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		log_error(COMP, "cannot attach the mesh %s program to %s: %s (see: tc filter show "
+			  "dev %s %s)", where == BPF_TC_INGRESS ? "ingress" : "egress", dp->ifname,
+			  strerror(-err), dp->ifname, where == BPF_TC_INGRESS ? "ingress" : "egress");
+	return err;
+}
+
+int mesh_dp_attach(struct mesh_dp *dp)
+{
+	int err;
+
+	if (!dp->ifindex)
+		return -EINVAL;
+	/* ingress first: an inbound flow the new egress program would track must already be
+	 * tracked by the same maps; both programs share every map, so order matters little */
+	err = attach_one(dp, BPF_TC_INGRESS, bpf_program__fd(dp->skel->progs.tc_ingress));
+	if (!err)
+		err = attach_one(dp, BPF_TC_EGRESS, bpf_program__fd(dp->skel->progs.tc_egress));
+	if (!err)
+		log_info(COMP, "policy programs attached to %s (maps %s)", dp->ifname,
+			 dp->pin_dir[0] ? dp->pin_dir : "not pinned");
+	return err;
+}
+
+int mesh_dp_detach(struct mesh_dp *dp)
+{
+	int ret = 0;
+
+	for (int i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dp->ifindex,
+			    .attach_point = i ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MESH_TC_HANDLE, .priority = MESH_TC_PRIO);
+		libbpf_print_fn_t prev = vbpf_quiet_libbpf();
+		int err = bpf_tc_detach(&hook, &opts);
+
+		libbpf_set_print(prev);
+		if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL) {
+			log_warn(COMP, "cannot detach the mesh program from %s: %s", dp->ifname,
+				 strerror(-err));
+			ret = err;
+		}
+	}
+	return ret;
+}
+
+void mesh_dp_close(struct mesh_dp *dp)
+{
+	if (!dp)
+		return;
+	mesh_bpf__destroy(dp->skel);
+	free(dp);
+}
+
+int mesh_dp_unpin(const char *pin_root, const char *ifname)
+{
+	static const char *const names[] = { "idents", "policy", "mesh_cfg", "counters", "ct",
+					     "drops" };
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", pin_root ? pin_root : MESH_PIN_ROOT, ifname);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
+	if (rmdir(dir) && errno != ENOENT && !ret)
+		ret = -errno;
+	return ret;
+}
+
+static int read_cfg(struct mesh_dp *dp, struct mesh_config *c)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.mesh_cfg), &zero, c))
+		return -errno;
+	return 0;
+}
+
+static int write_cfg(struct mesh_dp *dp, const struct mesh_config *c)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.mesh_cfg), &zero, c, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int mesh_dp_set_config(struct mesh_dp *dp, const struct mesh_dp_config *cfg)
+{
+	struct mesh_config c;
+	int err;
+
+	if (!cfg->own_id || (cfg->default_verdict != VIGIL_VERDICT_ALLOW &&
+			     cfg->default_verdict != VIGIL_VERDICT_DENY)) {
+		log_error(COMP, "invalid datapath config: own identity %u, default verdict %d (need "
+			  "an identity >= 1 and allow or deny)", cfg->own_id, cfg->default_verdict);
+		return -EINVAL;
+	}
+	err = read_cfg(dp, &c);
+	if (err)
+		return err;
+	c.own_id = cfg->own_id;
+	c.default_verdict = (__u8)cfg->default_verdict;
+	c.audit = cfg->audit;
+	c.sample_every = cfg->sample_every;
+	return write_cfg(dp, &c);
+}
+
+/* -------- identities -------- */
+
+int mesh_prefix_parse(const char *s, struct mesh_prefix *p)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	long plen;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -EINVAL;
+	memset(p->addr, 0, sizeof(p->addr));
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = 0;
+	if (inet_pton(AF_INET, buf, p->addr) == 1)
+		p->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, p->addr) == 1)
+		p->family = AF_INET6;
+	else
+		return -EINVAL;
+	plen = p->family == AF_INET ? 32 : 128;
+	if (slash) {
+		long max = plen;
+
+		errno = 0;
+		plen = strtol(slash, &end, 10);
+		if (errno || end == slash || *end || plen < 0 || plen > max)
+			return -EINVAL;
+	}
+	p->plen = (uint8_t)plen;
+	return 0;
+}
+
+static int prefix_key(const struct mesh_prefix *p, struct mesh_lpm_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (p->family == AF_INET && p->plen <= 32) {
+		k->addr[10] = k->addr[11] = 0xff;
+		memcpy(k->addr + 12, p->addr, 4);
+		k->prefixlen = 96u + p->plen;
+	} else if (p->family == AF_INET6 && p->plen <= 128) {
+		memcpy(k->addr, p->addr, 16);
+		k->prefixlen = p->plen;
+	} else {
+		return -EINVAL;
+	}
+	/* the trie compares only prefixlen bits, but a clean key makes equal prefixes equal
+	 * keys for the stale-entry pass below */
+	for (unsigned b = k->prefixlen; b < 128; b++)
+		k->addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+	return 0;
+}
+
+int mesh_dp_set_identities(struct mesh_dp *dp, const struct mesh_prefix *p, size_t n)
+{
+	int fd = bpf_map__fd(dp->skel->maps.idents);
+	struct mesh_lpm_key *want, k, next;
+	int err = 0;
+	bool more;
+
+	want = calloc(n ? n : 1, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN] = "?";
+
+		if (prefix_key(&p[i], &want[i]) || !p[i].id) {
+			inet_ntop(p[i].family == AF_INET6 ? AF_INET6 : AF_INET, p[i].addr, a,
+				  sizeof(a));
+			log_error(COMP, "invalid identity prefix %s/%u (identity %u): need an IPv4 "
+				  "or IPv6 prefix and an identity >= 1", a, p[i].plen, p[i].id);
+			err = -EINVAL;
+			goto out;
+		}
+	}
+	/* 1: write new and changed entries */
+	for (size_t i = 0; i < n; i++) {
+		__u32 id = p[i].id;
+
+		if (bpf_map_update_elem(fd, &want[i], &id, BPF_ANY)) {
+			err = -errno;
+			log_error(COMP, "cannot write identity %u into the identity map: %s (more "
+				  "than %d prefixes?)", id, strerror(errno), MESH_MAX_PREFIXES);
+			goto out;
+		}
+	}
+	/* 2: delete stale ones. Deleting during iteration restarts the walk, so collect first. */
+	size_t nstale = 0, cap = 64;
+	struct mesh_lpm_key *stale = malloc(cap * sizeof(*stale));
+
+	if (!stale) {
+		err = -ENOMEM;
+		goto out;
+	}
+	more = bpf_map_get_next_key(fd, NULL, &next) == 0;
+	while (more) {
+		bool keep = false;
+
+		k = next;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = memcmp(&want[i], &k, sizeof(k)) == 0;
+		if (!keep) {
+			if (nstale == cap) {
+				void *t = realloc(stale, (cap *= 2) * sizeof(*stale));
+				if (!t) {
+					free(stale);
+					err = -ENOMEM;
+					goto out;
+				}
+				stale = t;
+			}
+			stale[nstale++] = k;
+		}
+		more = bpf_map_get_next_key(fd, &k, &next) == 0;
+	}
+	for (size_t i = 0; i < nstale; i++)
+		bpf_map_delete_elem(fd, &stale[i]);
+	free(stale);
+out:
+	free(want);
+	return err;
+}
+
+/* -------- policy -------- */
+
+/* Deletes every key of generation @gen. Keys are collected first: deleting while walking a
+ * hash map with get_next_key may restart the walk. */
+static int delete_gen(int fd, __u8 gen)
+{
+	struct mesh_policy_key k, next, *del = NULL;
+	size_t n = 0, cap = 0;
+	bool more = bpf_map_get_next_key(fd, NULL, &next) == 0;
+
+	while (more) {
+		k = next;
+		if (k.gen == gen) {
+			if (n == cap) {
+				void *t = realloc(del, (cap = cap ? cap * 2 : 1024) * sizeof(*del));
+				if (!t) {
+					free(del);
+					return -ENOMEM;
+				}
+				del = t;
+			}
+			del[n++] = k;
+		}
+		more = bpf_map_get_next_key(fd, &k, &next) == 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &del[i]);
+	free(del);
+	return 0;
+}
+
+/* Writes one key; an existing DENY is never weakened to ALLOW (deny wins on equal keys). */
+static int put_rule(int fd, struct mesh_policy_key *k, __u32 verdict)
+{
+	__u32 old;
+
+	if (verdict == VIGIL_VERDICT_ALLOW && bpf_map_lookup_elem(fd, k, &old) == 0 &&
+	    old == VIGIL_VERDICT_DENY)
+		return 0;
+	if (bpf_map_update_elem(fd, k, &verdict, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int shape_of(const struct mesh_policy_key *k)
+{
+	return (k->src_id ? MESH_SHAPE_SRC : 0) | (k->dst_id ? MESH_SHAPE_DST : 0) |
+	       (k->proto ? MESH_SHAPE_PROTO : 0) | (k->port ? MESH_SHAPE_PORT : 0);
+}
+
+/*
+ * The generation switch: (1) clear leftovers of the inactive generation (an update that died
+ * half-way), (2) write every key under it, (3) publish its shape mask, (4) flip policy_seq,
+ * (5) wait for programs that read the old sequence to finish (they run for microseconds under
+ * RCU; 20 ms is generous), (6) delete the old generation. A failure before (4) leaves the
+ * active policy untouched.
+ */
+int mesh_dp_set_policy(struct mesh_dp *dp, const struct mesh_rule *r, size_t n, uint32_t *seq_out)
+{
+	int fd = bpf_map__fd(dp->skel->maps.policy);
+	struct mesh_config c;
+	uint16_t mask = 0;
+	__u8 gen;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned lo = r[i].port_lo, hi = r[i].port_hi;
+
+		if ((r[i].verdict != VIGIL_VERDICT_ALLOW && r[i].verdict != VIGIL_VERDICT_DENY) ||
+		    lo > hi) {
+			log_error(COMP, "policy rule %zu (%u -> %u proto %u ports %u-%u): invalid "
+				  "verdict or port range", i, r[i].src_id, r[i].dst_id, r[i].proto,
+				  lo, hi);
+			return -EINVAL;
+		}
+		if (!(lo <= 1 && hi == 65535) && hi && hi - (lo ? lo : 1) + 1 > MESH_MAX_RANGE_PORTS) {
+			log_error(COMP, "policy rule %zu (%u -> %u ports %u-%u): the range spans more "
+				  "than %d ports; split the rule or allow any port", i, r[i].src_id,
+				  r[i].dst_id, lo, hi, MESH_MAX_RANGE_PORTS);
+			return -E2BIG;
+		}
+	}
+	err = read_cfg(dp, &c);
+	if (err)
+		return err;
+	gen = (c.policy_seq + 1) & 1;
+	err = delete_gen(fd, gen);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct mesh_policy_key k = { .src_id = r[i].src_id, .dst_id = r[i].dst_id,
+					     .proto = r[i].proto, .gen = gen };
+		unsigned lo = r[i].port_lo, hi = r[i].port_hi;
+
+		if (hi == 0 || (lo <= 1 && hi == 65535))
+			lo = hi = 0; /* any port */
+		else if (lo == 0)
+			lo = 1;
+		for (unsigned p = lo; p <= hi; p++) {
+			k.port = (__u16)p;
+			err = put_rule(fd, &k, (__u32)r[i].verdict);
+			if (err) {
+				log_error(COMP, "cannot write policy rule %zu: %s (the policy map holds "
+					  "%d keys for both generations; ranges count per port)", i,
+					  strerror(-err), MESH_MAX_POLICY);
+				delete_gen(fd, gen);
+				return err;
+			}
+			mask |= (uint16_t)(1u << shape_of(&k));
+		}
+	}
+	c.shape_mask[gen] = mask;
+	err = write_cfg(dp, &c); /* the active sequence is unchanged in this write */
+	if (err)
+		return err;
+	c.policy_seq++;
+	err = write_cfg(dp, &c);
+	if (err)
+		return err;
+	usleep(20 * 1000);
+	err = delete_gen(fd, gen ^ 1);
+	if (seq_out)
+		*seq_out = c.policy_seq;
+	log_debug(COMP, "policy %u active: %zu rules, shape mask 0x%04x", c.policy_seq, n, mask);
+	return err;
+}
+
+/* -------- counters -------- */
+
+static void sum(const struct mesh_counters *pc, int ncpu, struct mesh_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < ncpu; i++) {
+		out->bytes_in += pc[i].bytes_in;
+		out->packets_in += pc[i].packets_in;
+		out->bytes_out += pc[i].bytes_out;
+		out->packets_out += pc[i].packets_out;
+		for (int r = 0; r < VIGIL_DROP_COUNT; r++)
+			out->drops[r] += pc[i].drops[r];
+	}
+}
+
+int mesh_dp_counters(struct mesh_dp *dp, uint32_t id, struct mesh_counters *out)
+{
+	struct mesh_counters *pc = calloc((size_t)dp->ncpu, sizeof(*pc));
+	int err = 0;
+
+	if (!pc)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.counters), &id, pc))
+		err = -errno;
+	else
+		sum(pc, dp->ncpu, out);
+	free(pc);
+	return err;
+}
+
+int mesh_dp_counters_foreach(struct mesh_dp *dp,
+			     int (*fn)(uint32_t id, const struct mesh_counters *c, void *ctx),
+			     void *ctx)
+{
+	int fd = bpf_map__fd(dp->skel->maps.counters), err = 0;
+	struct mesh_counters *pc = calloc((size_t)dp->ncpu, sizeof(*pc)), s;
+	__u32 k, next;
+	bool more;
+
+	if (!pc)
+		return -ENOMEM;
+	more = bpf_map_get_next_key(fd, NULL, &next) == 0;
+	while (more && !err) {
+		k = next;
+		if (bpf_map_lookup_elem(fd, &k, pc) == 0) {
+			sum(pc, dp->ncpu, &s);
+			err = fn(k, &s, ctx);
+		}
+		more = bpf_map_get_next_key(fd, &k, &next) == 0;
+	}
+	free(pc);
+	return err;
+}
+
+int mesh_dp_prog_fd(struct mesh_dp *dp, int dir)
+{
+	return bpf_program__fd(dir == MESH_DIR_IN ? dp->skel->progs.tc_ingress
+						  : dp->skel->progs.tc_egress);
+}
+
+int mesh_dp_drops_fd(struct mesh_dp *dp)
+{
+	return bpf_map__fd(dp->skel->maps.drops);
+}
