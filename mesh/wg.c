@@ -454,7 +454,10 @@ int wg_uapi_parse_get(const char *buf, size_t len, struct wg_dev_status *st)
 	}
 	if (!have_errno)
 		goto bad;
-	return e == 0 ? 0 : e > 0 && e < 4096 ? -(int)e : -EBADMSG;
+	if (e == 0)
+		return 0;
+	wg_dev_status_free(st); /* a failed answer owns nothing the caller must free */
+	return e > 0 && e < 4096 ? -(int)e : -EBADMSG;
 bad:
 	wg_dev_status_free(st);
 	return -EBADMSG;
