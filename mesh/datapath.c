@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "vigil/bpf.h"
+#include "vigil/buf.h"
 #include "vigil/log.h"
 #include "mesh/datapath.h"
 #include "mesh.skel.h"
@@ -581,4 +582,84 @@ int mesh_dp_prog_fd(struct mesh_dp *dp, int dir)
 int mesh_dp_drops_fd(struct mesh_dp *dp)
 {
 	return bpf_map__fd(dp->skel->maps.drops);
+}
+
+/* -------- options and events -------- */
+
+const struct vopt mesh_dp_vopts[] = {
+	VOPT_STRING("interface", 'i', struct mesh_dp_cli, ifname, "vigil0", "IFNAME",
+		    "WireGuard interface the policy programs attach to"),
+	VOPT_STRING("pin-root", 0, struct mesh_dp_cli, pin_root, MESH_PIN_ROOT, "DIR",
+		    "bpffs directory for the pinned maps (one subdirectory per interface)"),
+	VOPT_ENUM("default", 0, struct mesh_dp_cli, default_verdict, "deny", "allow|deny",
+		  "verdict for traffic no policy rule matches"),
+	VOPT_BOOL("audit", 0, struct mesh_dp_cli, audit,
+		  "count would-be drops but let the packets pass"),
+	VOPT_INT("drop-sample", 0, struct mesh_dp_cli, sample_every, "100", "N", 0, 1000000,
+		 "publish one drop event per N drops (0: none)"),
+	VOPT_STRING("private-key", 0, struct mesh_dp_cli, key_file, "/var/lib/vigil/mesh.key",
+		    "FILE", "WireGuard private key (created with mode 0600 when missing)"),
+	VOPT_STRING("wg-socket-dir", 0, struct mesh_dp_cli, wg_dir, "/var/run/wireguard", "DIR",
+		    "directory of wireguard-go's UAPI sockets"),
+	VOPT_END
+};
+
+void mesh_dp_cli_opts(const struct mesh_dp_cli *c, struct mesh_dp_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ifname = c->ifname;
+	o->pin_root = c->pin_root;
+}
+
+void mesh_dp_cli_config(const struct mesh_dp_cli *c, uint32_t own_id, struct mesh_dp_config *cfg)
+{
+	cfg->own_id = own_id;
+	cfg->default_verdict = c->default_verdict && !strcmp(c->default_verdict, "allow")
+				       ? VIGIL_VERDICT_ALLOW : VIGIL_VERDICT_DENY;
+	cfg->audit = c->audit;
+	cfg->sample_every = (uint32_t)c->sample_every;
+}
+
+static void addr_str(const uint8_t *a, int family, char *out, size_t n)
+{
+	if (family == 4)
+		inet_ntop(AF_INET, a + 12, out, (socklen_t)n);
+	else
+		inet_ntop(AF_INET6, a, out, (socklen_t)n);
+}
+
+int mesh_drop_event_json(const void *rec, size_t len, struct vbuf *out)
+{
+	struct mesh_drop_event e;
+	char s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "";
+	const char *reason;
+	struct vjw w;
+
+	if (len < sizeof(e))
+		return -EINVAL;
+	memcpy(&e, rec, sizeof(e));
+	reason = vigil_drop_name(e.reason);
+	if (!reason)
+		return -EINVAL;
+	vjw_init(&w, out);
+	vjw_obj(&w);
+	vjw_kuint(&w, "ts_ns", e.ts_ns);
+	vjw_kstr(&w, "reason", reason);
+	vjw_kstr(&w, "dir", e.dir == MESH_DIR_IN ? "in" : "out");
+	vjw_kbool(&w, "audit", e.audit);
+	vjw_kuint(&w, "remote_id", e.remote_id);
+	vjw_kuint(&w, "local_id", e.local_id);
+	vjw_kuint(&w, "family", e.family);
+	vjw_kuint(&w, "proto", e.proto);
+	if (e.family == 4 || e.family == 6) {
+		addr_str(e.saddr, e.family, s, sizeof(s));
+		addr_str(e.daddr, e.family, d, sizeof(d));
+		vjw_kstr(&w, "src", s);
+		vjw_kstr(&w, "dst", d);
+	}
+	vjw_kuint(&w, "sport", e.sport);
+	vjw_kuint(&w, "dport", e.dport);
+	vjw_kuint(&w, "len", e.len);
+	vjw_end(&w);
+	return 0;
 }

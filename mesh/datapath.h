@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/opt.h"
 #include "mesh/mesh.h"
 
 #define MESH_PIN_ROOT	"/sys/fs/bpf/vigil/mesh"
@@ -108,3 +109,32 @@ int mesh_dp_drops_fd(struct mesh_dp *dp);
 int mesh_prefix_parse(const char *s, struct mesh_prefix *p);
 
 #endif
+
+/*
+ * The agent's datapath options (`vigil mesh agent`), for the command's option table: the lead's
+ * agent command embeds struct mesh_dp_cli and lists mesh_dp_vopts (VOPT_* with offsets into
+ * it), then calls mesh_dp_cli_opts()/mesh_dp_cli_config() to get the structs above.
+ */
+struct mesh_dp_cli {
+	char *ifname;	       /* --interface */
+	char *pin_root;	       /* --pin-root */
+	char *default_verdict; /* --default allow|deny */
+	bool audit;	       /* --audit */
+	long long sample_every; /* --drop-sample N */
+	char *key_file;	       /* --private-key FILE */
+	char *wg_dir;	       /* --wg-socket-dir DIR */
+};
+extern const struct vopt mesh_dp_vopts[];
+
+void mesh_dp_cli_opts(const struct mesh_dp_cli *c, struct mesh_dp_opts *o);
+/* @own_id comes from the coordinator (the node's identity). */
+void mesh_dp_cli_config(const struct mesh_dp_cli *c, uint32_t own_id, struct mesh_dp_config *cfg);
+
+struct vbuf;
+/*
+ * One drop event as a JSON object for the bus (`<app_id>.mesh.drops`): {"ts_ns", "reason"
+ * (the verdict.h name), "dir" ("in"/"out"), "audit", "remote_id", "local_id", "family",
+ * "proto", "src", "dst", "sport", "dport", "len"}. Appends to @out; 0 or -EINVAL for a record
+ * too short or with an unknown reason.
+ */
+int mesh_drop_event_json(const void *rec, size_t len, struct vbuf *out);

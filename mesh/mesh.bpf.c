@@ -411,6 +411,12 @@ static __always_inline int handle(struct __sk_buff *skb, int dir)
 			}
 			ck.lport = ck.rport = p.sport;
 			ck.proto = p.proto;
+			/* a ping sends many requests with one identifier: rewriting the same
+			 * entry each time would cost more than the rest of the program */
+			cv = bpf_map_lookup_elem(&ct, &ck);
+			if (cv && cv->policy_seq == seq && cv->remote_id == remote &&
+			    cv->origin == dir)
+				return pass(c, &p, dir);
 		}
 		bpf_map_update_elem(&ct, &ck, &nv, BPF_ANY);
 	}

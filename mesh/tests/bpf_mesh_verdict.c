@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include "test.h"
+#include "vigil/buf.h"
 #include "mesh/datapath.h"
 
 #define ETH_LEN	 14
@@ -462,6 +463,17 @@ static void test_drop_events(void)
 	ASSERT_EQ(e.last.len, 40 + 8 + 5, "len");
 	inet_pton(AF_INET6, A6, a6);
 	ASSERT_TRUE(memcmp(e.last.saddr, a6, 16) == 0, "saddr");
+	{
+		struct vbuf j = VBUF_INIT;
+
+		ASSERT_OK(mesh_drop_event_json(&e.last, sizeof(e.last), &j), "event json");
+		ASSERT_STRCONTAINS(j.data, "\"reason\":\"default_deny\"", "json reason");
+		ASSERT_STRCONTAINS(j.data, "\"src\":\"fd00::2\"", "json src");
+		ASSERT_STRCONTAINS(j.data, "\"dir\":\"in\"", "json dir");
+		ASSERT_STRCONTAINS(j.data, "\"dport\":4321", "json dport");
+		vbuf_free(&j);
+		ASSERT_EQ(mesh_drop_event_json(&e.last, 10, &j), -EINVAL, "short record");
+	}
 	c.sample_every = 0;
 	mesh_dp_set_config(dp, &c);
 	run(dp, MESH_DIR_IN, &k);

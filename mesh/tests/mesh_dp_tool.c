@@ -27,7 +27,7 @@
 #include "mesh/datapath.h"
 #include "mesh/wg.h"
 
-#define MAXN 4096
+#define MAXN 65536
 
 static const char *arg(int argc, char **argv, const char *key)
 {

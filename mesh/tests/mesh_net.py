@@ -7,6 +7,7 @@
 #   udp-flood HOST PORT N MS  send N datagrams, one every MS milliseconds
 #   ping HOST [N]             ICMP echo (raw socket; iputils is not installed everywhere):
 #                             exit 0 when N requests (default 2) all get replies within 1 s
+#   rtt HOST N                N echo requests 10 ms apart; prints the median RTT in microseconds
 import os, socket, struct, sys, time
 
 
@@ -53,10 +54,12 @@ elif mode == "udp-try":
         sys.exit(0 if s.recvfrom(16)[0] == b"ok" else 1)
     except OSError:
         sys.exit(1)
-elif mode == "ping":
+elif mode in ("ping", "rtt"):
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     ident = os.getpid() & 0xFFFF
+    rtts = []
     for seq in range(int(sys.argv[3]) if len(sys.argv) > 3 else 2):
+        t0 = time.perf_counter()
         body = struct.pack("!HH", ident, seq) + b"vigil-mesh"
         hdr = struct.pack("!BBH", 8, 0, 0)
         pkt = struct.pack("!BBH", 8, 0, csum(hdr + body)) + body
@@ -75,6 +78,11 @@ elif mode == "ping":
             t, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
             if addr[0] == sys.argv[2] and t == 0 and rid == ident and rseq == seq:
                 break
+        rtts.append((time.perf_counter() - t0) * 1e6)
+        if mode == "rtt":
+            time.sleep(0.01)
+    if mode == "rtt":
+        print("%.0f" % sorted(rtts)[len(rtts) // 2])
     sys.exit(0)
 elif mode == "udp-flood":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
