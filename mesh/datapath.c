@@ -387,6 +387,17 @@ int mesh_dp_set_identities(struct mesh_dp *dp, const struct mesh_prefix *p, size
 	for (size_t i = 0; i < nstale; i++)
 		bpf_map_delete_elem(fd, &stale[i]);
 	free(stale);
+	/* tracked flows remember their remote identity: make them look again (+2 keeps the
+	 * policy generation bit) */
+	{
+		struct mesh_config c;
+
+		err = read_cfg(dp, &c);
+		if (!err) {
+			c.policy_seq += 2;
+			err = write_cfg(dp, &c);
+		}
+	}
 out:
 	free(want);
 	return err;

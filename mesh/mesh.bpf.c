@@ -319,13 +319,35 @@ static __always_inline int drop(const struct mesh_config *cfg, struct mesh_count
 	return TC_ACT_SHOT;
 }
 
+static __always_inline void ct_key(struct mesh_ct_key *ck, const struct pkt *p, int dir)
+{
+	if (dir == MESH_DIR_IN) {
+		__builtin_memcpy(ck->laddr, p->daddr, 16);
+		__builtin_memcpy(ck->raddr, p->saddr, 16);
+		ck->lport = p->dport;
+		ck->rport = p->sport;
+	} else {
+		__builtin_memcpy(ck->laddr, p->saddr, 16);
+		__builtin_memcpy(ck->raddr, p->daddr, 16);
+		ck->lport = p->sport;
+		ck->rport = p->dport;
+	}
+	ck->proto = p->proto;
+}
+
+/*
+ * The fast path is a tracked flow whose entry carries the current policy_seq: one hash lookup,
+ * no LPM lookup (the entry remembers the remote identity). User space bumps policy_seq by 2
+ * (keeping the generation bit) after changing identities, so a flow whose address changed
+ * owner is re-evaluated with the new identity on its next packet.
+ */
 static __always_inline int handle(struct __sk_buff *skb, int dir)
 {
 	__u32 zero = 0, remote, src, dst, seq;
+	struct mesh_ct_val *cv = NULL;
+	struct mesh_ct_key ck = {};
 	struct mesh_counters *c;
 	struct mesh_config *cfg;
-	struct mesh_ct_key ck = {};
-	struct mesh_ct_val *cv;
 	struct pkt p = {};
 	int reason, v;
 	__u16 port;
@@ -334,58 +356,51 @@ static __always_inline int handle(struct __sk_buff *skb, int dir)
 	if (!cfg)
 		return TC_ACT_SHOT; /* cannot happen: array maps always have element 0 */
 	reason = parse(skb, &p);
-	remote = p.family ? identity_of(dir == MESH_DIR_IN ? p.saddr : p.daddr) : MESH_ID_ANY;
-	c = counters_of(remote);
-	if (reason)
-		return drop(cfg, c, &p, remote, dir, reason);
-	if (remote == MESH_ID_ANY)
-		return drop(cfg, c, &p, remote, dir, VIGIL_DROP_NO_IDENTITY);
-
+	if (reason) {
+		remote = p.family ? identity_of(dir == MESH_DIR_IN ? p.saddr : p.daddr)
+				  : MESH_ID_ANY;
+		return drop(cfg, counters_of(remote), &p, remote, dir, reason);
+	}
 	/* one read: the packet sees one generation whatever user space does meanwhile */
 	seq = *(volatile __u32 *)&cfg->policy_seq;
 
-	/* tracked flow? (ICMP echo requests never use it) */
+	/* tracked flow? (ICMP echo requests never use an entry: they always meet the policy) */
 	if (p.icmp_echo != 1) {
-		if (dir == MESH_DIR_IN) {
-			__builtin_memcpy(ck.laddr, p.daddr, 16);
-			__builtin_memcpy(ck.raddr, p.saddr, 16);
-			ck.lport = p.dport;
-			ck.rport = p.sport;
-		} else {
-			__builtin_memcpy(ck.laddr, p.saddr, 16);
-			__builtin_memcpy(ck.raddr, p.daddr, 16);
-			ck.lport = p.sport;
-			ck.rport = p.dport;
-		}
-		ck.proto = p.proto;
+		ct_key(&ck, &p, dir);
 		cv = bpf_map_lookup_elem(&ct, &ck);
-		if (cv && cv->remote_id == remote) {
-			if (cv->policy_seq == seq)
-				return pass(c, &p, dir);
-			/* policy changed since: re-evaluate in the direction that opened it */
-			if (cv->origin == MESH_DIR_IN) {
-				src = remote;
-				dst = cfg->own_id;
-				port = ck.lport;
-			} else {
-				src = cfg->own_id;
-				dst = remote;
-				port = ck.rport;
-			}
-			v = policy_lookup(src, dst, p.proto, port, seq & 1, cfg->shape_mask[seq & 1]);
-			if (v == VIGIL_VERDICT_NONE)
-				v = cfg->default_verdict;
-			if (v == VIGIL_VERDICT_ALLOW) {
-				cv->policy_seq = seq;
-				return pass(c, &p, dir);
-			}
+		if (cv && cv->policy_seq == seq)
+			return pass(counters_of(cv->remote_id), &p, dir);
+	}
+	remote = identity_of(dir == MESH_DIR_IN ? p.saddr : p.daddr);
+	c = counters_of(remote);
+	if (remote == MESH_ID_ANY) {
+		if (cv)
 			bpf_map_delete_elem(&ct, &ck);
-			return drop(cfg, c, &p, remote, dir,
-				    v == VIGIL_VERDICT_DENY ? VIGIL_DROP_POLICY_DENIED
-							    : VIGIL_DROP_DEFAULT_DENY);
+		return drop(cfg, c, &p, remote, dir, VIGIL_DROP_NO_IDENTITY);
+	}
+	if (cv) {
+		/* policy or identities changed since: re-evaluate in the opening direction */
+		if (cv->origin == MESH_DIR_IN) {
+			src = remote;
+			dst = cfg->own_id;
+			port = ck.lport;
+		} else {
+			src = cfg->own_id;
+			dst = remote;
+			port = ck.rport;
 		}
-		/* only an echo reply or a flow's own direction may match; a reply with no
-		 * entry falls through to the policy like any new packet */
+		if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6)
+			port = 0;
+		v = policy_lookup(src, dst, p.proto, port, seq & 1, cfg->shape_mask[seq & 1]);
+		if (v == VIGIL_VERDICT_ALLOW ||
+		    (v == VIGIL_VERDICT_NONE && cfg->default_verdict == VIGIL_VERDICT_ALLOW)) {
+			cv->policy_seq = seq;
+			cv->remote_id = remote;
+			return pass(c, &p, dir);
+		}
+		bpf_map_delete_elem(&ct, &ck);
+		return drop(cfg, c, &p, remote, dir,
+			    v == VIGIL_VERDICT_DENY ? VIGIL_DROP_POLICY_DENIED : VIGIL_DROP_DEFAULT_DENY);
 	}
 
 	src = dir == MESH_DIR_IN ? remote : cfg->own_id;
@@ -402,15 +417,7 @@ static __always_inline int handle(struct __sk_buff *skb, int dir)
 		struct mesh_ct_val nv = { .policy_seq = seq, .remote_id = remote, .origin = dir };
 
 		if (p.icmp_echo == 1) {
-			if (dir == MESH_DIR_IN) {
-				__builtin_memcpy(ck.laddr, p.daddr, 16);
-				__builtin_memcpy(ck.raddr, p.saddr, 16);
-			} else {
-				__builtin_memcpy(ck.laddr, p.saddr, 16);
-				__builtin_memcpy(ck.raddr, p.daddr, 16);
-			}
-			ck.lport = ck.rport = p.sport;
-			ck.proto = p.proto;
+			ct_key(&ck, &p, dir); /* echo: identifier in both ports */
 			/* a ping sends many requests with one identifier: rewriting the same
 			 * entry each time would cost more than the rest of the program */
 			cv = bpf_map_lookup_elem(&ct, &ck);

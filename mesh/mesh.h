@@ -32,7 +32,10 @@
  * port, remote port, proto) with the direction that opened it; packets of the same flow, in
  * either direction, pass while the entry's policy_seq equals the current one. After a policy
  * change the flow is re-evaluated in its opening direction on its next packet, so a flow the new
- * policy denies stops at once. ICMP: echo requests always go through the policy (the echo
+ * policy denies stops at once. The entry remembers the remote identity, so a tracked packet
+ * costs one hash lookup and no LPM lookup; user space bumps policy_seq by 2 (generation bit
+ * kept) after changing identities, which sends every flow through the same re-evaluation with
+ * the address's new identity. ICMP: echo requests always go through the policy (the echo
  * identifier is the "port" of their entry); only echo replies use the entry.
  */
 #ifndef VIGIL_MESH_H

@@ -352,6 +352,35 @@ out:
 	mesh_dp_close(dp);
 }
 
+/* A tracked flow whose remote address changes owner is judged again as the new owner. */
+static void test_conntrack_identity_change(void)
+{
+	const struct mesh_rule allow[] = { { OWN, ID_A, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW } };
+	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
+	struct pk syn = { 4, IPPROTO_TCP, OWN4, A4, 40001, 80, 0, 0 };
+	struct pk reply = { 4, IPPROTO_TCP, A4, OWN4, 80, 40001, 100, 0 };
+	struct mesh_prefix p;
+
+	if (!dp || !ASSERT_OK(mesh_dp_set_policy(dp, allow, 1, NULL), "set_policy"))
+		goto out;
+	ASSERT_EQ(run(dp, MESH_DIR_OUT, &syn), TC_OK, "outbound tcp/80");
+	ASSERT_EQ(run(dp, MESH_DIR_IN, &reply), TC_OK, "reply");
+	mesh_prefix_parse(A4 "/32", &p);
+	p.id = ID_B; /* A's address now belongs to B, which may not be reached on 80 */
+	if (!ASSERT_OK(mesh_dp_set_identities(dp, &p, 1), "move address"))
+		goto out;
+	ASSERT_EQ(run(dp, MESH_DIR_IN, &reply), TC_SHOT, "reply now from B");
+	ASSERT_EQ(drops(dp, ID_B, VIGIL_DROP_DEFAULT_DENY), 1, "counted on B");
+	p.id = ID_A;
+	if (!ASSERT_OK(mesh_dp_set_identities(dp, &p, 1), "move back"))
+		goto out;
+	ASSERT_EQ(run(dp, MESH_DIR_IN, &reply), TC_SHOT, "entry gone: a reply alone is new");
+	ASSERT_EQ(run(dp, MESH_DIR_OUT, &syn), TC_OK, "reopened");
+	ASSERT_EQ(run(dp, MESH_DIR_IN, &reply), TC_OK, "reply again");
+out:
+	mesh_dp_close(dp);
+}
+
 static void test_policy_replaced_whole(void)
 {
 	const struct mesh_rule r1[] = { { ID_A, OWN, IPPROTO_TCP, 100, 199, VIGIL_VERDICT_ALLOW } };
@@ -527,5 +556,6 @@ out:
 
 TESTS(T(test_exact_before_wildcard), T(test_deny_over_allow), T(test_default_verdicts),
       T(test_audit_counts_but_passes), T(test_counters_exact), T(test_protocols_v4_v6),
-      T(test_port_range), T(test_conntrack_replies), T(test_policy_replaced_whole),
+      T(test_port_range), T(test_conntrack_replies), T(test_conntrack_identity_change),
+      T(test_policy_replaced_whole),
       T(test_malformed_and_truncated), T(test_drop_events), T(test_pinned_maps_survive))
