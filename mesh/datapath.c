@@ -19,10 +19,13 @@
 #include "vigil/bpf.h"
 #include "vigil/buf.h"
 #include "vigil/log.h"
+#include "vigil/metrics.h"
 #include "mesh/datapath.h"
 #include "mesh.skel.h"
 
 #define COMP "mesh"
+
+struct dp_metrics;
 
 struct mesh_dp {
 	struct mesh_bpf *skel;
@@ -30,6 +33,7 @@ struct mesh_dp {
 	char pin_dir[PATH_MAX];
 	int ifindex;
 	int ncpu;
+	struct dp_metrics *metrics; /* owned; registered with a vmetrics registry */
 };
 
 static struct bpf_map *const *dp_maps(struct mesh_bpf *s, size_t *n)
@@ -210,6 +214,7 @@ void mesh_dp_close(struct mesh_dp *dp)
 	if (!dp)
 		return;
 	mesh_bpf__destroy(dp->skel);
+	free(dp->metrics);
 	free(dp);
 }
 
@@ -673,4 +678,79 @@ int mesh_drop_event_json(const void *rec, size_t len, struct vbuf *out)
 	vjw_kuint(&w, "len", e.len);
 	vjw_end(&w);
 	return 0;
+}
+
+/* -------- metrics -------- */
+
+struct dp_metrics {
+	struct mesh_dp *dp;
+	struct vmetric *bytes, *packets, *drops;
+	const char *(*name_of)(uint32_t id, void *ctx);
+	void *ctx;
+};
+
+static int collect_one(uint32_t id, const struct mesh_counters *c, void *arg)
+{
+	struct dp_metrics *m = arg;
+	const char *name = m->name_of ? m->name_of(id, m->ctx) : NULL;
+	char num[16];
+
+	if (!name) {
+		snprintf(num, sizeof(num), "%u", id);
+		name = id ? num : "unknown";
+	}
+	const char *in[2] = { name, "in" }, *out[2] = { name, "out" };
+
+	vmetric_child_set_u64(vmetric_child(m->bytes, in), c->bytes_in);
+	vmetric_child_set_u64(vmetric_child(m->bytes, out), c->bytes_out);
+	vmetric_child_set_u64(vmetric_child(m->packets, in), c->packets_in);
+	vmetric_child_set_u64(vmetric_child(m->packets, out), c->packets_out);
+	for (int r = 0; r < VIGIL_DROP_COUNT; r++) {
+		const char *v[2] = { name, vigil_drop_name(VIGIL_DROP_BASE + r) };
+
+		if (c->drops[r])
+			vmetric_child_set_u64(vmetric_child(m->drops, v), c->drops[r]);
+	}
+	return 0;
+}
+
+static void collect(struct vmetrics *reg, void *arg)
+{
+	struct dp_metrics *m = arg;
+
+	(void)reg;
+	mesh_dp_counters_foreach(m->dp, collect_one, m);
+}
+
+int mesh_dp_metrics_register(struct mesh_dp *dp, struct vmetrics *reg,
+			     const char *(*name_of)(uint32_t id, void *ctx), void *ctx)
+{
+	struct dp_metrics *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->dp = dp;
+	m->name_of = name_of;
+	m->ctx = ctx;
+	m->bytes = vmetrics_counter(reg, "vigil_mesh_bytes_total",
+				    "IP bytes passed per remote identity and direction",
+				    "identity,direction");
+	m->packets = vmetrics_counter(reg, "vigil_mesh_packets_total",
+				      "Packets passed per remote identity and direction",
+				      "identity,direction");
+	m->drops = vmetrics_counter(reg, "vigil_mesh_drops_total",
+				    "Packets dropped (or, in audit mode, that would have been) per "
+				    "remote identity and reason", "identity,reason");
+	if (!m->bytes || !m->packets || !m->drops) {
+		int err = -errno;
+
+		free(m);
+		return err ? err : -ENOMEM;
+	}
+	/* two children per identity and direction: room for every identity the map holds */
+	vmetric_set_max_children(m->bytes, 2 * MESH_MAX_IDENTS);
+	vmetric_set_max_children(m->packets, 2 * MESH_MAX_IDENTS);
+	vmetric_set_max_children(m->drops, 1024);
+	dp->metrics = m;
+	return vmetrics_on_collect(reg, collect, m);
 }

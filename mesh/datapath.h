@@ -138,3 +138,13 @@ struct vbuf;
  * too short or with an unknown reason.
  */
 int mesh_drop_event_json(const void *rec, size_t len, struct vbuf *out);
+
+struct vmetrics;
+/*
+ * Registers vigil_mesh_bytes_total{identity,direction}, vigil_mesh_packets_total{identity,
+ * direction} and vigil_mesh_drops_total{identity,reason} in @reg, refreshed from the per-CPU
+ * counters (summed) at every render. @name_of(id, ctx) gives an identity's label (NULL: the
+ * number; id 0 is "unknown"). @dp must outlive @reg's renders. 0 or -errno.
+ */
+int mesh_dp_metrics_register(struct mesh_dp *dp, struct vmetrics *reg,
+			     const char *(*name_of)(uint32_t id, void *ctx), void *ctx);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include "test.h"
 #include "vigil/buf.h"
+#include "vigil/metrics.h"
 #include "mesh/datapath.h"
 
 #define ETH_LEN	 14
@@ -230,6 +231,44 @@ out:
 	mesh_dp_close(dp);
 }
 
+static const char *name_of(uint32_t id, void *ctx)
+{
+	(void)ctx;
+	return id == ID_A ? "alpha" : NULL;
+}
+
+/* The counters as Prometheus sees them, checked by the real promtool when installed. */
+static void check_metrics(struct mesh_dp *dp, uint64_t a_in, uint64_t b_out)
+{
+	struct vmetrics *reg = vmetrics_new();
+	struct vbuf text = VBUF_INIT;
+	char want[128];
+
+	if (!ASSERT_NOT_NULL(reg, "registry") ||
+	    !ASSERT_OK(mesh_dp_metrics_register(dp, reg, name_of, NULL), "register") ||
+	    !ASSERT_OK(vmetrics_render(reg, &text), "render"))
+		goto out;
+	snprintf(want, sizeof(want), "vigil_mesh_bytes_total{identity=\"alpha\",direction=\"in\"} %"
+		 PRIu64 "\n", a_in);
+	ASSERT_STRCONTAINS(text.data, want, "A bytes in, named");
+	snprintf(want, sizeof(want), "vigil_mesh_bytes_total{identity=\"3\",direction=\"out\"} %"
+		 PRIu64 "\n", b_out);
+	ASSERT_STRCONTAINS(text.data, want, "B bytes out, numbered");
+	ASSERT_STRCONTAINS(text.data, "vigil_mesh_packets_total{identity=\"alpha\",direction=\"out\"} 50\n",
+			   "A packets out");
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		FILE *f = popen("promtool check metrics >/dev/null 2>&1", "w");
+
+		if (ASSERT_NOT_NULL(f, "promtool")) {
+			fwrite(text.data, 1, text.len, f);
+			ASSERT_EQ(pclose(f), 0, "promtool check metrics");
+		}
+	}
+out:
+	vbuf_free(&text);
+	vmetrics_free(reg);
+}
+
 static void test_counters_exact(void)
 {
 	const struct mesh_rule r[] = { { ID_A, OWN, 0, 0, 0, VIGIL_VERDICT_ALLOW },
@@ -264,6 +303,7 @@ static void test_counters_exact(void)
 	ASSERT_EQ(b.packets_out, 50, "B packets out");
 	ASSERT_EQ(b.bytes_out, out_b, "B bytes out (ICMP)");
 	ASSERT_EQ(b.packets_in + b.bytes_in, 0, "B nothing in");
+	check_metrics(dp, in_bytes, out_b);
 out:
 	mesh_dp_close(dp);
 }
