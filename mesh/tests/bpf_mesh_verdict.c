@@ -487,6 +487,63 @@ out:
 	mesh_dp_close(dp);
 }
 
+/* Random bytes after the Ethernet header, random lengths: every packet gets a verdict, and the
+ * counters account for every one of them (passed + dropped = sent). */
+static void test_random_packets(void)
+{
+	const struct mesh_rule r[] = { { 0, 0, 0, 0, 0, VIGIL_VERDICT_ALLOW } };
+	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
+	uint64_t passed = 0, seen = 0;
+	uint8_t buf[256];
+	int n = 3000, refused = 0;
+
+	if (!dp || !ASSERT_OK(mesh_dp_set_policy(dp, r, 1, NULL), "allow all"))
+		goto out;
+	srandom(42);
+	for (int i = 0; i < n; i++) {
+		size_t len = 54 + (size_t)(random() % 180);
+		int v;
+
+		for (size_t k = 0; k < len; k++)
+			buf[k] = (uint8_t)random();
+		put16(buf + 12, (i & 1) ? 0x86dd : 0x0800);
+		/* half of them look like IPv4/IPv6 from A so that they get past the first checks */
+		if (i % 4 < 2) {
+			buf[ETH_LEN] = (i & 1) ? 0x60 : 0x45;
+			if (i & 1) {
+				put16(buf + ETH_LEN + 4, (unsigned)(len - ETH_LEN - 40));
+				inet_pton(AF_INET6, A6, buf + ETH_LEN + 8);
+			} else {
+				put16(buf + ETH_LEN + 2, (unsigned)(len - ETH_LEN));
+				put16(buf + ETH_LEN + 6, 0); /* not a fragment */
+				inet_pton(AF_INET, A4, buf + ETH_LEN + 12);
+			}
+		}
+		v = run_raw(dp, MESH_DIR_IN, buf, len);
+		if (v < -900) {
+			refused++;
+			continue; /* refused by the kernel before the program ran */
+		}
+		if (!ASSERT_TRUE(v == TC_OK || v == TC_SHOT, "verdict is OK or SHOT"))
+			goto out;
+		passed += v == TC_OK;
+	}
+	for (uint32_t id = 0; id <= ID_B; id++) {
+		struct mesh_counters c;
+
+		if (mesh_dp_counters(dp, id, &c))
+			continue;
+		seen += c.packets_in;
+		for (int k = 0; k < VIGIL_DROP_COUNT; k++)
+			seen += c.drops[k];
+	}
+	ASSERT_LE(refused, n / 10, "few runs refused by the kernel");
+	ASSERT_EQ(seen, n - refused, "every packet counted once");
+	ASSERT_GE(passed, 1, "some random packets are well-formed enough to pass");
+out:
+	mesh_dp_close(dp);
+}
+
 struct evs {
 	int n;
 	struct mesh_drop_event last;
@@ -598,4 +655,4 @@ TESTS(T(test_exact_before_wildcard), T(test_deny_over_allow), T(test_default_ver
       T(test_audit_counts_but_passes), T(test_counters_exact), T(test_protocols_v4_v6),
       T(test_port_range), T(test_conntrack_replies), T(test_conntrack_identity_change),
       T(test_policy_replaced_whole),
-      T(test_malformed_and_truncated), T(test_drop_events), T(test_pinned_maps_survive))
+      T(test_malformed_and_truncated), T(test_random_packets), T(test_drop_events), T(test_pinned_maps_survive))
