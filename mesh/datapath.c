@@ -130,11 +130,15 @@ struct mesh_dp *mesh_dp_open(const struct mesh_dp_opts *o)
 	}
 	err = mesh_bpf__load(dp->skel);
 	if (err) {
-		log_error(COMP, "cannot load the mesh BPF programs: %s (if maps pinned under %s "
-			  "come from another vigil version, detach and remove them: vigil mesh "
-			  "agent --teardown, or rm -r %s)", strerror(-err),
-			  dp->pin_dir[0] ? dp->pin_dir : "(none)",
-			  dp->pin_dir[0] ? dp->pin_dir : "(none)");
+		if (dp->pin_dir[0])
+			log_error(COMP, "cannot load the mesh BPF programs with the maps pinned in %s: "
+				  "%s (maps from another vigil version do not fit: remove the programs "
+				  "with `tc filter del dev %s ingress/egress handle 0x%x prio %d bpf` "
+				  "and the pins with rm -r %s, then start again)", dp->pin_dir,
+				  strerror(-err), dp->ifname, MESH_TC_HANDLE, MESH_TC_PRIO, dp->pin_dir);
+		else
+			log_error(COMP, "cannot load the mesh BPF programs: %s (run `vigil probe` "
+				  "to see what this kernel allows)", strerror(-err));
 		goto fail;
 	}
 	return dp;
@@ -159,8 +163,10 @@ static int attach_one(struct mesh_dp *dp, enum bpf_tc_attach_point where, int fd
 
 	libbpf_set_print(prev);
 	if (err && err != -EEXIST) {
-		log_error(COMP, "cannot create a clsact qdisc on %s: %s (see: tc qdisc show dev %s)",
-			  dp->ifname, strerror(-err), dp->ifname);
+		log_error(COMP, "cannot create a clsact qdisc on %s: %s (%ssee: tc qdisc show dev %s)",
+			  dp->ifname, strerror(-err),
+			  err == -ENOENT ? "is the sch_ingress module loaded? modprobe sch_ingress "
+					   "cls_bpf; " : "", dp->ifname);
 		return err;
 	}
 	err = bpf_tc_attach(&hook, &opts);
