@@ -58,9 +58,12 @@ struct {
 	__type(value, struct mesh_config);
 } mesh_cfg SEC(".maps");
 
+/* Not preallocated: a value per CPU for every possible identity would be max_entries x CPUs x
+ * 160 bytes up front; entries appear when an identity first sends or receives. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, MESH_MAX_IDENTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct mesh_counters);
 } counters SEC(".maps");
@@ -310,7 +313,7 @@ static __always_inline int drop(const struct mesh_config *cfg, struct mesh_count
 	if (c) {
 		__u32 idx = VIGIL_DROP_IDX(reason);
 
-		if (idx < VIGIL_DROP_COUNT)
+		if (idx < MESH_DROP_SLOTS)
 			c->drops[idx]++;
 	}
 	emit_drop(cfg, p, remote, dir, reason);

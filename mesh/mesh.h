@@ -103,14 +103,16 @@ _Static_assert(sizeof(struct mesh_config) == 24, "mesh_config ABI");
 /* `counters` value, per CPU, keyed by the remote identity (__u32, 0 unknown). Passed packets
  * count in bytes/packets (IP packet length: header included); dropped ones in drops[] only. In
  * audit mode a would-be drop counts in both. */
+#define MESH_DROP_SLOTS 16 /* room for reasons added later without changing the value size */
 struct mesh_counters {
 	__u64 bytes_in;
 	__u64 packets_in;
 	__u64 bytes_out;
 	__u64 packets_out;
-	__u64 drops[VIGIL_DROP_COUNT];
+	__u64 drops[MESH_DROP_SLOTS]; /* index VIGIL_DROP_IDX(reason) */
 };
-_Static_assert(sizeof(struct mesh_counters) == 32 + 8 * VIGIL_DROP_COUNT, "mesh_counters ABI");
+_Static_assert(VIGIL_DROP_COUNT <= MESH_DROP_SLOTS, "more drop reasons than counter slots");
+_Static_assert(sizeof(struct mesh_counters) == 32 + 8 * MESH_DROP_SLOTS, "mesh_counters ABI");
 
 /* `ct` key and value. Addresses in the mapped 16-byte form; ports host order (ICMP echo: the
  * identifier in both). */
