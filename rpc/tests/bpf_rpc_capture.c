@@ -100,6 +100,8 @@ struct capture {
 	unsigned short rport, lport;
 	unsigned short want_rport;
 	unsigned tgid;
+	unsigned family;
+	uint8_t raddr[16];
 };
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -122,6 +124,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	c->lport = ev->lport;
 	c->rport = ev->rport;
+	c->family = ev->family;
+	memcpy(c->raddr, ev->raddr, 16);
 	if (ev->dir == RPC_EV_DIR_IN) {
 		if (c->in_total + ev->cap_len < sizeof(c->in_bytes))
 			memcpy(c->in_bytes + c->in_total, ev + 1, ev->cap_len);
@@ -306,6 +310,83 @@ static void test_other_processes_ignored(void)
 	close(lfd);
 }
 
+/* IPv6: a server on [::1] and one on [::] reached over IPv4 (an IPv4-mapped peer address). */
+static void exchange6(bool mapped)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+	socklen_t len = sizeof(a);
+	int lfd = socket(AF_INET6, SOCK_STREAM, 0), go[2], cfd = -1, one = 1, zero = 0;
+	unsigned short port, local;
+	struct capture c = { 0 };
+	struct rpc_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	uint8_t want[16] = { 0 };
+	char buf[256];
+	pid_t pid;
+
+	a.sin6_addr = mapped ? in6addr_any : in6addr_loopback;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (!ASSERT_OK(bind(lfd, (struct sockaddr *)&a, sizeof(a)), "bind [::]") ||
+	    !ASSERT_OK(listen(lfd, 4), "listen") || !ASSERT_OK(pipe(go), "pipe"))
+		return;
+	getsockname(lfd, (struct sockaddr *)&a, &len);
+	port = ntohs(a.sin6_port);
+	pid = fork();
+	if (pid == 0)
+		server(lfd, 1, M_RW, 0, go[0]);
+	skel = load((unsigned)pid, port, 4096);
+	if (!ASSERT_NOT_NULL(skel, "load"))
+		goto out;
+	c.tgid = (unsigned)pid;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
+		goto out;
+	if (mapped) {
+		cfd = connect_to(port, &local);
+		want[10] = want[11] = 0xff;
+		want[12] = 127;
+		want[15] = 1;
+	} else {
+		struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+					   .sin6_addr = in6addr_loopback };
+		cfd = socket(AF_INET6, SOCK_STREAM, 0);
+		if (!ASSERT_OK(connect(cfd, (struct sockaddr *)&to, sizeof(to)), "connect [::1]"))
+			goto out;
+		len = sizeof(to);
+		getsockname(cfd, (struct sockaddr *)&to, &len);
+		local = ntohs(to.sin6_port);
+		want[15] = 1;
+	}
+	if (!ASSERT_EQ(write(cfd, "{\"method\":\"x\"}", 14), 14, "client write"))
+		goto out;
+	while (read(cfd, buf, sizeof(buf)) > 0)
+		;
+	waitpid(pid, NULL, 0);
+	pid = 0;
+	while (ring_buffer__poll(rb, 100) > 0)
+		;
+	ASSERT_EQ(c.in_total, 14, "request length");
+	ASSERT_EQ(c.lport, port, "server port");
+	ASSERT_EQ(c.rport, local, "client port");
+	ASSERT_EQ(c.family, 10, "AF_INET6");
+	ASSERT_TRUE(memcmp(c.raddr, want, 16) == 0, mapped ? "::ffff:127.0.0.1" : "::1");
+out:
+	close(go[1]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+}
+
+static void test_ipv6(void) { exchange6(false); }
+static void test_ipv4_mapped_on_dual_stack_server(void) { exchange6(true); }
+
 /* A traced process's child process is traced too: a supervisor forks the real server after
  * tracing began; its connection's bytes arrive under the new tgid, announced by a fork record. */
 static void test_children_followed(void)
@@ -371,4 +452,5 @@ out:
 
 TESTS(T(test_read_write), T(test_recvfrom_sendto), T(test_readv_writev), T(test_recvmsg_sendmsg),
       T(test_connection_opened_before_load), T(test_large_response_truncated_with_full_length),
-      T(test_max_capture_16k), T(test_other_processes_ignored), T(test_children_followed))
+      T(test_max_capture_16k), T(test_other_processes_ignored), T(test_children_followed),
+      T(test_ipv6), T(test_ipv4_mapped_on_dual_stack_server))
