@@ -655,7 +655,8 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	t->bus = bus;
 	t->real_off = (int64_t)vtime_real_ns() - (int64_t)mono_ns();
 	if (cfg->exe && !realpath(cfg->exe, t->exe_real)) {
-		log_error(C, "cannot use --exe '%s': %s", cfg->exe, strerror(errno));
+		log_error(C, "cannot use --exe '%s': %s (give the path of the node's executable, "
+			  "such as /usr/local/bin/geth)", cfg->exe, strerror(errno));
 		err = -ENOENT;
 		goto fail;
 	}
