@@ -634,8 +634,10 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		return NULL;
 	}
 	if (cfg->ringbuf & (cfg->ringbuf - 1)) {
-		log_error(C, "invalid --ringbuf %llu: must be a power of two such as 16MiB",
-			  (unsigned long long)cfg->ringbuf);
+		unsigned long long v = cfg->ringbuf;
+		log_error(C, "invalid --ringbuf %llu%s (%llu bytes): must be a power of two such as "
+			  "16MiB", v % (1 << 20) ? v % 1024 ? v : v >> 10 : v >> 20,
+			  v % (1 << 20) ? v % 1024 ? "" : "KiB" : "MiB", v);
 		errno = EINVAL;
 		return NULL;
 	}
