@@ -23,6 +23,7 @@ orphans() {
 		select(.id as $i | $held | index($i) | (if $want_held then . else not end)) | .id' \
 		--argjson want_held "${1:-false}"
 }
+# shellcheck disable=SC2317 # called through check
 no_orphans() { # the kernel frees a closed program after an RCU grace period: allow a moment
 	local i
 	for i in $(seq 1 50); do [ -z "$(orphans)" ] && return 0; sleep 0.2; done
