@@ -15,6 +15,7 @@ ulimit -n 8192
 
 port=$(free_port)
 gzport=$(free_port)
+mport=$(free_port)
 start_ganache() {
 	"$GANACHE" --server.host 127.0.0.1 --server.port "$port" --logging.quiet \
 		--wallet.totalAccounts 2 --chain.allowUnlimitedContractSize \
@@ -36,7 +37,7 @@ prepid=$!
 read -r _ preclient <"$TMP/pre.out"
 
 "$VIGIL" rpc --comm node --ports "$port,$gzport" --interval 500ms --capture 16KiB \
-	--jsonl "$TMP/ev.jsonl" \
+	--metrics "127.0.0.1:$mport" --jsonl "$TMP/ev.jsonl" \
 	2>"$TMP/vigil.err" &
 vpid=$!
 on_exit "kill $vpid"
@@ -84,6 +85,7 @@ python3 "$HERE/rpc_tally.py" <"$TMP/curl.txt" >"$TMP/curl.json"
 
 echo "$(date +%T) restart done"
 sleep 1
+curl -s "http://127.0.0.1:$mport/metrics" >"$TMP/metrics.txt"
 kill -INT "$vpid"
 wait "$vpid"
 check vigil-exit-status test $? = 0
@@ -113,5 +115,11 @@ check thousand-connections test "$(req 'select(.method == "eth_coinbase") | .cli
 	sort -u | wc -l)" = "$(jq .thousand_ports "$TMP/facts.json")"
 check thousand-ports-1000 test "$(jq .thousand_ports "$TMP/facts.json")" = 1000
 check restarted-node-pid test "$(req 'select(.method == "net_listening") | .pid' | sort -u)" = "$GPID"
-check no-events-lost test -z "$(grep -i 'lost [1-9]' "$TMP/vigil.err")"
+check no-events-lost grep -qx 'vigil_rpc_events_lost_total 0' "$TMP/metrics.txt"
+check promtool-check-metrics promtool check metrics <"$TMP/metrics.txt"
+check metrics-equal-clients python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.txt" \
+	"$TMP/expected.json" "$TMP/preconn.json" "$TMP/curl.json"
+check notifications-metric grep -qx \
+	"vigil_rpc_notifications_total{method=\"eth_subscription\"} $(jq .ws_pushes "$TMP/facts.json")" \
+	"$TMP/metrics.txt"
 exit $T_FAILED
