@@ -107,6 +107,8 @@ check ws-pushes test "$(jq .ws_pushes "$TMP/facts.json")" = 6
 # one connection for each keep-alive run, 1,000 for the concurrent calls
 check keepalive-one-connection test "$(req 'select(.method == "eth_gasPrice") | .client' |
 	sort -u)" = "\"$(jq -r .keepalive_client "$TMP/facts.json")\""
+check pipelined-one-connection test "$(req 'select(.method == "web3_sha3") | .client' |
+	sort -u)" = "\"$(jq -r .pipelined_client "$TMP/facts.json")\""
 check curl-keepalive-one-connection test "$(req 'select(.method == "eth_hashrate") | .client' |
 	sort -u | wc -l)" = 1
 check preconn-same-connection test "$(req 'select(.method == "eth_mining") | .client' |

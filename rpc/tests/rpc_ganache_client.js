@@ -152,6 +152,26 @@ async function phaseKeepAlive() {
 	c.close();
 }
 
+// Pipelining: 50 requests in one write, then the 50 responses read in order.
+async function phasePipelined() {
+	const c = await new RawHttp(port).connect();
+	const N = 50;
+	let reqs = '';
+	for (let i = 0; i < N; i++) {
+		const body = JSON.stringify({ jsonrpc: '2.0', id: i, method: 'web3_sha3',
+			params: ['0x' + i.toString(16).padStart(2, '0')] });
+		reqs += `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+			`Content-Length: ${body.length}\r\n\r\n${body}`;
+	}
+	c.sock.write(reqs);
+	for (let i = 0; i < N; i++) {
+		const r = await new Promise((resolve) => { c.waiter = resolve; c.pump(); });
+		tally.add('web3_sha3', parseJson(r.body), 'http', 1, 0);
+	}
+	facts.pipelined_client = `127.0.0.1:${c.localPort()}`;
+	c.close();
+}
+
 // 1,000 connections open at once, one call each.
 async function phaseThousand() {
 	const N = 1000;
@@ -167,7 +187,8 @@ async function phaseThousand() {
 
 (async () => {
 	const t0 = Date.now();
-	for (const phase of [phaseEthers, phaseWs, phaseBig, phaseGzip, phaseKeepAlive, phaseThousand]) {
+	for (const phase of [phaseEthers, phaseWs, phaseBig, phaseGzip, phaseKeepAlive,
+		phasePipelined, phaseThousand]) {
 		await phase();
 		console.log(`${((Date.now() - t0) / 1000).toFixed(1)}s ${phase.name} done`);
 	}
