@@ -10,6 +10,7 @@ HERE=$VIGIL_ROOT/rpc/tests
 SUB=${VIGIL_BUILD:-build}/tests/rpc_nats_sub
 GANACHE=$NODE_PATH/.bin/ganache
 [ -x "$GANACHE" ] || { fail setup "ganache missing in $NODE_PATH: run scripts/deps"; exit 1; }
+[ -x "$SUB" ] || { fail setup "$SUB missing: run make"; exit 1; }
 
 port=$(free_port)
 nport=$(free_port)
