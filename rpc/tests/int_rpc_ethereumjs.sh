@@ -49,7 +49,8 @@ call 3 '{"jsonrpc":"2.0","id":3,"method":"web3_clientVersion","params":[]}'
 call 3 '{"jsonrpc":"2.0","id":4,"method":"vigil_noSuchMethod","params":[]}'
 call 2 '{"jsonrpc":"2.0","id":5,"method":"eth_getBalance","params":[]}'
 call 2 '{"jsonrpc":"2.0","id":6,"method":"eth_call","params":[{"data":"0x60006000fd"},"latest"]}'
-call 1 '[{"jsonrpc":"2.0","id":7,"method":"eth_blockNumber","params":[]},{"jsonrpc":"2.0","id":8,"method":"vigil_noSuchMethod","params":[]}]'
+call 1 '[{"jsonrpc":"2.0","id":7,"method":"eth_blockNumber","params":[]},'\
+'{"jsonrpc":"2.0","id":8,"method":"vigil_noSuchMethod","params":[]}]'
 python3 "$HERE/rpc_tally.py" <"$TMP/curl.txt" >"$TMP/curl.json"
 # the codes the node itself gave, so the check below compares like with like
 for code in -32601 -32602 3; do

@@ -62,8 +62,10 @@ for i in $(seq 1 10); do
 	q='{"jsonrpc":"2.0","id":'$i',"method":"web3_clientVersion"}'
 	record "$q" "$(rpc -d "$q" "http://127.0.0.1:$port/")"
 done
-batch='[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":2,"method":"vigil_noSuchMethod"},
-{"jsonrpc":"2.0","id":3,"method":"eth_getBalance","params":[]},{"jsonrpc":"2.0","id":4,"method":"net_version"}]'
+batch='[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},'\
+'{"jsonrpc":"2.0","id":2,"method":"vigil_noSuchMethod"},'\
+'{"jsonrpc":"2.0","id":3,"method":"eth_getBalance","params":[]},'\
+'{"jsonrpc":"2.0","id":4,"method":"net_version"}]'
 for i in 1 2 3; do record "$batch" "$(rpc -d "$batch" "http://127.0.0.1:$port/")"; done
 q='{"jsonrpc":"2.0","id":9,"method":"eth_hashrate"}'
 urls=$(for i in $(seq 1 300); do echo "http://127.0.0.1:$port/"; done)
@@ -104,6 +106,7 @@ check big-response-bytes test "$(req "select(.method == \"eth_call\" and .status
 	[.req_bytes, .resp_bytes]")" = "[$bigq,$big]"
 check gzip-served test "$(jq -r .gzip_encoding "$TMP/facts.json")" = gzip
 check ws-pushes test "$(jq .ws_pushes "$TMP/facts.json")" = 6
+check ethers-ws-blocks test "$(jq .ethers_ws_blocks "$TMP/facts.json")" = 3
 # one connection for each keep-alive run, 1,000 for the concurrent calls
 check keepalive-one-connection test "$(req 'select(.method == "eth_gasPrice") | .client' |
 	sort -u)" = "\"$(jq -r .keepalive_client "$TMP/facts.json")\""
@@ -121,7 +124,7 @@ check no-events-lost grep -qx 'vigil_rpc_events_lost_total 0' "$TMP/metrics.txt"
 check promtool-check-metrics promtool check metrics <"$TMP/metrics.txt"
 check metrics-equal-clients python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.txt" \
 	"$TMP/expected.json" "$TMP/preconn.json" "$TMP/curl.json"
+pushes=$(jq '.ws_pushes + .ethers_ws_blocks' "$TMP/facts.json")
 check notifications-metric grep -qx \
-	"vigil_rpc_notifications_total{method=\"eth_subscription\"} $(jq .ws_pushes "$TMP/facts.json")" \
-	"$TMP/metrics.txt"
+	"vigil_rpc_notifications_total{method=\"eth_subscription\"} $pushes" "$TMP/metrics.txt"
 exit $T_FAILED

@@ -48,7 +48,8 @@ call() { # call <times> <request body>
 call 8 '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'
 call 5 '{"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":[]}'
 call 3 '{"jsonrpc":"2.0","id":3,"method":"vigil_noSuchMethod","params":[]}'
-call 2 '[{"jsonrpc":"2.0","id":4,"method":"net_version"},{"jsonrpc":"2.0","id":5,"method":"eth_getBalance","params":[]}]'
+call 2 '[{"jsonrpc":"2.0","id":4,"method":"net_version"},'\
+'{"jsonrpc":"2.0","id":5,"method":"eth_getBalance","params":[]}]'
 python3 "$HERE/rpc_tally.py" <"$TMP/curl.txt" >"$TMP/curl.json"
 
 sleep 1.5 # one more interval: the aggregates of the last calls

@@ -102,6 +102,45 @@ async function phaseWs() {
 	ws.close();
 }
 
+// ethers' own WebSocketProvider: a 'block' listener (eth_subscribe newHeads), blocks mined
+// through it, plain calls; every payload and push counted where ethers handles it.
+class CountingWsProvider extends ethers.WebSocketProvider {
+	async _send(payload) {
+		const res = await super._send(payload);
+		const items = Array.isArray(payload) ? payload : [payload];
+		items.forEach((p) => {
+			const r = res.find((x) => x.id === p.id) || null;
+			if (p.method === 'eth_subscribe')
+				tally.addKey(p.method, 'subscribe', r && r.error ? 'error' : 'ok',
+					r && r.error ? String(r.error.code) : '', 'ws', 1, 0);
+			else
+				tally.add(p.method, r, 'ws', 1, 0);
+		});
+		return res;
+	}
+	async _processMessage(message) {
+		if (JSON.parse(message).method === 'eth_subscription')
+			tally.addKey('eth_subscription', 'notification', 'ok', '', 'ws', 1, 0);
+		return super._processMessage(message);
+	}
+}
+
+async function phaseEthersWs() {
+	const network = ethers.Network.from(1337);
+	const p = new CountingWsProvider(`ws://127.0.0.1:${port}`, network, { staticNetwork: network });
+	let blocks = 0;
+	await p.on('block', () => blocks++);
+	for (let i = 0; i < 3; i++) {
+		const want = blocks + 1;
+		await p.send('evm_mine', []);
+		while (blocks < want) await new Promise((r) => setTimeout(r, 20));
+	}
+	for (let i = 0; i < 5; i++)
+		await p.send('eth_getStorageAt', [ethers.ZeroAddress, '0x0', 'latest']);
+	facts.ethers_ws_blocks = blocks;
+	await p.destroy();
+}
+
 // A response of several MB: eth_call of init code that returns 2 MiB of zeros (4 MiB of hex).
 async function phaseBig() {
 	const c = await new RawHttp(port).connect();
@@ -187,7 +226,7 @@ async function phaseThousand() {
 
 (async () => {
 	const t0 = Date.now();
-	for (const phase of [phaseEthers, phaseWs, phaseBig, phaseGzip, phaseKeepAlive,
+	for (const phase of [phaseEthers, phaseWs, phaseEthersWs, phaseBig, phaseGzip, phaseKeepAlive,
 		phasePipelined, phaseThousand]) {
 		await phase();
 		console.log(`${((Date.now() - t0) / 1000).toFixed(1)}s ${phase.name} done`);
