@@ -91,4 +91,4 @@ check good-calls-answered test "$(awk '$1 == "good" {print $2}' "$TMP/bad.out")"
 check slowloris-call-counted test "$(req 'select(.method == "eth_chainId") | .status')" = '"ok"'
 check slowloris-answered grep -q '^slow 1' "$TMP/bad.out"
 check nothing-attached-after no_orphans
-exit $T_FAILED
+exit "$T_FAILED"

@@ -63,21 +63,35 @@ check node-answered-400 test "$(cat "$TMP/perr.code")" = 400
 
 sleep 1
 curl -s "http://127.0.0.1:$mport/metrics" >"$TMP/metrics.txt"
+# a batch of 80 whose request (4.7 KB) is cut by the default 4 KiB capture while its answer
+# (3 KB) is whole: the answer tells the items past the cut
+big=$(python3 -c 'import json; print(json.dumps([{"jsonrpc": "2.0", "id": i,
+	"method": "eth_blockNumber", "params": []} for i in range(80)]))')
+answered=$(curl -s -H 'content-type: application/json' -d "$big" "http://127.0.0.1:$port/" |
+	jq '[.[] | select(.result)] | length')
+check cut-batch-answered test "$answered" = 80
+sleep 1
 kill -INT "$vpid"
 wait "$vpid"
 check vigil-exit-status test $? = 0
 
 ev=$TMP/ev.jsonl
 # the unparsable request: one call, no method, status error from the HTTP status
-jq -c 'select(.subject == "vigil.jsonrpc.requests") | .event | select(.method == null) |
+jq -c 'select(.subject == "vigil.jsonrpc.requests") | .event |
+	select(.method == null and .batch_size == 1) |
 	[.status, .http_status, .batch_size]' "$ev" >"$TMP/perr.ev"
 check parse-error-reported test "$(cat "$TMP/perr.ev")" = '["error",400,1]'
-jq -c 'select(.subject == "vigil.jsonrpc.requests") | select(.event.method != null)' "$ev" \
-	>"$TMP/ev-named.jsonl"
+jq -c 'select(.subject == "vigil.jsonrpc.requests") | .event | select(.batch_size == 80) |
+	[.status, .batch_index]' "$ev" >"$TMP/cut.ev"
+check cut-batch-every-item test "$(sort -u "$TMP/cut.ev" | wc -l)" = 80
+check cut-batch-all-ok test "$(grep -c '^\["ok",' "$TMP/cut.ev")" = 80
+check cut-batch-indexes test "$(jq -s 'map(.[1]) | sort == [range(80)]' "$TMP/cut.ev")" = true
+jq -c 'select(.subject == "vigil.jsonrpc.requests") |
+	select(.event.method != null and .event.batch_size != 80)' "$ev" >"$TMP/ev-named.jsonl"
 check counts-equal-curl python3 "$HERE/rpc_expect.py" "$TMP/ev-named.jsonl" "$TMP/curl.json"
 python3 "$HERE/rpc_expect.py" "$TMP/ev-named.jsonl" "$TMP/curl.json"
 check promtool-check-metrics promtool check metrics <"$TMP/metrics.txt"
 check metrics-equal-curl python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.txt" "$TMP/curl.json" \
 	--extra 'unknown|error'
 python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.txt" "$TMP/curl.json" --extra 'unknown|error'
-exit $T_FAILED
+exit "$T_FAILED"

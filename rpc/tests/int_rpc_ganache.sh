@@ -127,4 +127,4 @@ check metrics-equal-clients python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.t
 pushes=$(jq '.ws_pushes + .ethers_ws_blocks' "$TMP/facts.json")
 check notifications-metric grep -qx \
 	"vigil_rpc_notifications_total{method=\"eth_subscription\"} $pushes" "$TMP/metrics.txt"
-exit $T_FAILED
+exit "$T_FAILED"

@@ -48,4 +48,4 @@ check total-equal-client test "$(awk '/^vigil_rpc_requests_total\{/ {s += $2} EN
 	"$TMP/metrics.txt")" = "$(jq '[.[]] | add' "$TMP/garbage.json")"
 check events-all-reported test "$(jq -c 'select(.subject == "vigil.jsonrpc.requests")' \
 	"$TMP/ev.jsonl" | wc -l)" = 400
-exit $T_FAILED
+exit "$T_FAILED"

@@ -86,4 +86,4 @@ check latency-subject-sums diff "$TMP/lat.want" "$TMP/lat.got"
 check latency-has-quantiles test "$(jq -c 'select(.subject == "vtest.jsonrpc.latency") |
 	.event | select(.p50_ns > 0 and .p99_ns >= .p50_ns) | 1' "$TMP/sub.jsonl" | wc -l)" = \
 	"$(grep -c '^vtest.jsonrpc.latency' "$TMP/sub.out")"
-exit $T_FAILED
+exit "$T_FAILED"

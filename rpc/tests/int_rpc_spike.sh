@@ -37,4 +37,4 @@ check one-error-anomaly test "$(jq -c 'select(.kind == "error_ratio") | .method'
 	'"eth_getBalance"'
 check no-other-anomaly test "$(wc -l <"$TMP/an")" = 2
 check counts-equal-client python3 "$HERE/rpc_expect.py" "$TMP/ev.jsonl" "$TMP/spike.json"
-exit $T_FAILED
+exit "$T_FAILED"
