@@ -439,8 +439,9 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 										   : RPC_STATUS_UNKNOWN;
 		emit(c, &k);
 	}
-	/* items past the cut: known only from their answers (method unknown) */
-	for (size_t r = 0, i = p->n_items; cut_batch && r < c->ri_len; r++) {
+	/* items past the cut: known only from their answers (method unknown); at most as many as
+	 * the answer has beyond the items seen, so every index stays under batch_size */
+	for (size_t r = 0, i = p->n_items; cut_batch && r < c->ri_len && i < c->ri_len; r++) {
 		struct req_item none;
 
 		if (c->ri_used[r])
