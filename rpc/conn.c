@@ -399,7 +399,8 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 	struct http_pend pend, *p = &pend;
 	struct rpc_jscan js;
 	struct rpc_call k;
-	bool single_resp;
+	bool single_resp, cut_batch;
+	uint32_t batch_size;
 
 	if (m->status >= 100 && m->status < 200 && m->status != 101)
 		return; /* 100 Continue and friends precede the real response */
@@ -433,6 +434,11 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 	}
 	scan_resp(c, m->body, m->body_len, &js);
 	single_resp = js.shape != RPC_JSON_BATCH;
+	/* a batch request cut by the capture limit: the response says how many items it had */
+	cut_batch = p->batch && p->truncated && !single_resp;
+	batch_size = p->batch_size;
+	if (cut_batch && c->ri_len > batch_size)
+		batch_size = (uint32_t)c->ri_len;
 	for (uint32_t i = 0; i < p->n_items; i++) {
 		const struct req_item *ri = hp_item(p, i);
 		const struct rpc_jitem *j = NULL;
@@ -440,7 +446,7 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 		call_init(&k, RPC_TRANSPORT_HTTP);
 		call_req(&k, ri);
 		k.batch_index = p->batch ? i : 0;
-		k.batch_size = p->batch_size;
+		k.batch_size = batch_size;
 		k.ts_ns = p->ts_first;
 		k.latency_ns = m->ts_last > p->ts_first ? m->ts_last - p->ts_first : 0;
 		k.req_bytes = p->req_bytes;
@@ -460,6 +466,14 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 				}
 			}
 		}
+		/* the item the cut went through lost its id: it owns the first answer left over */
+		for (size_t r = 0; !j && cut_batch && i + 1 == p->n_items && ri->id_kind == RPC_ID_NONE &&
+				   r < c->ri_len; r++) {
+			if (!c->ri_used[r]) {
+				c->ri_used[r] = true;
+				j = &c->ri[r];
+			}
+		}
 		if (j)
 			call_resp(&k, j);
 		else if (m->status >= 400)
@@ -468,6 +482,28 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 			/* a notification gets no answer; a single call with an empty 2xx body */
 			k.status = (ri->id_kind == RPC_ID_NONE && !m->truncated) ? RPC_STATUS_OK
 										   : RPC_STATUS_UNKNOWN;
+		emit(c, &k);
+	}
+	/* items past the cut: known only from their answers (method unknown); at most as many as
+	 * the answer has beyond the items seen, so every index stays under batch_size */
+	for (size_t r = 0, i = p->n_items; cut_batch && r < c->ri_len && i < c->ri_len; r++) {
+		struct req_item none;
+
+		if (c->ri_used[r])
+			continue;
+		req_item_none(&none);
+		call_init(&k, RPC_TRANSPORT_HTTP);
+		call_req(&k, &none);
+		call_resp(&k, &c->ri[r]);
+		k.batch_index = (uint32_t)i++;
+		k.batch_size = batch_size;
+		k.ts_ns = p->ts_first;
+		k.latency_ns = m->ts_last > p->ts_first ? m->ts_last - p->ts_first : 0;
+		k.req_bytes = p->req_bytes;
+		k.resp_bytes = m->wire_bytes;
+		k.req_truncated = true;
+		k.resp_truncated = m->truncated;
+		k.http_status = m->status;
 		emit(c, &k);
 	}
 	hp_release(p);

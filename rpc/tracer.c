@@ -685,8 +685,10 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		return NULL;
 	}
 	if (cfg->ringbuf & (cfg->ringbuf - 1)) {
-		log_error(C, "invalid --ringbuf %llu: must be a power of two such as 16MiB",
-			  (unsigned long long)cfg->ringbuf);
+		unsigned long long v = cfg->ringbuf;
+		log_error(C, "invalid --ringbuf %llu%s (%llu bytes): must be a power of two such as "
+			  "16MiB", v % (1 << 20) ? v % 1024 ? v : v >> 10 : v >> 20,
+			  v % (1 << 20) ? v % 1024 ? "" : "KiB" : "MiB", v);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -726,7 +728,8 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	t->bus = bus;
 	t->real_off = (int64_t)vtime_real_ns() - (int64_t)mono_ns();
 	if (cfg->exe && !realpath(cfg->exe, t->exe_real)) {
-		log_error(C, "cannot use --exe '%s': %s", cfg->exe, strerror(errno));
+		log_error(C, "cannot use --exe '%s': %s (give the path of the node's executable, "
+			  "such as /usr/local/bin/geth)", cfg->exe, strerror(errno));
 		err = -ENOENT;
 		goto fail;
 	}
