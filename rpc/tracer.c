@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
@@ -641,7 +642,14 @@ static int setup_targets(struct rpc_tracer *t, const uint16_t *ports, int nports
 		n += seed_from_proc(t);
 	if (t->cfg.cgroup) {
 		struct stat sb;
+		struct statfs fs;
 		__u64 id;
+		if (statfs(t->cfg.cgroup, &fs) == 0 && fs.f_type != 0x63677270 /* CGROUP2 */) {
+			log_error(C, "cannot use cgroup '%s' (--cgroup): not in a cgroup v2 hierarchy (on "
+				  "hosts that also mount cgroup v1, the v2 tree is usually "
+				  "/sys/fs/cgroup/unified)", t->cfg.cgroup);
+			return -EINVAL;
+		}
 		if (stat(t->cfg.cgroup, &sb) || !S_ISDIR(sb.st_mode)) {
 			log_error(C, "cannot use cgroup '%s' (--cgroup): %s (give a cgroup v2 directory "
 				  "such as /sys/fs/cgroup/system.slice/geth.service)",

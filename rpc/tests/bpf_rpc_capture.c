@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include "test.h"
 #include "rpc/rpc.h"
 #include "rpc.skel.h"
@@ -310,6 +312,99 @@ static void test_other_processes_ignored(void)
 	close(lfd);
 }
 
+/* --cgroup: only processes in the cgroup are traced; a server moved into a fresh cgroup v2
+ * directory is, the same server outside it is not. */
+static void cgroup_exchange(bool inside)
+{
+	char dir[128], procs[160], pidbuf[32], buf[256];
+	unsigned short port, local;
+	int lfd = listen_any(&port), go[2], cfd = -1, fd;
+	struct capture c = { 0 };
+	struct rpc_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	struct stat sb;
+	__u64 cgid;
+	__u8 one = 1;
+	__u16 p;
+	pid_t pid;
+
+	char root[96] = "";
+	FILE *m = fopen("/proc/self/mounts", "r");
+	char line[512];
+
+	/* bpf_get_current_cgroup_id() is the cgroup v2 id: find where cgroup2 is mounted
+	 * (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside a v1 hierarchy) */
+	while (m && fgets(line, sizeof(line), m)) {
+		char dev[64], mnt[96], type[32];
+		if (sscanf(line, "%63s %95s %31s", dev, mnt, type) == 3 && strcmp(type, "cgroup2") == 0) {
+			snprintf(root, sizeof(root), "%s", mnt);
+			break;
+		}
+	}
+	if (m)
+		fclose(m);
+	if (!ASSERT_TRUE(root[0], "a cgroup2 mount"))
+		return;
+	snprintf(dir, sizeof(dir), "%s/vigil-test-rpc-%d", root, (int)getpid());
+	if (!ASSERT_OK(mkdir(dir, 0755), "mkdir cgroup") || !ASSERT_OK(stat(dir, &sb), "stat") ||
+	    !ASSERT_OK(pipe(go), "pipe"))
+		return;
+	cgid = sb.st_ino;
+	pid = fork();
+	if (pid == 0)
+		server(lfd, 1, M_RW, 0, go[0]);
+	if (inside) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+		fd = open(procs, O_WRONLY);
+		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+		if (!ASSERT_EQ(write(fd, pidbuf, strlen(pidbuf)), (long)strlen(pidbuf), "move to cgroup"))
+			goto out;
+		close(fd);
+	}
+	skel = rpc_bpf__open();
+	if (!ASSERT_NOT_NULL(skel, "open"))
+		goto out;
+	skel->rodata->filter_cgroups = true;
+	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	if (!ASSERT_OK(rpc_bpf__load(skel), "load") || !ASSERT_OK(rpc_bpf__attach(skel), "attach"))
+		goto out;
+	p = port;
+	bpf_map__update_elem(skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
+	bpf_map__update_elem(skel->maps.cgroups, &cgid, sizeof(cgid), &one, 1, BPF_ANY);
+	c.tgid = (unsigned)pid;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
+		goto out;
+	cfd = connect_to(port, &local);
+	if (!ASSERT_EQ(write(cfd, "{\"method\":\"x\"}", 14), 14, "client write"))
+		goto out;
+	while (read(cfd, buf, sizeof(buf)) > 0)
+		;
+	waitpid(pid, NULL, 0);
+	pid = 0;
+	while (ring_buffer__poll(rb, 100) > 0)
+		;
+	if (inside)
+		ASSERT_EQ(c.in_total, 14, "the server in the cgroup is traced");
+	else
+		ASSERT_EQ(c.data_in + c.data_out, 0, "a server outside the cgroup is not");
+out:
+	close(go[1]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+	rmdir(dir);
+}
+
+static void test_cgroup_member_traced(void) { cgroup_exchange(true); }
+static void test_cgroup_outsider_ignored(void) { cgroup_exchange(false); }
+
 /* IPv6: a server on [::1] and one on [::] reached over IPv4 (an IPv4-mapped peer address). */
 static void exchange6(bool mapped)
 {
@@ -453,4 +548,5 @@ out:
 TESTS(T(test_read_write), T(test_recvfrom_sendto), T(test_readv_writev), T(test_recvmsg_sendmsg),
       T(test_connection_opened_before_load), T(test_large_response_truncated_with_full_length),
       T(test_max_capture_16k), T(test_other_processes_ignored), T(test_children_followed),
-      T(test_ipv6), T(test_ipv4_mapped_on_dual_stack_server))
+      T(test_ipv6), T(test_ipv4_mapped_on_dual_stack_server), T(test_cgroup_member_traced),
+      T(test_cgroup_outsider_ignored))
