@@ -49,6 +49,7 @@ struct ipent {
 	uint8_t ip[16];
 	uint8_t len;
 	uint64_t last_ns;		/* start of the last probe */
+	uint16_t port;			/* the port it probed */
 	bool done;			/* its result is in class/err */
 	enum kaspa_class cls;
 	char err[16];
@@ -208,6 +209,8 @@ static void log_handshake(struct sconn *sc, bool ok, char *event_id)
 	const struct kaspa_peer_info *pi = &hs->peer;
 	enum kaspa_fail f = ok ? KASPA_FAIL_NONE : hs->fail;
 	const char *reason_text = hs->reason;
+	/* a Version failing a check still filled the peer facts: log them */
+	bool facts = ok || hs->got_version || pi->network[0] || pi->user_agent[0] || pi->id_hex[0];
 	char ts[VTIME_BUFLEN];
 	struct timespec now;
 	struct vbuf b = VBUF_INIT;
@@ -246,7 +249,7 @@ static void log_handshake(struct sconn *sc, bool ok, char *event_id)
 		vjw_kstr(&w, "step", kaspa_step_name(hs->step));
 		vjw_kstr(&w, "error", reason_text);
 	}
-	if (hs->got_version || ok) {
+	if (facts) {
 		vjw_kuint(&w, "protocol_version", pi->protocol_version);
 		vjw_kstr(&w, "user_agent", pi->user_agent);
 		vjw_kstr(&w, "network", pi->network);
@@ -269,7 +272,6 @@ static void log_handshake(struct sconn *sc, bool ok, char *event_id)
 
 	if (s->ins_hs) {
 		sqlite3_stmt *st = s->ins_hs;
-		bool facts = hs->got_version || ok;
 		char svc[24];
 
 		snprintf(svc, sizeof(svc), "%llu", (unsigned long long)pi->services);
@@ -649,12 +651,15 @@ static void probe_schedule(struct sconn *sc, const char *hs_event_id)
 	e = ip_find(s, ip, iplen, true);
 	if (e && e->last_ns && s->p.probe_interval_ms &&
 	    now - e->last_ns < s->p.probe_interval_ms * NS_PER_MS) {
-		if (e->done)
+		/* the IP was probed within the interval: its result stands for the same port */
+		if (e->done && e->port == port)
 			log_classification(s, hs_event_id, sc->ip, port, pi->id_hex, e->cls,
 					   e->err, 0, true, false);
 		else
 			log_classification(s, hs_event_id, sc->ip, port, pi->id_hex,
-					   KASPA_CLASS_UNKNOWN, "in-progress", 0, true, false);
+					   KASPA_CLASS_UNKNOWN,
+					   e->done ? "rate-limited" : "in-progress", 0, true,
+					   false);
 		return;
 	}
 	if (s->st.probes_queued >= PROBE_QUEUE_MAX || !(p = calloc(1, sizeof(*p)))) {
@@ -664,6 +669,7 @@ static void probe_schedule(struct sconn *sc, const char *hs_event_id)
 	}
 	if (e) {
 		e->last_ns = now;
+		e->port = port;
 		e->done = false;
 	}
 	p->s = s;
