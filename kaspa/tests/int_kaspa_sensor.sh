@@ -119,6 +119,24 @@ node "$PEER" --mode client --port "$PORT_a" --version 9 --min-version 6 \
 	--user-agent "/kaspad:2.0.1/oldver/" >/dev/null 2>&1
 node "$PEER" --mode client --port "$PORT_a" --no-ready --close-after-ms 2500 \
 	--user-agent "/kaspad:2.0.1/noready/" >/dev/null 2>&1
+# 5 MB of user agent, gzipped to a few KB: past --max-message-size once inflated
+node "$PEER" --mode client --port "$PORT_a" --huge 5000000 >/dev/null 2>&1
+# a gRPC frame holding bytes that are not a KaspadMessage
+/usr/bin/python3 - "$PORT_a" <<'EOF2'
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def frame(typ, flags, sid, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([typ, flags]) + struct.pack(">I", sid) + payload
+def lit(name, value):  # literal header field without indexing, new name
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+hdrs = (lit(b":method", b"POST") + lit(b":scheme", b"http") + lit(b":path", b"/protowire.P2P/MessageStream")
+        + lit(b":authority", b"x") + lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers"))
+bad = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"  # a varint tag that never ends well
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") + frame(1, 4, 1, hdrs)
+          + frame(0, 0, 1, b"\x00" + struct.pack(">I", len(bad)) + bad))
+time.sleep(1)
+s.close()
+EOF2
 # garbage where the HTTP/2 preface belongs
 /usr/bin/python3 - "$PORT_a" <<'EOF'
 import socket, sys, time
@@ -131,15 +149,17 @@ except OSError:
     pass
 s.close()
 EOF
-wait_for 15 bash -c "[ \$(jq -c 'select(.event.result == \"failed\")' '$TMP/a.jsonl' | wc -l) -ge 4 ]"
+wait_for 15 bash -c "[ \$(jq -c 'select(.event.result == \"failed\")' '$TMP/a.jsonl' | wc -l) -ge 6 ]"
 check fail_network jqe '.result == "failed" and .reason == "network" and .network == "kaspa-testnet-10"' \
 	<<<"$(hs_by_ua "$TMP/a.jsonl" "/kaspad:2.0.1/wrongnet/")"
 check fail_version jqe '.result == "failed" and .reason == "version" and .protocol_version == 9
 	and (.error | test("9"))' <<<"$(hs_by_ua "$TMP/a.jsonl" "/kaspad:2.0.1/oldver/")"
 check fail_no_ready jqe '.result == "failed" and .reason == "timeout" and .step == "ready"' \
 	<<<"$(hs_by_ua "$TMP/a.jsonl" "/kaspad:2.0.1/noready/")"
-check fail_garbage jqe -s 'map(select(.result == "failed" and .reason == "malformed" and
-	.step == "version" and (.error | length > 0))) | length == 1' \
+check fail_oversized jqe '.result == "failed" and .reason == "malformed" and (.error | test("limit"))' \
+	<<<"$(events kaspa.handshakes "$TMP/a.jsonl" | jq -c 'select(.error // "" | test("limit"))')"
+check fail_malformed_three jqe -s 'map(select(.result == "failed" and .reason == "malformed" and
+	.step == "version" and (.error | length > 0))) | length == 3' \
 	<<<"$(events kaspa.handshakes "$TMP/a.jsonl")"
 check failures_not_classified jqe -s --slurpfile c <(events kaspa.classifications "$TMP/a.jsonl") \
 	'[.[] | select(.result == "failed") | .event_id] as $f |
@@ -159,8 +179,8 @@ n_probed=$(events kaspa.classifications "$TMP/a.jsonl" | jq -s 'map(select(.prob
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/metrics.txt"; }
 check metric_hs_ok test "$(metric 'vigil_kaspa_handshakes_total{result="ok",reason="none"}')" = "$n_ok"
 check metric_hs_failed test "$(awk '$1 ~ /^vigil_kaspa_handshakes_total\{result="failed"/ { s += $2 } END { print s }' "$TMP/metrics.txt")" = "$n_fail"
-check metric_hs_reasons bash -c 'for r in network version timeout malformed; do
-	grep -q "^vigil_kaspa_handshakes_total{result=\"failed\",reason=\"$r\"} 1$" "$1" || exit 1; done' _ "$TMP/metrics.txt"
+check metric_hs_reasons bash -c 'for r in network:1 version:1 timeout:1 malformed:3; do
+	grep -q "^vigil_kaspa_handshakes_total{result=\"failed\",reason=\"${r%:*}\"} ${r#*:}$" "$1" || exit 1; done' _ "$TMP/metrics.txt"
 check metric_public test "$(metric 'vigil_kaspa_classifications_total{class="public"}')" = "$n_pub"
 check metric_private test "$(metric 'vigil_kaspa_classifications_total{class="private"}')" = "$n_priv"
 check metric_probe_count test "$(metric vigil_kaspa_probe_duration_seconds_count)" = "$n_probed"
