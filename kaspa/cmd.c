@@ -5,6 +5,7 @@
  * the CLI's option structs.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "vigil/http.h"
 #include "vigil/log.h"
 #include "vigil/metrics.h"
+#include "kaspa/collect.h"
 #include "kaspa/kaspa.h"
 #include "kaspa/sensor.h"
 
@@ -145,7 +147,81 @@ out:
 	return ret;
 }
 
+struct collect_cli {
+	char *nats_url;
+	char *stream;
+	char *app_id;
+	char *durable;
+	char *pg;
+	long long batch;
+	bool exit_when_idle;
+};
+
+static struct collect_cli ccli;
+
+static const struct vopt collect_opts[] = {
+	VOPT_STRING("nats-url", 0, struct collect_cli, nats_url, "nats://127.0.0.1:4222", "URL",
+		    "NATS server the sensors publish to"),
+	VOPT_STRING("jetstream", 0, struct collect_cli, stream, "VIGIL", "STREAM",
+		    "JetStream stream holding the sensors' events (their --jetstream)"),
+	VOPT_STRING("app-id", 0, struct collect_cli, app_id, "vigil", "ID",
+		    "the sensors' --app-id: events are read from <ID>.kaspa.>"),
+	VOPT_STRING("durable", 0, struct collect_cli, durable, "vigil-kaspa-collect", "NAME",
+		    "durable consumer name (collectors sharing it share the work)"),
+	VOPT_STRING("pg", 0, struct collect_cli, pg, NULL, "DSN",
+		    "PostgreSQL connection string (postgresql://user@host/db); tables are created"),
+	VOPT_INT("batch", 0, struct collect_cli, batch, "256", "N", 1, 100000,
+		 "events per fetch and per transaction"),
+	VOPT_BOOL("exit-when-idle", 0, struct collect_cli, exit_when_idle,
+		  "exit once every event in the stream is stored (for batch runs and tests)"),
+	VOPT_END
+};
+
+static const struct vopt_set collect_sets[] = { { collect_opts, &ccli }, { NULL, NULL } };
+
+static volatile int collect_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	collect_stop = 1;
+}
+
+static int run_collect(int argc, char **argv)
+{
+	struct kaspa_collect_params p = { 0 };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	if (argc > 1) {
+		fprintf(stderr, "%s: unexpected argument %s\n", argv[0], argv[1]);
+		return 2;
+	}
+	if (!ccli.pg || !*ccli.pg) {
+		fprintf(stderr, "%s: --pg is required (a PostgreSQL connection string, e.g. "
+			"postgresql://vigil@127.0.0.1/kaspa)\n", argv[0]);
+		return 2;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	p.nats_url = ccli.nats_url;
+	p.stream = ccli.stream;
+	p.app_id = ccli.app_id;
+	p.durable = ccli.durable;
+	p.pg = ccli.pg;
+	p.batch = (unsigned)ccli.batch;
+	p.exit_when_idle = ccli.exit_when_idle;
+	p.stop = &collect_stop;
+	return kaspa_collect_run(&p, NULL) ? 1 : 0;
+}
+
 const struct vcmd kaspa_cmds[] = {
+	{ .name = "collect", .summary = "store the sensors' events from JetStream into PostgreSQL",
+	  .run = run_collect, .sets = collect_sets,
+	  .description = "A durable JetStream pull consumer on <app_id>.kaspa.> writing handshakes "
+			 "and classifications into PostgreSQL (tables kaspa_handshakes and "
+			 "kaspa_classifications), one transaction per batch, acknowledged after "
+			 "the commit; duplicates are dropped by event_id. While PostgreSQL is down "
+			 "events stay in the stream and are retried." },
 	{ .name = "sensor", .summary = "accept Kaspa peers, handshake, log and classify them",
 	  .run = run_sensor, .sets = sensor_sets,
 	  .description = "Listens for Kaspa P2P peers (h2c gRPC), completes the handshake as a "
