@@ -47,7 +47,8 @@ start_sensor() {
 # peer_server NAME ARGS...: a listening peer.js; sets SPORT_<NAME>
 peer_server() {
 	local name=$1 pid port; shift
-	node "$PEER" --mode server --port 0 "$@" >"$TMP/srv-$name.out" 2>&1 &
+	# a listener stays for the whole test (peer.js leaves after PEER_JS_LIMIT_MS)
+	PEER_JS_LIMIT_MS=300000 node "$PEER" --mode server --port 0 "$@" >"$TMP/srv-$name.out" 2>&1 &
 	pid=$!
 	on_exit "kill $pid; wait $pid"
 	wait_for 15 grep -q listening "$TMP/srv-$name.out"
@@ -202,6 +203,19 @@ check store_private_row test "$(sqlite3 "$TMP/a.db" "SELECT error_class FROM cla
 	WHERE handshake_event_id = '$HS2'")" = refused
 check store_failure_row test "$(sqlite3 "$TMP/a.db" "SELECT reason FROM handshakes
 	WHERE user_agent = '/kaspad:2.0.1/wrongnet/'")" = network
+
+# ---- polite goodbye, and --hold ------------------------------------------------------------
+# the peer would stay 3 s: the sensor leaves after --close-after with Reject DUPLICATE_CONNECTION
+node "$PEER" --mode client --port "$PORT_a" --close-after-ms 3000 >"$TMP/polite.out" 2>/dev/null
+check polite_reject node_says "$TMP/polite.out" reject '.reason == "DUPLICATE_CONNECTION"'
+start_sensor hold --hold --probe off
+node "$PEER" --mode client --port "$PORT_hold" --close-after-ms 1500 --user-agent "/kaspad:2.0.1/held/" \
+	>"$TMP/held.out" 2>/dev/null
+check hold_logged jqe '.result == "ok"' <<<"$(hs_by_ua "$TMP/hold.jsonl" "/kaspad:2.0.1/held/")"
+check hold_no_reject test "$(grep -c '"event":"reject"' "$TMP/held.out")" -eq 0
+check hold_peer_stayed node_says "$TMP/held.out" ready 'true'
+check probe_off_unknown jqe '.class == "unknown" and .error_class == "not-probed"' \
+	<<<"$(events kaspa.classifications "$TMP/hold.jsonl")"
 
 # ---- --probe handshake: ids compared ------------------------------------------------------
 start_sensor h --allow-private --probe-interval 0 --probe handshake
