@@ -27,6 +27,8 @@
 #define EVENT_ID_LEN 32
 #define IP_BUCKETS 4096
 #define PROBE_QUEUE_MAX 4096
+/* IPs remembered for --probe-interval; past this, probes still run but are not remembered */
+#define IP_CACHE_MAX (1u << 20)
 #define DEFAULT_INTERVAL_PRUNE_NS (60ull * 1000 * NS_PER_MS)
 
 struct kaspa_sensor;
@@ -84,6 +86,7 @@ struct kaspa_sensor {
 	struct sconn *conns;
 	struct probe *active, *queue_head, *queue_tail;
 	struct ipent *ips[IP_BUCKETS];
+	unsigned n_ips;
 	struct vloop_timer *housekeeping;
 	struct kaspa_sensor_stats st;
 	sqlite3 *db;
@@ -381,7 +384,7 @@ static struct ipent *ip_find(struct kaspa_sensor *s, const uint8_t *ip, unsigned
 	for (e = s->ips[h]; e; e = e->next)
 		if (e->len == len && memcmp(e->ip, ip, len) == 0)
 			return e;
-	if (!create)
+	if (!create || s->n_ips >= IP_CACHE_MAX)
 		return NULL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -390,6 +393,7 @@ static struct ipent *ip_find(struct kaspa_sensor *s, const uint8_t *ip, unsigned
 	e->len = (uint8_t)len;
 	e->next = s->ips[h];
 	s->ips[h] = e;
+	s->n_ips++;
 	return e;
 }
 
@@ -407,6 +411,7 @@ static void ip_prune(struct kaspa_sensor *s, uint64_t now)
 			if (e->done && now - e->last_ns >= ivl) {
 				*pp = e->next;
 				free(e);
+				s->n_ips--;
 			} else {
 				pp = &e->next;
 			}

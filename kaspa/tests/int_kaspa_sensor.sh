@@ -259,6 +259,14 @@ check interval_first_probed jqe '.class == "public" and .probed and (.cached | n
 check interval_second_cached jqe '.class == "public" and (.probed | not) and .cached' <<<"$(cl_for "$TMP/i.jsonl" \
 	"$(hs_by_ua "$TMP/i.jsonl" "/kaspad:2.0.1/again-2/" | jq -r .event_id)")"
 
+# ---- retention: rows older than --retention leave the store --------------------------------
+start_sensor r --probe off --retention 3s
+node "$PEER" --mode client --port "$PORT_r" >/dev/null 2>&1
+wait_events "$TMP/r.jsonl" 2
+check retention_stored test "$(sqlite3 "$TMP/r.db" 'SELECT count(*) FROM handshakes')" = 1
+check retention_pruned wait_for 15 bash -c "[ \"\$(sqlite3 '$TMP/r.db' 'SELECT count(*) FROM handshakes')\" = 0 ]"
+check retention_pruned_cl test "$(sqlite3 "$TMP/r.db" 'SELECT count(*) FROM classifications')" = 0
+
 # ---- bad options --------------------------------------------------------------------------
 out=$("$VIGIL" kaspa sensor --listen "127.0.0.1:$PORT_a" --jsonl /dev/null --spool "$TMP/x.db" 2>&1); rc=$?
 check listen_in_use bash -c '[ "$1" -ne 0 ] && grep -q "cannot listen on 127.0.0.1:$2: Address already in use" <<<"$3"' \
