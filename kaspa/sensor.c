@@ -87,6 +87,7 @@ struct kaspa_sensor {
 	struct probe *active, *queue_head, *queue_tail;
 	struct ipent *ips[IP_BUCKETS];
 	unsigned n_ips;
+	bool starting;			/* inside probe_start_next (a dial may fail at once) */
 	struct vloop_timer *housekeeping;
 	struct kaspa_sensor_stats st;
 	sqlite3 *db;
@@ -597,8 +598,13 @@ static void probe_run(struct probe *p)
 	}
 }
 
+/* Starts queued probes up to the concurrency bound. A probe whose dial fails at once releases
+ * its slot from inside this loop; the guard keeps that from recursing once per queued probe. */
 static void probe_start_next(struct kaspa_sensor *s)
 {
+	if (s->starting)
+		return;
+	s->starting = true;
 	while (s->queue_head && s->st.probes_active < s->p.probe_concurrency) {
 		struct probe *p = s->queue_head;
 
@@ -616,6 +622,7 @@ static void probe_start_next(struct kaspa_sensor *s)
 		s->st.probes_active++;
 		probe_run(p);
 	}
+	s->starting = false;
 }
 
 /*
