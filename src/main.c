@@ -11,6 +11,7 @@
 #include "version.h"
 #include "vigil/buf.h"
 #include "vigil/cmd.h"
+#include "kaspa/kaspa.h"
 #include "mesh/coord.h"
 #include "peers/cmd.h"
 #include "probe/probe.h"
@@ -59,6 +60,7 @@ static int man_run(int argc, char **argv)
 }
 
 const struct vcmd vigil_commands[] = {
+	{ .name = "kaspa", .summary = KASPA_CMD_SUMMARY, .subs = kaspa_cmds },
 	{ .name = "mesh", .summary = "identity-based WireGuard mesh: coordinator and admin commands",
 	  .subs = mesh_cmds },
 	{ .name = "probe", .summary = VPROBE_CMD_SUMMARY, .run = probe_cmd_run,
