@@ -110,10 +110,7 @@ static int run_sensor(int argc, char **argv)
 	p.store = cli.store;
 	p.retention_ms = cli.retention / MS;
 	/* with no sink configured, events go to stdout as JSON Lines */
-	if ((!bus_cfg.nats_url || !*bus_cfg.nats_url) && (!bus_cfg.jsonl || !*bus_cfg.jsonl)) {
-		free(bus_cfg.jsonl);
-		bus_cfg.jsonl = strdup("-");
-	}
+	vbus_cfg_default_stdout(&bus_cfg);
 	loop = vloop_new();
 	reg = vmetrics_new();
 	if (!loop || !reg) {

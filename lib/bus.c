@@ -83,27 +83,6 @@ static bool valid_subject_part(const char *s)
 	return !tok_empty;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[4096];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int vbus_default_spool(const char *app_id, char *buf, size_t n)
 {
 	const char *sd = getenv("STATE_DIRECTORY"), *xdg = getenv("XDG_STATE_HOME");
@@ -123,7 +102,7 @@ int vbus_default_spool(const char *app_id, char *buf, size_t n)
 	} else {
 		return -ENOENT;
 	}
-	err = mkdir_p(dir);
+	err = vmkdir_p(dir);
 	if (err)
 		return err;
 	if ((size_t)snprintf(buf, n, "%s/vigil-spool-%s.db", dir, app_id ? app_id : "vigil") >= n)
@@ -278,6 +257,15 @@ int bus_spool_event(struct vbus *b, uint64_t pos, const char *id, const char *su
 	}
 	b->st.spooled++;
 	return 0;
+}
+
+int vbus_cfg_default_stdout(struct vbus_cfg *cfg)
+{
+	if ((cfg->nats_url && *cfg->nats_url) || (cfg->jsonl && *cfg->jsonl))
+		return 0;
+	free(cfg->jsonl);
+	cfg->jsonl = strdup("-");
+	return cfg->jsonl ? 0 : -ENOMEM;
 }
 
 int vbus_publish(struct vbus *b, const char *suffix, const char *json, size_t len)

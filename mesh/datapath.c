@@ -19,6 +19,7 @@
 #include "vigil/bpf.h"
 #include "vigil/buf.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 #include "vigil/metrics.h"
 #include "mesh/datapath.h"
 #include "mesh.skel.h"
@@ -48,25 +49,6 @@ static struct bpf_map *const *dp_maps(struct mesh_bpf *s, size_t *n)
 	maps[5] = s->maps.drops;
 	*n = 6;
 	return maps;
-}
-
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /*
@@ -113,7 +95,7 @@ struct mesh_dp *mesh_dp_open(const struct mesh_dp_opts *o)
 			goto fail;
 		snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s/%s",
 			 o->pin_root ? o->pin_root : MESH_PIN_ROOT, o->ifname);
-		err = mkdir_p(dp->pin_dir);
+		err = vmkdir_p(dp->pin_dir);
 		if (err) {
 			log_error(COMP, "cannot create the pin directory %s: %s", dp->pin_dir,
 				  strerror(-err));

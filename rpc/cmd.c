@@ -106,10 +106,7 @@ int rpc_run(int argc, char **argv)
 		return 2;
 	}
 	/* with no sink configured, the calls go to stdout as JSON Lines */
-	if ((!bus_cfg.nats_url || !*bus_cfg.nats_url) && (!bus_cfg.jsonl || !*bus_cfg.jsonl)) {
-		free(bus_cfg.jsonl);
-		bus_cfg.jsonl = strdup("-");
-	}
+	vbus_cfg_default_stdout(&bus_cfg);
 	if (daemon_open(&d, argv[0], true) == 0) {
 		if (vloop_run(d.loop))
 			rc = 1;

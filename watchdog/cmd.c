@@ -192,10 +192,7 @@ static int run_run(int argc, char **argv)
 	p.pin = cli.pin;
 	p.max_keys = (uint32_t)cli.max_keys;
 	/* with no sink configured, episodes go to stdout as JSON Lines */
-	if ((!bus_cfg.nats_url || !*bus_cfg.nats_url) && (!bus_cfg.jsonl || !*bus_cfg.jsonl)) {
-		free(bus_cfg.jsonl);
-		bus_cfg.jsonl = strdup("-");
-	}
+	vbus_cfg_default_stdout(&bus_cfg);
 	loop = vloop_new();
 	reg = vmetrics_new();
 	if (!loop || !reg) {

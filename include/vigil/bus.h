@@ -66,6 +66,10 @@ struct vbus_stats {
  * failure, after a log line naming what failed. @loop receives libnats' wake-ups and the timers;
  * it must outlive the bus.
  */
+/* For daemons whose events are their output: when neither --nats-url nor --jsonl is set, events
+ * go to stdout as JSON Lines. Call before vbus_open(). 0 or -ENOMEM. */
+int vbus_cfg_default_stdout(struct vbus_cfg *cfg);
+
 struct vbus *vbus_open(const struct vbus_cfg *cfg, struct vloop *loop);
 
 /*

@@ -28,6 +28,9 @@ uint64_t vtime_real_ns(void);
  * (host does not resolve; only numeric hosts and "localhost" are accepted, so no DNS wait).
  */
 int vaddr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+/* Creates @path and its missing parents with mode 0700 (mkdir -p). 0 or -errno. */
+int vmkdir_p(const char *path);
+
 /* "1.2.3.4:80" or "[::1]:80" for a sockaddr; buf >= 64 bytes. */
 const char *vaddr_str(const struct sockaddr *sa, char *buf, size_t n);
 
