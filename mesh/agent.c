@@ -222,8 +222,8 @@ static int wg_ensure(const struct mesh_agent_cfg *c)
 		return 0;
 	}
 	if (!c->wireguard_go || !*c->wireguard_go) {
-		log_error(COMP, "no UAPI socket %s: start `wireguard-go %s` first, or let the agent "
-			  "start it (--wireguard-go PATH)", sock, c->ifname);
+		log_error(COMP, "no UAPI socket %s: start `wireguard-go %s` first, or let the "
+			  "agent start it (--wireguard-go PATH)", sock, c->ifname);
 		return -ENOENT;
 	}
 	log_info(COMP, "starting `%s -f %s` (left running when the agent exits)",
@@ -305,6 +305,7 @@ static void *watcher_main(void *arg)
 	uint64_t rev = w->start_rev;
 	bool down = false;
 
+	mesh_client_quiet(true); /* an outage is logged once, below */
 	while (!atomic_load(&w->stop)) {
 		struct mesh_snapshot *s = calloc(1, sizeof(*s));
 		int err = s ? mesh_client_watch(w->url, w->cred, rev, w->timeout_s, s) : -ENOMEM;
@@ -343,10 +344,11 @@ static void *watcher_main(void *arg)
 			break;
 		}
 		if (!down) {
-			log_warn(COMP, "cannot reach the coordinator %s: %s; enforcing the last "
+			log_warn(COMP, "cannot reach the coordinator %s (%s); enforcing the last "
 				 "applied policy (revision %llu) and retrying every %u ms at most",
-				 w->url, strerror(-err), (unsigned long long)rev,
-				 BACKOFF_MAX_MS);
+				 w->url,
+				 err == -EPROTO ? "it answers with server errors" : strerror(-err),
+				 (unsigned long long)rev, BACKOFF_MAX_MS);
 			down = true;
 			pthread_mutex_lock(&w->mu);
 			w->up = 0;
@@ -475,7 +477,8 @@ static int apply(struct agent *a, const struct mesh_snapshot *s)
 		err = -EINVAL;
 		goto out;
 	}
-	if ((err = mesh_dp_set_config(a->dp, &dc)) || (err = mesh_dp_set_identities(a->dp, pfx, np)))
+	if ((err = mesh_dp_set_config(a->dp, &dc)) ||
+	    (err = mesh_dp_set_identities(a->dp, pfx, np)))
 		goto fail;
 	if ((err = mesh_dp_set_policy(a->dp, rules, nr, NULL)))
 		goto fail;
@@ -608,9 +611,9 @@ static void on_async(struct vloop *loop, void *ctx)
 			a->have_cur = true;
 			a->applied = s->revision;
 			if (changed) {
-				log_info(COMP, "applied revision %llu: %zu peers, %zu rules (%.1f ms)",
-					 (unsigned long long)s->revision, s->n_peers, s->n_rules,
-					 ms);
+				log_info(COMP, "applied revision %llu: %zu peers, %zu rules "
+					 "(%.1f ms)", (unsigned long long)s->revision, s->n_peers,
+					 s->n_rules, ms);
 				publish_policy(a, s, prev, ms);
 			}
 			if (a->st.tag != s->self.tag) {
@@ -620,8 +623,9 @@ static void on_async(struct vloop *loop, void *ctx)
 			free(s);
 			s = NULL;
 			if (mesh_client_report(a->cfg->coordinator, a->st.credential, a->applied))
-				log_debug(COMP, "reporting revision %llu failed (reported again with "
-					  "the next snapshot)", (unsigned long long)a->applied);
+				log_debug(COMP, "reporting revision %llu failed (reported "
+					  "again with the next snapshot)",
+					  (unsigned long long)a->applied);
 		}
 		if (s) {
 			mesh_snapshot_free(s);
@@ -639,9 +643,9 @@ static void on_async(struct vloop *loop, void *ctx)
 		a->exit_code = 1;
 		vloop_stop(loop);
 	} else if (fatal == -EACCES) {
-		log_error(COMP, "the coordinator refuses this node's credential (from %s): the node "
-			  "was re-joined elsewhere or the coordinator's database was reset; delete "
-			  "%s and restart to join again", a->cfg->state, a->cfg->state);
+		log_error(COMP, "the coordinator refuses this node's credential (from %s): the "
+			  "node was re-joined elsewhere or the coordinator's database was reset; "
+			  "delete %s and restart to join again", a->cfg->state, a->cfg->state);
 		a->exit_code = 1;
 		vloop_stop(loop);
 	}
@@ -728,7 +732,8 @@ static int join(struct agent *a, const char *pub)
 		log_info(COMP, "%s was written for another key or coordinator: joining again",
 			 c->state);
 	if (!c->identity || !*c->identity) {
-		log_error(COMP, "joining needs --identity NAME (an identity the coordinator knows)");
+		log_error(COMP, "joining needs --identity NAME (an identity the coordinator "
+			  "knows)");
 		return -EINVAL;
 	}
 	if ((err = read_token(c, tok, sizeof(tok))))
@@ -788,7 +793,8 @@ static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *me
 	pthread_t th;
 	int err;
 
-	if ((err = wg_key_load_or_create(c->key_file, a->priv)) || (err = wg_key_public(a->priv, pub)))
+	if ((err = wg_key_load_or_create(c->key_file, a->priv)) ||
+	    (err = wg_key_public(a->priv, pub)))
 		return err;
 	wg_key_to_base64(pub, pub_b64);
 	a->listen_port = (int)c->listen_port;
