@@ -168,6 +168,21 @@ static int state_save(const char *path, const struct agent_state *st)
 
 /* ---------------- helpers ---------------- */
 
+/* Creates the directory @path lives in (mode 0700) when it is missing; one level only. */
+static void make_parent(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	if (mkdir(dir, 0700) == 0)
+		log_info(COMP, "created %s (mode 0700)", dir);
+}
+
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -793,6 +808,8 @@ static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *me
 	pthread_t th;
 	int err;
 
+	make_parent(c->key_file);
+	make_parent(c->state);
 	if ((err = wg_key_load_or_create(c->key_file, a->priv)) ||
 	    (err = wg_key_public(a->priv, pub)))
 		return err;

@@ -185,6 +185,13 @@ check down_still_denies_tcp denied nx 1 $PY tcp-try 10.78.0.2 5001
 check down_still_denies_ping denied nx 2 $PY ping 10.78.0.1
 check down_still_allows_ping nx 1 $PY ping 10.78.0.2
 check metric_coordinator_down test "$(metric 1 vigil_mesh_coordinator_up)" = 0
+# an agent restarted while the coordinator is away starts from its state file and keeps the
+# pinned policy
+kill "${APID[2]}"; wait "${APID[2]}"
+start_agent 2
+check restart_without_coordinator wait_for 10 nx 2 curl -sf http://127.0.0.1:9464/readyz
+check restart_without_coordinator_denies denied nx 2 $PY ping 10.78.0.1
+check restart_without_coordinator_allows nx 1 $PY ping 10.78.0.2
 sleep 1
 # restarted, with a change made right away: every agent resyncs and reports it
 if ! start_coord; then fail coordinator_restart "$(tail -n 3 "$TMP/coord.log")"; exit 1; fi
