@@ -288,6 +288,9 @@ struct watcher {
 	char cred[128];
 	unsigned timeout_s;
 	uint64_t start_rev;
+	pthread_cond_t done;	   /* signalled when the loop finished with a snapshot */
+	uint64_t handled;	   /* revision the loop last finished with (under mu) */
+	uint64_t applied;	   /* revision the loop last applied successfully (under mu) */
 };
 
 static void watcher_put(struct watcher *w)
@@ -299,6 +302,7 @@ static void watcher_put(struct watcher *w)
 		free(w->pending);
 	}
 	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->done);
 	free(w);
 }
 
@@ -306,6 +310,18 @@ static void watcher_notify(struct watcher *w)
 {
 	if (w->async)
 		vloop_async_send(w->async);
+}
+
+/* Waits, with w->mu held, until the loop finished with revision @rev (at most 5 s). */
+static void wait_handled(struct watcher *w, uint64_t rev)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += 5;
+	while (w->handled < rev && !atomic_load(&w->stop))
+		if (pthread_cond_timedwait(&w->done, &w->mu, &dl) == ETIMEDOUT)
+			break;
 }
 
 /*
@@ -317,7 +333,7 @@ static void *watcher_main(void *arg)
 {
 	struct watcher *w = arg;
 	unsigned backoff = BACKOFF_MIN_MS;
-	uint64_t rev = w->start_rev;
+	uint64_t rev = w->start_rev, reported = 0;
 	bool down = false;
 
 	mesh_client_quiet(true); /* an outage is logged once, below */
@@ -348,7 +364,15 @@ static void *watcher_main(void *arg)
 			w->pending = s;
 			w->up = 1;
 			watcher_notify(w);
+			/* wait (bounded) for the loop to apply it, then report the applied
+			 * revision from here: the loop thread never blocks on HTTP */
+			wait_handled(w, rev);
+			uint64_t applied = w->applied;
+
 			pthread_mutex_unlock(&w->mu);
+			if (applied && applied != reported &&
+			    !mesh_client_report(w->url, w->cred, applied))
+				reported = applied;
 			continue;
 		}
 		if (err == -ENOENT || err == -EACCES) {
@@ -432,6 +456,16 @@ static void add_prefixes(struct mesh_prefix *p, size_t *n, const struct mesh_pee
 	}
 }
 
+static void dp_config(const struct mesh_agent_cfg *c, uint32_t own_id, struct mesh_dp_config *dc)
+{
+	memset(dc, 0, sizeof(*dc));
+	dc->own_id = own_id;
+	dc->default_verdict = c->default_verdict && !strcmp(c->default_verdict, "allow")
+				      ? VIGIL_VERDICT_ALLOW : VIGIL_VERDICT_DENY;
+	dc->audit = c->audit;
+	dc->sample_every = (uint32_t)c->drop_sample;
+}
+
 /*
  * Applies @s: node config, identities (every peer's allowed IPs -> its tag, and our own), the
  * policy (one generation switch), then the WireGuard peers (replacing the set). The datapath
@@ -447,14 +481,10 @@ static int apply(struct agent *a, const struct mesh_snapshot *s)
 	struct wg_peer_cfg *peers;
 	const char **allowed;
 	char (*astr)[MESH_CIDR_STR_MAX];
-	struct mesh_dp_config dc = {
-		.own_id = s->self.tag,
-		.default_verdict = c->default_verdict && !strcmp(c->default_verdict, "allow")
-					   ? VIGIL_VERDICT_ALLOW : VIGIL_VERDICT_DENY,
-		.audit = c->audit,
-		.sample_every = (uint32_t)c->drop_sample,
-	};
+	struct mesh_dp_config dc;
 	int err;
+
+	dp_config(c, s->self.tag, &dc);
 
 	for (size_t i = 0; i < s->n_peers; i++)
 		np += s->peers[i].n_allowed_ips;
@@ -635,13 +665,16 @@ static void on_async(struct vloop *loop, void *ctx)
 				a->st.tag = s->self.tag;
 				state_save(a->cfg->state, &a->st);
 			}
+			pthread_mutex_lock(&a->w->mu);
+			a->w->applied = a->applied;
+			pthread_mutex_unlock(&a->w->mu);
 			free(s);
 			s = NULL;
-			if (mesh_client_report(a->cfg->coordinator, a->st.credential, a->applied))
-				log_debug(COMP, "reporting revision %llu failed (reported "
-					  "again with the next snapshot)",
-					  (unsigned long long)a->applied);
 		}
+		pthread_mutex_lock(&a->w->mu);
+		a->w->handled = s ? s->revision : a->applied;
+		pthread_cond_signal(&a->w->done);
+		pthread_mutex_unlock(&a->w->mu);
 		if (s) {
 			mesh_snapshot_free(s);
 			free(s);
@@ -845,8 +878,13 @@ static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *me
 		return -errno;
 	if (a->st.tag) {
 		/* a restart: the pinned maps hold the last policy; re-attach at once (atomic
-		 * replace of the same programs) so a newer agent binary takes over */
-		if ((err = mesh_dp_attach(a->dp)))
+		 * replace of the same programs) so a newer agent binary takes over. The config
+		 * is written first: after a reboot the maps are new and empty, and then only
+		 * the default verdict applies until the coordinator answers. */
+		struct mesh_dp_config dc;
+
+		dp_config(c, a->st.tag, &dc);
+		if ((err = mesh_dp_set_config(a->dp, &dc)) || (err = mesh_dp_attach(a->dp)))
 			return err;
 		a->attached = true;
 	}
@@ -890,6 +928,14 @@ static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *me
 		return -ENOMEM;
 	atomic_init(&a->w->refs, 2);
 	pthread_mutex_init(&a->w->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&a->w->done, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	a->w->up = -1;
 	snprintf(a->w->url, sizeof(a->w->url), "%s", c->coordinator);
 	snprintf(a->w->cred, sizeof(a->w->cred), "%s", a->st.credential);
@@ -913,6 +959,7 @@ static void teardown(struct agent *a)
 	if (a->w) {
 		atomic_store(&a->w->stop, true);
 		pthread_mutex_lock(&a->w->mu);
+		pthread_cond_signal(&a->w->done);
 		a->w->async = NULL;
 		pthread_mutex_unlock(&a->w->mu);
 		watcher_put(a->w); /* a long-poll in flight finishes on its own and frees it */
