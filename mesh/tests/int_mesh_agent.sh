@@ -3,7 +3,7 @@
 # and 3 agents in 3 namespaces (veths into the bridge) that join it, start wireguard-go
 # themselves and enforce the policy applied with `vigil mesh policy apply`:
 #
-#   web (node 1) -> db  (node 2)   tcp/5001, icmp         allow
+#   web (node 1) -> db  (node 2)   tcp/5001, udp/5002, icmp   allow
 #   ops (node 3) -> *              icmp                   allow
 #   ops (node 3) -> web (node 1)   tcp/5001               allow
 #   anything else                                         default deny
@@ -104,6 +104,7 @@ for n in web db ops; do admin identities add $n >/dev/null; done
 cat >"$TMP/p1.txt" <<'EOF'
 allow web -> db tcp/5001
 allow web -> db icmp
+allow web -> db udp/5002
 allow ops -> * icmp
 allow ops -> web tcp/5001
 EOF
@@ -130,6 +131,8 @@ for i in 1 2 3; do
 	nx $i $PY tcp-serve 5003 & on_exit "kill $!"
 done
 nx 1 $PY udp-serve 7000 "$TMP/recv7000" & on_exit "kill $!"
+nx 2 $PY udp-serve 5002 & on_exit "kill $!"
+nx 2 $PY udp-serve 5004 & on_exit "kill $!"
 sleep 0.5
 denied() { ! "$@"; }
 # the first packets to a peer wait for a WireGuard handshake: warm up allowed pairs
@@ -143,6 +146,9 @@ check tcp_db_to_ops_denied denied nx 2 $PY tcp-try 10.78.0.3 5001
 check ping_ops_to_web_allowed nx 3 $PY ping 10.78.0.1
 check tcp_ops_to_web_5001_allowed nx 3 $PY tcp-try 10.78.0.1 5001
 check tcp_ops_to_db_5001_denied denied nx 3 $PY tcp-try 10.78.0.2 5001
+check udp_web_to_db_5002_allowed nx 1 $PY udp-try 10.78.0.2 5002
+check udp_web_to_db_5004_denied denied nx 1 $PY udp-try 10.78.0.2 5004
+check udp_ops_to_db_5002_denied denied nx 3 $PY udp-try 10.78.0.2 5002
 
 # metrics and bus events
 r=$(rev)
