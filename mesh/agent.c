@@ -723,10 +723,26 @@ static void collect(struct vmetrics *reg, void *ctx)
 static int on_drop(void *ctx, void *data, size_t len)
 {
 	struct agent *a = ctx;
-	struct vbuf b = VBUF_INIT;
+	struct vbuf b = VBUF_INIT, rec = VBUF_INIT;
+	struct mesh_drop_event e;
 
-	if (mesh_drop_event_json(data, len, &b) == 0)
-		emit(a, "mesh.drops", vbuf_cstr(&b), b.len);
+	/* {"remote_identity", "local_identity", then the datapath's fields (mesh/datapath.h)} */
+	if (len >= sizeof(e) && mesh_drop_event_json(data, len, &rec) == 0 && rec.len > 2) {
+		const char *rn, *ln;
+		struct vjw w;
+
+		memcpy(&e, data, sizeof(e));
+		rn = e.remote_id ? name_of(e.remote_id, a) : "unknown";
+		ln = name_of(e.local_id, a);
+		vjw_init(&w, &b);
+		vjw_obj(&w);
+		vjw_kstr(&w, "remote_identity", rn ? rn : "");
+		vjw_kstr(&w, "local_identity", ln ? ln : "");
+		if (!w.err && !vbuf_append(&b, ",", 1) &&
+		    !vbuf_append(&b, rec.data + 1, rec.len - 1))
+			emit(a, "mesh.drops", vbuf_cstr(&b), b.len);
+	}
+	vbuf_free(&rec);
 	vbuf_free(&b);
 	return 0;
 }

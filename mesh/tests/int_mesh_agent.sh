@@ -158,7 +158,7 @@ check metric_recent_handshake test "$(metric 1 vigil_mesh_peers_recent_handshake
 check metric_bytes_by_identity_name series 1 'vigil_mesh_bytes_total{identity="db",direction="out"}'
 check metric_drops_by_identity_name series 3 'vigil_mesh_drops_total{identity="db",reason='
 check policy_event bash -c "jq -e -s 'map(select(.subject == \"vigil.mesh.policy\")) | .[-1].event.revision == $r' '$TMP/events1.jsonl'"
-check drop_event bash -c "jq -e -s 'map(select(.subject == \"vigil.mesh.drops\")) | length >= 1' '$TMP/events2.jsonl' '$TMP/events1.jsonl' '$TMP/events3.jsonl'"
+check drop_event bash -c "jq -e -s 'map(select(.subject == \"vigil.mesh.drops\" and .event.remote_identity == \"db\" and .event.local_identity == \"ops\" and .event.dport == 5001)) | length >= 1' '$TMP/events3.jsonl'"
 
 # a policy change: tcp web -> db 5001 becomes denied; time until every agent applied it
 sed 's|allow web -> db tcp/5001|deny web -> db tcp/5001|' "$TMP/p1.txt" >"$TMP/p2.txt"
