@@ -426,12 +426,14 @@ struct agent {
 	struct vmetric *m_rev, *m_hs, *m_peers, *m_up;
 };
 
+/* Hands one event to the bus as "<app_id>.<suffix>" (the bus copies it). */
 static void emit(struct agent *a, const char *suffix, const char *json, size_t len)
 {
 	if (a->bus)
 		vbus_publish(a->bus, suffix, json, len);
 }
 
+/* The name of identity @id in the last applied snapshot, or NULL (metrics label it by number). */
 static const char *name_of(uint32_t id, void *ctx)
 {
 	struct agent *a = ctx;
@@ -442,6 +444,7 @@ static const char *name_of(uint32_t id, void *ctx)
 	return NULL;
 }
 
+/* Appends @peer's allowed IPs, each owned by its identity tag, to @p[*n..]. */
 static void add_prefixes(struct mesh_prefix *p, size_t *n, const struct mesh_peer *peer)
 {
 	for (size_t i = 0; i < peer->n_allowed_ips; i++) {
@@ -603,6 +606,7 @@ out:
 	return err;
 }
 
+/* One <app_id>.mesh.policy event for an applied revision. */
 static void publish_policy(struct agent *a, const struct mesh_snapshot *s, uint64_t prev,
 			   double ms)
 {
@@ -699,6 +703,10 @@ static void on_async(struct vloop *loop, void *ctx)
 	}
 }
 
+/*
+ * Before every /metrics render (loop thread): the applied revision, the coordinator's state and,
+ * from wireguard-go's UAPI, the peers and how many had a handshake within 180 s.
+ */
 static void collect(struct vmetrics *reg, void *ctx)
 {
 	struct agent *a = ctx;
@@ -720,6 +728,7 @@ static void collect(struct vmetrics *reg, void *ctx)
 	vmetric_child_set_u64(vmetric_child(a->m_hs, NULL), recent);
 }
 
+/* One sampled drop from the ring buffer (loop thread) -> <app_id>.mesh.drops. */
 static int on_drop(void *ctx, void *data, size_t len)
 {
 	struct agent *a = ctx;
@@ -747,6 +756,7 @@ static int on_drop(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* The join token from --join-token or the first line of --join-token-file. 0 or -EINVAL. */
 static int read_token(const struct mesh_agent_cfg *c, char *out, size_t n)
 {
 	if (c->join_token && *c->join_token) {
@@ -847,6 +857,10 @@ static int set_address(struct agent *a)
 	return 0;
 }
 
+/*
+ * Everything before the loop runs: key, interface, join, address, datapath, loop, bus, metrics,
+ * drop events and the watcher thread. 0 or -errno (logged); teardown() frees what was made.
+ */
 static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *metrics_addr)
 {
 	const struct mesh_agent_cfg *c = a->cfg;
@@ -970,6 +984,7 @@ static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *me
 	return 0;
 }
 
+/* Frees the agent's user-space side; the interface, programs and pinned maps stay. */
 static void teardown(struct agent *a)
 {
 	if (a->w) {
