@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/agent.h"
 #include "mesh/client.h"
 #include "mesh/coord.h"
 #include "mesh/policy.h"
 #include "vigil/buf.h"
+#include "vigil/bus.h"
 #include "vigil/cmd.h"
+#include "vigil/http.h"
 #include "vigil/log.h"
 #include "vigil/opt.h"
 
@@ -27,6 +30,9 @@ struct mesh_cli_cfg {
 
 static struct mesh_cli_cfg cli_cfg;
 static struct mesh_coord_cfg coord_cfg;
+static struct mesh_agent_cfg agent_cfg;
+static struct vbus_cfg agent_bus_cfg;
+static struct vhttp_cfg agent_http_cfg;
 
 static const struct vopt mesh_cli_opts[] = {
 	VOPT_STRING("coordinator", 'c', struct mesh_cli_cfg, coordinator, "http://127.0.0.1:7420",
@@ -46,6 +52,10 @@ static const struct vopt mesh_file_opts[] = {
 };
 
 static const struct vopt_set coord_sets[] = { { mesh_coord_opts, &coord_cfg }, { NULL, NULL } };
+static const struct vopt_set agent_sets[] = { { mesh_agent_opts, &agent_cfg },
+					      { vbus_opts, &agent_bus_cfg },
+					      { vhttp_opts, &agent_http_cfg },
+					      { NULL, NULL } };
 static const struct vopt_set cli_sets[] = { { mesh_cli_opts, &cli_cfg }, { NULL, NULL } };
 static const struct vopt_set apply_sets[] = { { mesh_cli_opts, &cli_cfg },
 					      { mesh_file_opts, &cli_cfg },
@@ -58,6 +68,21 @@ static int coordinator_run(int argc, char **argv)
 		return 2;
 	}
 	return mesh_coord_run(&coord_cfg);
+}
+
+static int agent_run(int argc, char **argv)
+{
+	if (argc > 1) {
+		fprintf(stderr, "%s: takes no arguments (got \"%s\")\n", argv[0], argv[1]);
+		return 2;
+	}
+	/* with no sink configured, policy and drop events go to stdout as JSON Lines */
+	if ((!agent_bus_cfg.nats_url || !*agent_bus_cfg.nats_url) &&
+	    (!agent_bus_cfg.jsonl || !*agent_bus_cfg.jsonl)) {
+		free(agent_bus_cfg.jsonl);
+		agent_bus_cfg.jsonl = strdup("-");
+	}
+	return mesh_agent_run(&agent_cfg, &agent_bus_cfg, agent_http_cfg.metrics);
 }
 
 /* Reads a whole file ("-": stdin) into @b. 0 or -errno. */
@@ -423,6 +448,14 @@ const struct vcmd mesh_cmds[] = {
 	  .description = "Serves the mesh's JSON API under /api/v1 (docs/mesh_api.md): nodes join "
 			 "with a join token and get a credential and an address from --cidr; "
 			 "agents long-poll /api/v1/watch for peers and policy." },
+	{ .name = "agent", .summary = "run a mesh node: join, WireGuard peers, TC policy, metrics",
+	  .run = agent_run, .sets = agent_sets, .usage = "[OPTIONS]",
+	  .description = "Joins the coordinator (or re-uses the node in --state), configures the "
+			 "wireguard-go interface (starting `wireguard-go -f IFNAME` when it is "
+			 "not running) with the mesh's peers, gives it the mesh address, attaches "
+			 "the policy programs with pinned maps and follows the coordinator's "
+			 "watch. Without the coordinator the last policy stays enforced "
+			 "(docs/mesh.md)." },
 	{ .name = "policy", .summary = "apply or show the mesh policy", .subs = policy_cmds },
 	{ .name = "nodes", .summary = "list the mesh's nodes, or remove one", .run = nodes_run,
 	  .sets = cli_sets, .usage = "[rm ID] [--json]" },

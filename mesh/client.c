@@ -17,6 +17,13 @@
 
 #define COMP "mesh"
 
+static __thread bool quiet;
+
+void mesh_client_quiet(bool q)
+{
+	quiet = q;
+}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static pthread_key_t curl_key;
 
@@ -113,7 +120,8 @@ int mesh_client_request(const char *url, const char *token, const char *method, 
 	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		log_error(COMP, "cannot reach the coordinator at %s: %s (is it running, and is "
+		vlog(quiet ? VLOG_DEBUG : VLOG_ERROR, COMP,
+		     "cannot reach the coordinator at %s: %s (is it running, and is "
 			  "--coordinator right?)", vbuf_cstr(&full), curl_easy_strerror(rc));
 		ret = rc == CURLE_COULDNT_CONNECT	  ? -ECONNREFUSED
 		      : rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
@@ -137,7 +145,8 @@ static void api_error(const char *what, long status, struct vbuf *resp, char *er
 
 	snprintf(buf, sizeof(buf), "%s", msg ? msg : vbuf_cstr(resp));
 	json_decref(j);
-	log_error(COMP, "%s: the coordinator answered %ld: %s", what, status, buf);
+	vlog(quiet && status >= 500 ? VLOG_DEBUG : VLOG_ERROR, COMP,
+	     "%s: the coordinator answered %ld: %s", what, status, buf);
 	if (err && errn)
 		snprintf(err, errn, "%s", buf);
 }

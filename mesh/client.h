@@ -90,6 +90,13 @@ int mesh_client_watch(const char *url, const char *cred, uint64_t revision, unsi
 /* POST /api/v1/nodes/<id>/status {"revision": N}; the id is read from the credential. */
 int mesh_client_report(const char *url, const char *cred, uint64_t revision);
 
+/*
+ * For the calling thread only: log "cannot reach the coordinator" and 5xx answers at debug
+ * level instead of error (a retry loop that reports an outage once itself). Refusals (4xx)
+ * are still errors.
+ */
+void mesh_client_quiet(bool quiet);
+
 /* Parses a watch answer (untrusted bytes: fuzzed). 0 or -EINVAL with a message in @err. */
 int mesh_snapshot_parse(const char *json, size_t len, struct mesh_snapshot *out, char *err,
 			size_t errn);

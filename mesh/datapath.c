@@ -453,7 +453,7 @@ static int shape_of(const struct mesh_policy_key *k)
  * RCU; 20 ms is generous), (6) delete the old generation. A failure before (4) leaves the
  * active policy untouched.
  */
-int mesh_dp_set_policy(struct mesh_dp *dp, const struct mesh_rule *r, size_t n, uint32_t *seq_out)
+int mesh_dp_set_policy(struct mesh_dp *dp, const struct mesh_dp_rule *r, size_t n, uint32_t *seq_out)
 {
 	int fd = bpf_map__fd(dp->skel->maps.policy);
 	struct mesh_config c;

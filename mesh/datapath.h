@@ -49,7 +49,7 @@ struct mesh_prefix {
 };
 
 /* A policy rule. 0 is a wildcard for ids and proto; ports [port_lo, port_hi], both 0 = any. */
-struct mesh_rule {
+struct mesh_dp_rule {
 	uint32_t src_id;
 	uint32_t dst_id;
 	uint8_t proto; /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or 0 any */
@@ -91,7 +91,7 @@ int mesh_dp_set_identities(struct mesh_dp *dp, const struct mesh_prefix *p, size
  * MESH_MAX_RANGE_PORTS each). On error the active policy is unchanged. 0 or -errno.
  * @seq_out, when not NULL, receives the new policy sequence number.
  */
-int mesh_dp_set_policy(struct mesh_dp *dp, const struct mesh_rule *r, size_t n,
+int mesh_dp_set_policy(struct mesh_dp *dp, const struct mesh_dp_rule *r, size_t n,
 		       uint32_t *seq_out);
 
 /* Sums @id's per-CPU counters into @out. 0, -ENOENT when @id has none yet, or -errno. */

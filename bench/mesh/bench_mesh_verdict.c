@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 	struct mesh_dp_config c = { .own_id = OWN, .default_verdict = VIGIL_VERDICT_DENY };
 	struct mesh_prefix *p = calloc(N_IDS, sizeof(*p));
 	size_t nr = 0, maxr = N_IDS * PER_ID + N_IDS + 2;
-	struct mesh_rule *r = calloc(maxr, sizeof(*r));
+	struct mesh_dp_rule *r = calloc(maxr, sizeof(*r));
 	struct mesh_empty_bpf *empty;
 	struct timespec t0, t1;
 	uint8_t b[256];
@@ -96,14 +96,14 @@ int main(int argc, char **argv)
 		p[i].plen = 32;
 		p[i].id = 2 + (uint32_t)i;
 		for (int k = 0; k < PER_ID; k++)
-			r[nr++] = (struct mesh_rule){ 2 + (uint32_t)i, OWN, IPPROTO_TCP,
+			r[nr++] = (struct mesh_dp_rule){ 2 + (uint32_t)i, OWN, IPPROTO_TCP,
 						      (uint16_t)(8000 + k), (uint16_t)(8000 + k),
 						      VIGIL_VERDICT_ALLOW };
-		r[nr++] = (struct mesh_rule){ 2 + (uint32_t)i, 0, IPPROTO_ICMP, 0, 0,
+		r[nr++] = (struct mesh_dp_rule){ 2 + (uint32_t)i, 0, IPPROTO_ICMP, 0, 0,
 					      VIGIL_VERDICT_ALLOW };
 	}
-	r[nr++] = (struct mesh_rule){ 0, OWN, IPPROTO_UDP, 0, 0, VIGIL_VERDICT_DENY };
-	r[nr++] = (struct mesh_rule){ 0, OWN, IPPROTO_TCP, 22, 22, VIGIL_VERDICT_DENY };
+	r[nr++] = (struct mesh_dp_rule){ 0, OWN, IPPROTO_UDP, 0, 0, VIGIL_VERDICT_DENY };
+	r[nr++] = (struct mesh_dp_rule){ 0, OWN, IPPROTO_TCP, 22, 22, VIGIL_VERDICT_DENY };
 	if (mesh_dp_set_config(dp, &c) || mesh_dp_set_identities(dp, p, N_IDS))
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -141,7 +141,7 @@ static uint64_t drops(struct mesh_dp *dp, uint32_t id, int reason)
 
 static void test_exact_before_wildcard(void)
 {
-	const struct mesh_rule r[] = {
+	const struct mesh_dp_rule r[] = {
 		{ 0, OWN, IPPROTO_TCP, 0, 0, VIGIL_VERDICT_DENY },	/* anyone, any tcp port */
 		{ ID_A, OWN, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW }, /* A to port 80 */
 		{ ID_A, 0, 0, 0, 0, VIGIL_VERDICT_ALLOW },		/* A anything else */
@@ -165,7 +165,7 @@ out:
 
 static void test_deny_over_allow(void)
 {
-	const struct mesh_rule r[] = {
+	const struct mesh_dp_rule r[] = {
 		{ ID_A, 0, IPPROTO_TCP, 22, 22, VIGIL_VERDICT_ALLOW },	/* 3 specific */
 		{ 0, OWN, IPPROTO_TCP, 22, 22, VIGIL_VERDICT_DENY },	/* 3 specific */
 		{ ID_A, OWN, IPPROTO_UDP, 53, 53, VIGIL_VERDICT_DENY }, /* same key twice: */
@@ -209,7 +209,7 @@ out:
 
 static void test_audit_counts_but_passes(void)
 {
-	const struct mesh_rule r[] = { { ID_A, OWN, IPPROTO_TCP, 22, 22, VIGIL_VERDICT_DENY } };
+	const struct mesh_dp_rule r[] = { { ID_A, OWN, IPPROTO_TCP, 22, 22, VIGIL_VERDICT_DENY } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, true);
 	struct mesh_counters c;
 	struct pk k = IN4(IPPROTO_TCP, A4, 22);
@@ -271,7 +271,7 @@ out:
 
 static void test_counters_exact(void)
 {
-	const struct mesh_rule r[] = { { ID_A, OWN, 0, 0, 0, VIGIL_VERDICT_ALLOW },
+	const struct mesh_dp_rule r[] = { { ID_A, OWN, 0, 0, 0, VIGIL_VERDICT_ALLOW },
 				       { OWN, ID_A, 0, 0, 0, VIGIL_VERDICT_ALLOW },
 				       { OWN, ID_B, 0, 0, 0, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
@@ -310,7 +310,7 @@ out:
 
 static void test_protocols_v4_v6(void)
 {
-	const struct mesh_rule r[] = {
+	const struct mesh_dp_rule r[] = {
 		{ ID_A, OWN, IPPROTO_TCP, 443, 443, VIGIL_VERDICT_ALLOW },
 		{ ID_A, OWN, IPPROTO_UDP, 53, 53, VIGIL_VERDICT_ALLOW },
 		{ ID_A, OWN, IPPROTO_ICMPV6, 0, 0, VIGIL_VERDICT_ALLOW },
@@ -340,7 +340,7 @@ out:
 
 static void test_port_range(void)
 {
-	const struct mesh_rule r[] = { { ID_A, OWN, IPPROTO_TCP, 1000, 1010, VIGIL_VERDICT_ALLOW },
+	const struct mesh_dp_rule r[] = { { ID_A, OWN, IPPROTO_TCP, 1000, 1010, VIGIL_VERDICT_ALLOW },
 				       { ID_A, OWN, IPPROTO_UDP, 1, 65535, VIGIL_VERDICT_ALLOW },
 				       { ID_B, OWN, IPPROTO_TCP, 1, 60000, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
@@ -362,9 +362,9 @@ out:
 
 static void test_conntrack_replies(void)
 {
-	const struct mesh_rule allow[] = { { OWN, ID_A, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW },
+	const struct mesh_dp_rule allow[] = { { OWN, ID_A, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW },
 					   { OWN, ID_A, IPPROTO_ICMP, 0, 0, VIGIL_VERDICT_ALLOW } };
-	const struct mesh_rule deny[] = { { OWN, ID_A, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_DENY } };
+	const struct mesh_dp_rule deny[] = { { OWN, ID_A, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_DENY } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
 	struct pk syn = { 4, IPPROTO_TCP, OWN4, A4, 40001, 80, 0, 0 };
 	struct pk reply = { 4, IPPROTO_TCP, A4, OWN4, 80, 40001, 100, 0 };
@@ -395,7 +395,7 @@ out:
 /* A tracked flow whose remote address changes owner is judged again as the new owner. */
 static void test_conntrack_identity_change(void)
 {
-	const struct mesh_rule allow[] = { { OWN, ID_A, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW } };
+	const struct mesh_dp_rule allow[] = { { OWN, ID_A, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
 	struct pk syn = { 4, IPPROTO_TCP, OWN4, A4, 40001, 80, 0, 0 };
 	struct pk reply = { 4, IPPROTO_TCP, A4, OWN4, 80, 40001, 100, 0 };
@@ -423,8 +423,8 @@ out:
 
 static void test_policy_replaced_whole(void)
 {
-	const struct mesh_rule r1[] = { { ID_A, OWN, IPPROTO_TCP, 100, 199, VIGIL_VERDICT_ALLOW } };
-	const struct mesh_rule r2[] = { { ID_B, OWN, IPPROTO_UDP, 7, 7, VIGIL_VERDICT_ALLOW } };
+	const struct mesh_dp_rule r1[] = { { ID_A, OWN, IPPROTO_TCP, 100, 199, VIGIL_VERDICT_ALLOW } };
+	const struct mesh_dp_rule r2[] = { { ID_B, OWN, IPPROTO_UDP, 7, 7, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
 	uint32_t s1 = 0, s2 = 0;
 
@@ -440,7 +440,7 @@ out:
 
 static void test_malformed_and_truncated(void)
 {
-	const struct mesh_rule r[] = { { 0, 0, 0, 0, 0, VIGIL_VERDICT_ALLOW } };
+	const struct mesh_dp_rule r[] = { { 0, 0, 0, 0, 0, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
 	struct pk k = IN4(IPPROTO_TCP, A4, 80);
 	struct pk k6 = { 6, IPPROTO_UDP, A6, OWN6, 1, 2, 0, 0 };
@@ -491,7 +491,7 @@ out:
  * counters account for every one of them (passed + dropped = sent). */
 static void test_random_packets(void)
 {
-	const struct mesh_rule r[] = { { 0, 0, 0, 0, 0, VIGIL_VERDICT_ALLOW } };
+	const struct mesh_dp_rule r[] = { { 0, 0, 0, 0, 0, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp *dp = setup(VIGIL_VERDICT_DENY, false);
 	uint64_t passed = 0, seen = 0;
 	uint8_t buf[256];
@@ -612,7 +612,7 @@ out:
 
 static void test_pinned_maps_survive(void)
 {
-	const struct mesh_rule r[] = { { ID_A, OWN, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW } };
+	const struct mesh_dp_rule r[] = { { ID_A, OWN, IPPROTO_TCP, 80, 80, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp_config c = { .own_id = OWN, .default_verdict = VIGIL_VERDICT_DENY };
 	char root[64];
 	struct mesh_dp_opts o = { .ifname = "lo", .pin_root = root, .l3_offset = ETH_LEN };

@@ -54,7 +54,7 @@ static int parse_proto(const char *s)
 	return atoi(s);
 }
 
-static int parse_rule(const char *s, struct mesh_rule *r)
+static int parse_rule(const char *s, struct mesh_dp_rule *r)
 {
 	char proto[16], verdict[8];
 	unsigned lo, hi;
@@ -76,7 +76,7 @@ static struct mesh_dp *open_dp(int argc, char **argv)
 	return mesh_dp_open(&o);
 }
 
-static int collect_rules(int argc, char **argv, struct mesh_rule *rules, size_t *n, bool *any)
+static int collect_rules(int argc, char **argv, struct mesh_dp_rule *rules, size_t *n, bool *any)
 {
 	*n = 0;
 	*any = false;
@@ -97,7 +97,7 @@ static int collect_rules(int argc, char **argv, struct mesh_rule *rules, size_t 
 
 static int cmd_load(int argc, char **argv, bool policy_only)
 {
-	static struct mesh_rule rules[MAXN];
+	static struct mesh_dp_rule rules[MAXN];
 	static struct mesh_prefix pfx[MAXN];
 	size_t nr = 0, np = 0;
 	bool have_rules, have_idents = false;

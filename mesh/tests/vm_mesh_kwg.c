@@ -35,7 +35,7 @@ static const char setup_sh[] =
 static struct mesh_dp *attach_in(const char *ns, const char *ifname, uint32_t own,
 				 const char *peer, uint32_t peer_id)
 {
-	const struct mesh_rule r[] = { { 1, 2, 1 /* ICMP */, 0, 0, VIGIL_VERDICT_ALLOW } };
+	const struct mesh_dp_rule r[] = { { 1, 2, 1 /* ICMP */, 0, 0, VIGIL_VERDICT_ALLOW } };
 	struct mesh_dp_config c = { .own_id = own, .default_verdict = VIGIL_VERDICT_DENY };
 	struct mesh_dp_opts o = { .ifname = ifname, .no_pin = true };
 	char path[64];
