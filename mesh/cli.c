@@ -77,11 +77,7 @@ static int agent_run(int argc, char **argv)
 		return 2;
 	}
 	/* with no sink configured, policy and drop events go to stdout as JSON Lines */
-	if ((!agent_bus_cfg.nats_url || !*agent_bus_cfg.nats_url) &&
-	    (!agent_bus_cfg.jsonl || !*agent_bus_cfg.jsonl)) {
-		free(agent_bus_cfg.jsonl);
-		agent_bus_cfg.jsonl = strdup("-");
-	}
+	vbus_cfg_default_stdout(&agent_bus_cfg);
 	return mesh_agent_run(&agent_cfg, &agent_bus_cfg, agent_http_cfg.metrics);
 }
 
