@@ -709,14 +709,14 @@ static void test_no_fd_leak(void)
 		resp_free(&r);
 		server_fini(&s);
 	}
-	/* a client thread may still be closing its socket under load: allow it a moment, but a
-	 * leaked fd stays and fails */
+	/* a client thread may still be closing a socket under load (before or after): allow it a
+	 * moment; a leaked fd stays open and fails */
 	int after = count_fds();
-	for (int i = 0; i < 40 && after != before; i++) {
+	for (int i = 0; i < 40 && after > before; i++) {
 		usleep(50000);
 		after = count_fds();
 	}
-	ASSERT_EQ(after, before, "open fds after a server came and went");
+	ASSERT_LE(after, before, "open fds after a server came and went");
 }
 
 static void test_port_in_use_error(void)
