@@ -2,6 +2,7 @@
 /* Time formatting and address parsing; see include/vigil/util.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,4 +144,16 @@ int vmkdir_p(const char *path)
 	if (mkdir(tmp, 0700) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int verrf(char *err, size_t n, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && n) {
+		va_start(ap, fmt);
+		vsnprintf(err, n, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

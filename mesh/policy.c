@@ -15,21 +15,12 @@
 #include <sys/socket.h>
 
 #include "mesh/policy.h"
+#include "vigil/util.h"
 
 #define MAX_RULES 200000
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && n) {
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+/* every validation failure here is -EINVAL */
+#define fail(err, n, ...) verrf(err, n, -EINVAL, __VA_ARGS__)
 
 static int b64val(unsigned char c)
 {

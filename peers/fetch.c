@@ -33,20 +33,6 @@ struct peers_conn {
 	bool too_big;
 };
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
@@ -274,7 +260,7 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 	strcpy(sa.sun_path, c->url);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: socket: %s", c->name, strerror(errno));
+		return verrf(err, errlen, -errno, "%s: socket: %s", c->name, strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 
@@ -288,21 +274,21 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 			e = -rc;
 		}
 		if (e == ENOENT) {
-			rc = fail(err, errlen, -ENOENT,
+			rc = verrf(err, errlen, -ENOENT,
 				  "%s: no such socket (is the node running, and is this its data "
 				  "directory? geth puts it at <datadir>/geth.ipc)", c->name);
 			goto out;
 		} else if (e == ECONNREFUSED) {
-			rc = fail(err, errlen, -ECONNREFUSED,
+			rc = verrf(err, errlen, -ECONNREFUSED,
 				  "%s: connection refused (stale socket file: is the node running?)",
 				  c->name);
 			goto out;
 		} else if (e == ETIMEDOUT) {
-			rc = fail(err, errlen, -ETIMEDOUT, "%s: connect timed out after %llu ms",
+			rc = verrf(err, errlen, -ETIMEDOUT, "%s: connect timed out after %llu ms",
 				  c->name, (unsigned long long)c->timeout_ms);
 			goto out;
 		} else if (e) {
-			rc = fail(err, errlen, e == EACCES ? -EACCES : -EHOSTUNREACH,
+			rc = verrf(err, errlen, e == EACCES ? -EACCES : -EHOSTUNREACH,
 				  "%s: cannot connect: %s%s", c->name, strerror(e),
 				  e == EACCES ? " (run as the node's user or fix the socket's mode)"
 					      : "");
@@ -321,7 +307,7 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 				goto timeout_or_err;
 			continue;
 		}
-		rc = fail(err, errlen, -EPROTO, "%s: sending %s: %s", c->name, method,
+		rc = verrf(err, errlen, -EPROTO, "%s: sending %s: %s", c->name, method,
 			  strerror(errno));
 		goto out;
 	}
@@ -341,7 +327,7 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 			resp->data[resp->len] = 0;
 			done = peers_json_scan(&scan, resp->data, resp->len);
 			if (done < 0) {
-				rc = fail(err, errlen, -EBADMSG,
+				rc = verrf(err, errlen, -EBADMSG,
 					  "%s: answer to %s is not JSON (starts with \"%.20s\"): is "
 					  "this a geth-style IPC socket?", c->name, method, resp->data);
 				goto out;
@@ -349,7 +335,7 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 			if (done > 0)
 				break;
 			if (resp->len > c->max_bytes) {
-				rc = fail(err, errlen, -EFBIG,
+				rc = verrf(err, errlen, -EFBIG,
 					  "%s: answer to %s is larger than %zu bytes (raise the "
 					  "response size limit)", c->name, method, c->max_bytes);
 				goto out;
@@ -357,7 +343,7 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 			continue;
 		}
 		if (r == 0) {
-			rc = fail(err, errlen, -EPROTO,
+			rc = verrf(err, errlen, -EPROTO,
 				  "%s: connection closed after %zu bytes, before the answer to %s "
 				  "was complete", c->name, resp->len, method);
 			goto out;
@@ -367,7 +353,7 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 				goto timeout_or_err;
 			continue;
 		}
-		rc = fail(err, errlen, -EPROTO, "%s: reading the answer to %s: %s", c->name, method,
+		rc = verrf(err, errlen, -EPROTO, "%s: reading the answer to %s: %s", c->name, method,
 			  strerror(errno));
 		goto out;
 	}
@@ -377,11 +363,11 @@ static int ipc_call(struct peers_conn *c, const char *method, const struct vbuf 
 	goto out;
 timeout_or_err:
 	if (rc == -ETIMEDOUT)
-		rc = fail(err, errlen, -ETIMEDOUT,
+		rc = verrf(err, errlen, -ETIMEDOUT,
 			  "%s: no complete answer to %s within %llu ms (is the node overloaded? "
 			  "raise the timeout)", c->name, method, (unsigned long long)c->timeout_ms);
 	else
-		rc = fail(err, errlen, rc, "%s: poll: %s", c->name, strerror(-rc));
+		rc = verrf(err, errlen, rc, "%s: poll: %s", c->name, strerror(-rc));
 out:
 	close(fd);
 	return rc;
@@ -448,32 +434,32 @@ static int http_do(struct peers_conn *c, const char *url, const char *what, cons
 	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
 	c->resp = NULL;
 	if (c->too_big || cc == CURLE_FILESIZE_EXCEEDED)
-		return fail(err, errlen, -EFBIG,
+		return verrf(err, errlen, -EFBIG,
 			    "%s: answer to %s is larger than %zu bytes (raise the response size "
 			    "limit)", c->name, what, c->max_bytes);
 	switch (cc) {
 	case CURLE_OK:
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		return fail(err, errlen, -ETIMEDOUT,
+		return verrf(err, errlen, -ETIMEDOUT,
 			    "%s: no complete answer to %s within %llu ms (is the node overloaded? "
 			    "raise the timeout)", c->name, what, (unsigned long long)c->timeout_ms);
 	case CURLE_COULDNT_CONNECT: {
 		long oserr = 0;
 
 		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
-		return fail(err, errlen, oserr == ECONNREFUSED ? -ECONNREFUSED : -EHOSTUNREACH,
+		return verrf(err, errlen, oserr == ECONNREFUSED ? -ECONNREFUSED : -EHOSTUNREACH,
 			    "%s: cannot connect: %s (is the node running with its HTTP API "
 			    "enabled on this address?)", c->name,
 			    oserr ? strerror((int)oserr) : cerr[0] ? cerr : "failed");
 	}
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return fail(err, errlen, -EHOSTUNREACH, "%s: cannot resolve host: %s", c->name,
+		return verrf(err, errlen, -EHOSTUNREACH, "%s: cannot resolve host: %s", c->name,
 			    cerr);
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
 	default:
-		return fail(err, errlen, -EPROTO, "%s: %s failed: %s", c->name, what,
+		return verrf(err, errlen, -EPROTO, "%s: %s failed: %s", c->name, what,
 			    cerr[0] ? cerr : curl_easy_strerror(cc));
 	}
 	if (!looks_like_json(resp)) {
@@ -482,9 +468,9 @@ static int http_do(struct peers_conn *c, const char *url, const char *what, cons
 		snprintf(ct, sizeof(ct), "%s", ctype ? ctype : "no content type");
 		ct[strcspn(ct, ";")] = 0;
 		if (!resp->len)
-			return fail(err, errlen, -EBADMSG, "%s: HTTP %ld with an empty body, not JSON "
+			return verrf(err, errlen, -EBADMSG, "%s: HTTP %ld with an empty body, not JSON "
 				    "(answering %s)", c->name, status, what);
-		return fail(err, errlen, -EBADMSG,
+		return verrf(err, errlen, -EBADMSG,
 			    "%s: HTTP %ld with %s body, not JSON (answering %s; is this the node's "
 			    "API port, or a proxy error page?)", c->name, status, ct, what);
 	}
@@ -516,7 +502,7 @@ int peers_beacon_get(struct peers_conn *c, const char *path, struct vbuf *resp, 
 	int rc;
 
 	if (c->ipc)
-		return fail(err, errlen, -EINVAL,
+		return verrf(err, errlen, -EINVAL,
 			    "%s: the beacon API is HTTP only; give the consensus client's "
 			    "http:// URL (e.g. http://127.0.0.1:3500 for Prysm)", c->name);
 	if (asprintf(&url, "%s%s", c->url, path) < 0)

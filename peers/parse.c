@@ -14,20 +14,6 @@
 
 #define ADMIN_HINT "enable the admin API, e.g. geth --http.api admin,eth,net,web3 (IPC has it by default)"
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static const char *type_name(const json_t *j)
 {
 	switch (json_typeof(j)) {
@@ -126,7 +112,7 @@ static json_t *load(const char *what, const char *body, size_t len, char *err, s
 	json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &je);
 
 	if (!root)
-		*rc = fail(err, errlen, -EBADMSG, "%s: response is not valid JSON (%s at byte %d)",
+		*rc = verrf(err, errlen, -EBADMSG, "%s: response is not valid JSON (%s at byte %d)",
 			   what, je.text, je.position);
 	return root;
 }
@@ -141,7 +127,7 @@ static int rpc_result(json_t *root, const char *method, json_t **result, char *e
 	json_t *e, *code, *msg;
 
 	if (!json_is_object(root))
-		return fail(err, errlen, -EBADMSG,
+		return verrf(err, errlen, -EBADMSG,
 			    "%s: expected a JSON-RPC response object, got %s (is this a JSON-RPC endpoint?)",
 			    method, type_name(root));
 	e = json_object_get(root, "error");
@@ -156,16 +142,16 @@ static int rpc_result(json_t *root, const char *method, json_t **result, char *e
 		if (json_is_string(msg))
 			m = json_string_value(msg);
 		if (c == -32601)
-			return fail(err, errlen, -EOPNOTSUPP,
+			return verrf(err, errlen, -EOPNOTSUPP,
 				    "%s: method not available (JSON-RPC error -32601: %s): %s", method,
 				    m, strncmp(method, "admin_", 6) == 0 ? ADMIN_HINT
 					: "enable its API namespace on the node");
-		return fail(err, errlen, -EREMOTEIO, "%s: node answered JSON-RPC error %lld: %s",
+		return verrf(err, errlen, -EREMOTEIO, "%s: node answered JSON-RPC error %lld: %s",
 			    method, c, m);
 	}
 	*result = json_object_get(root, "result");
 	if (!*result)
-		return fail(err, errlen, -EBADMSG,
+		return verrf(err, errlen, -EBADMSG,
 			    "%s: JSON-RPC response has neither \"result\" nor \"error\"", method);
 	return 0;
 }
@@ -176,7 +162,7 @@ static int beacon_data(json_t *root, const char *what, json_t **data, char *err,
 	json_t *code, *msg;
 
 	if (!json_is_object(root))
-		return fail(err, errlen, -EBADMSG,
+		return verrf(err, errlen, -EBADMSG,
 			    "%s: expected a JSON object, got %s (is this a beacon API endpoint?)",
 			    what, type_name(root));
 	*data = json_object_get(root, "data");
@@ -185,10 +171,10 @@ static int beacon_data(json_t *root, const char *what, json_t **data, char *err,
 	code = json_object_get(root, "code");
 	msg = json_object_get(root, "message");
 	if (code || msg)
-		return fail(err, errlen, -EREMOTEIO, "%s: beacon node answered error %lld: %s",
+		return verrf(err, errlen, -EREMOTEIO, "%s: beacon node answered error %lld: %s",
 			    what, json_is_integer(code) ? (long long)json_integer_value(code) : 0LL,
 			    json_is_string(msg) ? json_string_value(msg) : "(no message)");
-	return fail(err, errlen, -EBADMSG, "%s: response has no \"data\" field", what);
+	return verrf(err, errlen, -EBADMSG, "%s: response has no \"data\" field", what);
 }
 
 /*
@@ -204,7 +190,7 @@ static int opt_str(json_t *obj, const char *key, const char *what, const char *p
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return fail(err, errlen, -EBADMSG, "%s: %s.%s: expected a string, got %s", what,
+		return verrf(err, errlen, -EBADMSG, "%s: %s.%s: expected a string, got %s", what,
 			    path, key, type_name(v));
 	*out = strdup(json_string_value(v));
 	return *out ? 0 : -ENOMEM;
@@ -221,7 +207,7 @@ static int opt_bool(json_t *obj, const char *key, const char *what, const char *
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return fail(err, errlen, -EBADMSG, "%s: %s.%s: expected a boolean, got %s", what,
+		return verrf(err, errlen, -EBADMSG, "%s: %s.%s: expected a boolean, got %s", what,
 			    path, key, type_name(v));
 	*out = json_is_true(v);
 	if (present)
@@ -238,12 +224,12 @@ static int hex_quantity(json_t *v, const char *what, const char *path, uint64_t 
 	size_t n;
 
 	if (!json_is_string(v))
-		return fail(err, errlen, -EBADMSG, "%s: %s: expected a hex quantity string, got %s",
+		return verrf(err, errlen, -EBADMSG, "%s: %s: expected a hex quantity string, got %s",
 			    what, path, v ? type_name(v) : "nothing");
 	s = json_string_value(v);
 	n = json_string_length(v);
 	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-		return fail(err, errlen, -EBADMSG,
+		return verrf(err, errlen, -EBADMSG,
 			    "%s: %s: expected a hex quantity like \"0x1a\", got \"%.40s\"", what,
 			    path, s);
 	for (size_t i = 2; i < n; i++) {
@@ -256,7 +242,7 @@ static int hex_quantity(json_t *v, const char *what, const char *path, uint64_t 
 		else if (c >= 'A' && c <= 'F')
 			d = c - 'A' + 10;
 		else
-			return fail(err, errlen, -EBADMSG,
+			return verrf(err, errlen, -EBADMSG,
 				    "%s: %s: expected a hex quantity like \"0x1a\", got \"%.40s\"",
 				    what, path, s);
 		x = x << 4 | (uint64_t)d;
@@ -275,17 +261,17 @@ static int beacon_uint(json_t *obj, const char *key, const char *what, uint64_t 
 
 	if (!v || json_is_null(v)) {
 		if (required)
-			return fail(err, errlen, -EBADMSG, "%s: data.%s: missing", what, key);
+			return verrf(err, errlen, -EBADMSG, "%s: data.%s: missing", what, key);
 		return 0;
 	}
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) < 0)
-			return fail(err, errlen, -EBADMSG, "%s: data.%s: negative", what, key);
+			return verrf(err, errlen, -EBADMSG, "%s: data.%s: negative", what, key);
 		*out = (uint64_t)json_integer_value(v);
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(err, errlen, -EBADMSG, "%s: data.%s: expected a decimal string, got %s",
+		return verrf(err, errlen, -EBADMSG, "%s: data.%s: expected a decimal string, got %s",
 			    what, key, type_name(v));
 	s = json_string_value(v);
 	if (!*s || json_string_length(v) > 20)
@@ -298,7 +284,7 @@ static int beacon_uint(json_t *obj, const char *key, const char *what, uint64_t 
 	*out = x;
 	return 0;
 bad:
-	return fail(err, errlen, -EBADMSG, "%s: data.%s: expected a decimal string, got \"%.40s\"",
+	return verrf(err, errlen, -EBADMSG, "%s: data.%s: expected a decimal string, got \"%.40s\"",
 		    what, key, json_string_value(v));
 }
 
@@ -353,7 +339,7 @@ static int parse_protocols(json_t *protos, const char *what, const char *path, s
 	if (!protos || json_is_null(protos))
 		return 0;
 	if (!json_is_object(protos))
-		return fail(err, errlen, -EBADMSG, "%s: %s.protocols: expected an object, got %s",
+		return verrf(err, errlen, -EBADMSG, "%s: %s.protocols: expected an object, got %s",
 			    what, path, type_name(protos));
 	json_object_foreach(protos, key, val) {
 		if (json_is_object(val)) {
@@ -374,7 +360,7 @@ static int parse_protocols(json_t *protos, const char *what, const char *path, s
 		} else if (json_is_null(val)) {
 			proto_add(p->protocols, sizeof(p->protocols), "%.16s", key);
 		} else {
-			return fail(err, errlen, -EBADMSG,
+			return verrf(err, errlen, -EBADMSG,
 				    "%s: %s.protocols.%.32s: expected an object or a string, got %s",
 				    what, path, key, type_name(val));
 		}
@@ -395,11 +381,11 @@ static int parse_caps(json_t *caps, const char *what, const char *path, struct p
 	if (!caps || json_is_null(caps))
 		return 0;
 	if (!json_is_array(caps))
-		return fail(err, errlen, -EBADMSG, "%s: %s.caps: expected an array, got %s", what,
+		return verrf(err, errlen, -EBADMSG, "%s: %s.caps: expected an array, got %s", what,
 			    path, type_name(caps));
 	json_array_foreach(caps, i, c) {
 		if (!json_is_string(c))
-			return fail(err, errlen, -EBADMSG,
+			return verrf(err, errlen, -EBADMSG,
 				    "%s: %s.caps[%zu]: expected a string, got %s", what, path, i,
 				    type_name(c));
 		if (!p->protocols[0] || i)
@@ -441,7 +427,7 @@ static int parse_exec_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 
 	snprintf(path, sizeof(path), "result[%zu]", idx);
 	if (!json_is_object(o))
-		return fail(err, errlen, -EBADMSG, "%s: %s: expected an object, got %s", what, path,
+		return verrf(err, errlen, -EBADMSG, "%s: %s: expected an object, got %s", what, path,
 			    type_name(o));
 	p->side = PEER_SIDE_EXEC;
 	p->state = PEER_STATE_CONNECTED;
@@ -451,13 +437,13 @@ static int parse_exec_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 	    (rc = opt_str(o, "enr", what, path, &p->enr, err, errlen)))
 		return rc;
 	if (exec_fix_id(p))
-		return fail(err, errlen, -EBADMSG, "%s: %s: no \"id\" and no enode URL", what, path);
+		return verrf(err, errlen, -EBADMSG, "%s: %s: no \"id\" and no enode URL", what, path);
 	net = json_object_get(o, "network");
 	if (net && !json_is_null(net)) {
 		char npath[48];
 
 		if (!json_is_object(net))
-			return fail(err, errlen, -EBADMSG,
+			return verrf(err, errlen, -EBADMSG,
 				    "%s: %s.network: expected an object, got %s", what, path,
 				    type_name(net));
 		snprintf(npath, sizeof(npath), "%s.network", path);
@@ -480,7 +466,7 @@ static int parse_exec_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 		if ((rc = parse_caps(caps, what, path, p, err, errlen)))
 			return rc;
 	} else if (caps && !json_is_null(caps) && !json_is_array(caps)) {
-		return fail(err, errlen, -EBADMSG, "%s: %s.caps: expected an array, got %s", what,
+		return verrf(err, errlen, -EBADMSG, "%s: %s.caps: expected an array, got %s", what,
 			    path, type_name(caps));
 	}
 	peer_client_parse(p->name, &p->client);
@@ -501,7 +487,7 @@ int peers_parse_admin_peers_dom(const char *body, size_t len, struct peer_list *
 	if (json_is_null(res))
 		goto out;
 	if (!json_is_array(res)) {
-		rc = fail(err, errlen, -EBADMSG, "admin_peers: result: expected an array, got %s",
+		rc = verrf(err, errlen, -EBADMSG, "admin_peers: result: expected an array, got %s",
 			  type_name(res));
 		goto out;
 	}
@@ -550,7 +536,7 @@ int peers_parse_client_version(const char *body, size_t len, char *buf, size_t n
 		return rc;
 	rc = rpc_result(root, "web3_clientVersion", &res, err, errlen);
 	if (!rc && !json_is_string(res))
-		rc = fail(err, errlen, -EBADMSG,
+		rc = verrf(err, errlen, -EBADMSG,
 			  "web3_clientVersion: result: expected a string, got %s", type_name(res));
 	if (!rc && n)
 		snprintf(buf, n, "%s", json_string_value(res));
@@ -574,7 +560,7 @@ int peers_parse_eth_syncing(const char *body, size_t len, struct exec_sync *s, c
 	if (json_is_false(res))
 		goto out;
 	if (!json_is_object(res)) {
-		rc = fail(err, errlen, -EBADMSG, "%s: result: expected false or an object, got %s",
+		rc = verrf(err, errlen, -EBADMSG, "%s: result: expected false or an object, got %s",
 			  what, type_name(res));
 		goto out;
 	}
@@ -678,7 +664,7 @@ static int parse_cons_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 
 	snprintf(path, sizeof(path), "data[%zu]", idx);
 	if (!json_is_object(o))
-		return fail(err, errlen, -EBADMSG, "%s: %s: expected an object, got %s", what, path,
+		return verrf(err, errlen, -EBADMSG, "%s: %s: expected an object, got %s", what, path,
 			    type_name(o));
 	p->side = PEER_SIDE_CONS;
 	if ((rc = opt_str(o, "peer_id", what, path, &p->id, err, errlen)) ||
@@ -692,7 +678,7 @@ static int parse_cons_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 	if (!p->name && (rc = opt_str(o, "agent_version", what, path, &p->name, err, errlen)))
 		goto out; /* Erigon's Caplin names the same extension agent_version */
 	if (!p->id || !p->id[0]) {
-		rc = fail(err, errlen, -EBADMSG, "%s: %s.peer_id: missing", what, path);
+		rc = verrf(err, errlen, -EBADMSG, "%s: %s.peer_id: missing", what, path);
 		goto out;
 	}
 	rc = cons_finish(p, &addr, state, dir, proto);
@@ -717,7 +703,7 @@ int peers_parse_beacon_peers_dom(const char *body, size_t len, unsigned flags,
 	if ((rc = beacon_data(root, what, &data, err, errlen)))
 		goto out;
 	if (!json_is_array(data)) {
-		rc = fail(err, errlen, -EBADMSG, "%s: data: expected an array, got %s", what,
+		rc = verrf(err, errlen, -EBADMSG, "%s: data: expected an array, got %s", what,
 			  type_name(data));
 		goto out;
 	}
@@ -759,7 +745,7 @@ int peers_parse_beacon_peer_count(const char *body, size_t len, struct beacon_pe
 	if ((rc = beacon_data(root, what, &data, err, errlen)))
 		goto out;
 	if (!json_is_object(data)) {
-		rc = fail(err, errlen, -EBADMSG, "%s: data: expected an object, got %s", what,
+		rc = verrf(err, errlen, -EBADMSG, "%s: data: expected an object, got %s", what,
 			  type_name(data));
 		goto out;
 	}
@@ -787,7 +773,7 @@ int peers_parse_beacon_syncing(const char *body, size_t len, struct beacon_sync 
 	if ((rc = beacon_data(root, what, &data, err, errlen)))
 		goto out;
 	if (!json_is_object(data)) {
-		rc = fail(err, errlen, -EBADMSG, "%s: data: expected an object, got %s", what,
+		rc = verrf(err, errlen, -EBADMSG, "%s: data: expected an object, got %s", what,
 			  type_name(data));
 		goto out;
 	}
@@ -801,7 +787,7 @@ int peers_parse_beacon_syncing(const char *body, size_t len, struct beacon_sync 
 			   err, errlen)))
 		goto out;
 	if (!has_syncing)
-		rc = fail(err, errlen, -EBADMSG, "%s: data.is_syncing: missing", what);
+		rc = verrf(err, errlen, -EBADMSG, "%s: data.is_syncing: missing", what);
 out:
 	json_decref(root);
 	return rc;
@@ -820,7 +806,7 @@ int peers_parse_beacon_version(const char *body, size_t len, char *buf, size_t n
 		goto out;
 	v = json_is_object(data) ? json_object_get(data, "version") : NULL;
 	if (!json_is_string(v)) {
-		rc = fail(err, errlen, -EBADMSG, "%s: data.version: expected a string, got %s",
+		rc = verrf(err, errlen, -EBADMSG, "%s: data.version: expected a string, got %s",
 			  what, !json_is_object(data) ? "no object" : v ? type_name(v) : "nothing");
 		goto out;
 	}

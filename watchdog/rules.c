@@ -20,6 +20,7 @@ struct wd_syscall_name {
 };
 
 #include "watchdog/syscalls_x86_64.h"
+#include "vigil/util.h"
 
 #define N_SYSCALLS (sizeof(wd_syscall_table) / sizeof(wd_syscall_table[0]))
 
@@ -119,18 +120,8 @@ const char *wd_action(enum wd_mode mode, unsigned nr, bool enforce)
 	}
 }
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && n) {
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+/* every validation failure here is -EINVAL */
+#define fail(err, n, ...) verrf(err, n, -EINVAL, __VA_ARGS__)
 
 /* Marks one name (syscall or group) in @sc. */
 static int mark_name(const char *name, uint8_t *sc, const char *where, char *err, size_t n)

@@ -28,6 +28,10 @@ uint64_t vtime_real_ns(void);
  * (host does not resolve; only numeric hosts and "localhost" are accepted, so no DNS wait).
  */
 int vaddr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+/* Formats a message into @err (when @err and @n are non-zero) and returns @code: the one way
+ * parsers and validators hand back "what failed, with what input" to their caller. */
+int verrf(char *err, size_t n, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Creates @path and its missing parents with mode 0700 (mkdir -p). 0 or -errno. */
 int vmkdir_p(const char *path);
 
