@@ -480,6 +480,25 @@ static int lo_up(void)
 	return err;
 }
 
+/* Enters a private network namespace with lo up, for probes that attach to an interface.
+ * Returns lo's ifindex with *oldfd to hand to netns_leave(), or a negative errno after
+ * recording why in @res (and leaving the namespace again). */
+static int netns_with_lo(struct vprobe_result *res, int *oldfd)
+{
+	int err = netns_enter(oldfd), ifindex;
+
+	if (err) {
+		set_fail(res, "not tested", err, "cannot create a private network namespace");
+		return err;
+	}
+	ifindex = lo_up();
+	if (ifindex < 0) {
+		set_fail(res, "not tested", ifindex, "cannot bring up lo in a private netns");
+		netns_leave(*oldfd);
+	}
+	return ifindex;
+}
+
 /* Sends one UDP datagram over lo and waits (at most 2 s) until it is received, so every hook
  * on its path has run. 0 or -errno. */
 static int udp_roundtrip(void)
@@ -513,16 +532,9 @@ static void probe_tc(const struct pctx *pc, struct vprobe_result *res)
 
 	if (!skel)
 		return;
-	err = netns_enter(&oldfd);
-	if (err) {
-		set_fail(res, "not tested", err, "cannot create a private network namespace");
+	ifindex = netns_with_lo(res, &oldfd);
+	if (ifindex < 0)
 		goto out;
-	}
-	ifindex = lo_up();
-	if (ifindex < 0) {
-		set_fail(res, "not tested", ifindex, "cannot bring up lo in a private netns");
-		goto leave;
-	}
 	/* libbpf directly rather than vbpf_tc_attach(): a refusal is an answer here, and the
 	 * helper would log it as an error about "lo" that users could take for their own. */
 	hook.ifindex = ifindex;
@@ -558,16 +570,9 @@ static void probe_xdp(const struct pctx *pc, struct vprobe_result *res)
 
 	if (!skel)
 		return;
-	err = netns_enter(&oldfd);
-	if (err) {
-		set_fail(res, "not tested", err, "cannot create a private network namespace");
+	ifindex = netns_with_lo(res, &oldfd);
+	if (ifindex < 0)
 		goto out;
-	}
-	ifindex = lo_up();
-	if (ifindex < 0) {
-		set_fail(res, "not tested", ifindex, "cannot bring up lo in a private netns");
-		goto leave;
-	}
 	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdp_count), XDP_FLAGS_SKB_MODE,
 			     NULL);
 	if (err) {
