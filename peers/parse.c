@@ -70,6 +70,14 @@ void peer_list_free(struct peer_list *l)
 	peer_list_init(l);
 }
 
+/* Frees the peers appended since @start (a parse that failed, or a repeated key). */
+static void drop_from(struct peer_list *l, size_t start)
+{
+	for (size_t i = start; i < l->n; i++)
+		peer_free(&l->v[i]);
+	l->n = start;
+}
+
 static struct peer *peer_list_push(struct peer_list *l)
 {
 	if (l->n == l->cap) {
@@ -502,11 +510,8 @@ int peers_parse_admin_peers_dom(const char *body, size_t len, struct peer_list *
 			break;
 	}
 out:
-	if (rc) {
-		for (i = start; i < out->n; i++)
-			peer_free(&out->v[i]);
-		out->n = start;
-	}
+	if (rc)
+		drop_from(out, start);
 	json_decref(root);
 	return rc;
 }
@@ -723,11 +728,8 @@ int peers_parse_beacon_peers_dom(const char *body, size_t len, unsigned flags,
 		}
 	}
 out:
-	if (rc) {
-		for (i = start; i < out->n; i++)
-			peer_free(&out->v[i]);
-		out->n = start;
-	}
+	if (rc)
+		drop_from(out, start);
 	json_decref(root);
 	return rc;
 }
@@ -1078,13 +1080,6 @@ out:
 	free(proto);
 	free(agent_version);
 	return rc;
-}
-
-static void drop_from(struct peer_list *l, size_t start)
-{
-	for (size_t i = start; i < l->n; i++)
-		peer_free(&l->v[i]);
-	l->n = start;
 }
 
 /* Walks a root object for @list_key (JSON-RPC "result" or beacon "data") and parses its array
