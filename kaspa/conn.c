@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,24 @@ struct kaspa_conn {
 	bool connecting, connected, ready_reported, closing, done;
 	int connect_errno;
 	uint32_t events;
-	char transport_why[256];
+	char *transport_why;		/* NULL while the transport goes on */
 };
+
+/* Records why the transport ended (replacing an earlier sentence). */
+static void set_why(struct kaspa_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_why(struct kaspa_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	va_start(ap, fmt);
+	if (vasprintf(&why, fmt, ap) < 0)
+		why = NULL;
+	va_end(ap);
+	free(c->transport_why);
+	c->transport_why = why;
+}
 
 static uint64_t now_ms(void)
 {
@@ -82,12 +99,12 @@ static void transport_ended(struct kaspa_conn *c)
 	int err = kaspa_h2_error(c->h2);
 	enum kaspa_fail cls = KASPA_FAIL_RESET;
 
-	snprintf(c->transport_why, sizeof(c->transport_why), "%s", kaspa_h2_why(c->h2));
+	set_why(c, "%s", kaspa_h2_why(c->h2));
 	if (err == -EPROTO || err == -EMSGSIZE || err == -EBADMSG)
 		cls = KASPA_FAIL_MALFORMED;
 	else if (err == -ECONNREFUSED)
 		cls = KASPA_FAIL_REJECTED;
-	kaspa_hs_abort(&c->hs, cls, c->transport_why);
+	kaspa_hs_abort(&c->hs, cls, kaspa_conn_transport_why(c));
 }
 
 static void end(struct kaspa_conn *c)
@@ -95,26 +112,37 @@ static void end(struct kaspa_conn *c)
 	c->done = true;
 	if (c->fd >= 0)
 		vloop_del_fd(c->loop, c->fd);
-	if (c->timer)
-		vloop_timer_set(c->timer, 0, 0);
+	vloop_timer_del(c->timer);
+	c->timer = NULL;
 	if (c->ops.on_done)
 		c->ops.on_done(c, c->ctx);
 }
 
-static void arm(struct kaspa_conn *c)
+static void on_timer(struct vloop *loop, void *ctx);
+
+/*
+ * Arms the timer for the earliest deadline. A connection with none (established and idle) keeps
+ * no timer at all, so a held connection costs one descriptor, not two. 0 or -errno when a timer
+ * cannot be created (out of descriptors).
+ */
+static int arm(struct kaspa_conn *c)
 {
-	uint64_t d = kaspa_hs_next_deadline(&c->hs), now = now_ms();
+	uint64_t d = kaspa_hs_next_deadline(&c->hs), now = now_ms(), ns;
 
 	if (c->open_deadline && (!d || c->open_deadline < d))
 		d = c->open_deadline;
 	if (c->linger_deadline && (!d || c->linger_deadline < d))
 		d = c->linger_deadline;
-	if (!c->timer)
-		return;
-	if (!d)
-		vloop_timer_set(c->timer, 0, 0);
-	else
-		vloop_timer_set(c->timer, d > now ? (d - now) * 1000000 : 1, 0);
+	if (!d) {
+		vloop_timer_del(c->timer);
+		c->timer = NULL;
+		return 0;
+	}
+	ns = d > now ? (d - now) * 1000000 : 1;
+	if (c->timer)
+		return vloop_timer_set(c->timer, ns, 0);
+	c->timer = vloop_timer_add(c->loop, ns, 0, on_timer, c);
+	return c->timer ? 0 : -errno;
 }
 
 static void after_io(struct kaspa_conn *c)
@@ -138,8 +166,8 @@ static void after_io(struct kaspa_conn *c)
 		/* flush what the handshake queued (a version Reject), then go */
 		kaspa_h2_finish(c->h2);
 		kaspa_h2_on_writable(c->h2);
-		if (!c->transport_why[0])
-			snprintf(c->transport_why, sizeof(c->transport_why), "handshake failed");
+		if (!c->transport_why)
+			set_why(c, "handshake failed");
 		end(c);
 		return;
 	}
@@ -151,7 +179,7 @@ static void after_io(struct kaspa_conn *c)
 		}
 		transport_ended(c);
 		if (c->closing)
-			snprintf(c->transport_why, sizeof(c->transport_why), "closed by us (%s)",
+			set_why(c, "closed by us (%s)",
 				 kaspa_h2_why(c->h2));
 		end(c);
 		return;
@@ -167,16 +195,23 @@ static void after_io(struct kaspa_conn *c)
 		if (!c->linger_deadline)
 			c->linger_deadline = now + KASPA_CONN_LINGER_MS;
 		if (now >= c->linger_deadline) {
-			snprintf(c->transport_why, sizeof(c->transport_why), "closed by us");
+			set_why(c, "closed by us");
 			kaspa_hs_abort(&c->hs, KASPA_FAIL_RESET, "closed by us before Ready");
 			end(c);
 			return;
 		}
 	}
+	/* established and idle (a held peer): nghttp2's frame buffer need not stay resident */
+	if (c->ready_reported && !c->closing)
+		kaspa_h2_trim(c->h2);
 	ev = EPOLLIN | (c->connecting || kaspa_h2_want_write(c->h2) ? EPOLLOUT : 0);
 	if (ev != c->events && vloop_mod_fd(c->loop, c->fd, ev) == 0)
 		c->events = ev;
-	arm(c);
+	if (arm(c)) {
+		set_why(c, "cannot arm the connection's timer: %s", strerror(errno));
+		kaspa_hs_abort(&c->hs, KASPA_FAIL_RESET, kaspa_conn_transport_why(c));
+		end(c);
+	}
 }
 
 static void on_connected(struct kaspa_conn *c)
@@ -276,8 +311,7 @@ struct kaspa_conn *kaspa_conn_new(struct vloop *loop, int fd, enum kaspa_h2_role
 		c->cfg.connect_timeout_ms = 1000;
 	kaspa_hs_init(&c->hs, &c->cfg.hs, hs_send, c);
 	c->h2 = kaspa_h2_new(fd, role, &c->cfg.h2, &h2ops, c);
-	c->timer = vloop_timer_add(loop, 0, 0, on_timer, c);
-	if (!c->h2 || !c->timer) {
+	if (!c->h2) {
 		err = errno ? errno : ENOMEM;
 		goto fail;
 	}
@@ -290,9 +324,10 @@ struct kaspa_conn *kaspa_conn_new(struct vloop *loop, int fd, enum kaspa_h2_role
 	}
 	c->events = EPOLLIN | EPOLLOUT;
 	err = -vloop_add_fd(loop, fd, c->events, on_fd, c);
+	if (!err)
+		err = -arm(c);
 	if (err)
 		goto fail;
-	arm(c);
 	return c;
 fail:
 	kaspa_conn_free(c);
@@ -306,11 +341,11 @@ void kaspa_conn_free(struct kaspa_conn *c)
 		return;
 	if (!c->done && c->fd >= 0)
 		vloop_del_fd(c->loop, c->fd);
-	if (c->timer)
-		vloop_timer_del(c->timer);
+	vloop_timer_del(c->timer);
 	kaspa_h2_free(c->h2);
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->transport_why);
 	free(c);
 }
 
@@ -387,7 +422,7 @@ int kaspa_conn_connect_errno(const struct kaspa_conn *c)
 
 const char *kaspa_conn_transport_why(const struct kaspa_conn *c)
 {
-	return c->transport_why;
+	return c->transport_why ? c->transport_why : "";
 }
 
 int kaspa_dial(const struct sockaddr *sa, socklen_t len)

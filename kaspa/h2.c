@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +27,12 @@
 #define DEFAULT_MAX_OUT (16u << 20)
 #define WINDOW (1u << 20)
 #define HDR_VAL_MAX 128
+
+struct h2_hdrs {
+	char path[HDR_VAL_MAX], ctype[HDR_VAL_MAX], enc[HDR_VAL_MAX], accept_enc[HDR_VAL_MAX];
+	char grpc_msg[HDR_VAL_MAX];
+	int status, grpc_status;
+};
 
 struct kaspa_h2 {
 	nghttp2_session *s;
@@ -47,15 +54,20 @@ struct kaspa_h2 {
 	struct vbuf wpend;	/* bytes nghttp2 produced that the socket did not take */
 	size_t wpend_off;
 
-	/* headers of the block being received (one block at a time in HTTP/2) */
+	/* headers of the block being received (one block at a time in HTTP/2), allocated for
+	 * the block only: an established call keeps none */
 	int32_t hdr_sid;
-	char path[HDR_VAL_MAX], ctype[HDR_VAL_MAX], enc[HDR_VAL_MAX], accept_enc[HDR_VAL_MAX];
-	char grpc_msg[HDR_VAL_MAX];
-	int status, grpc_status;
+	struct h2_hdrs *hdrs;
+
+	/* nghttp2's frame serialisation buffer (see h2_malloc): its own pages, dropped when idle */
+	bool creating;
+	void *scratch;
+	size_t scratch_len;
+	bool scratch_dirty;
 
 	uint64_t bytes_in, bytes_out, msgs_out;
 	int err;
-	char why[256];
+	char *why;		/* allocated with the error: a healthy session keeps none */
 };
 
 /* Records the first error that ends the session; returns it. */
@@ -69,7 +81,8 @@ static int set_err(struct kaspa_h2 *h, int err, const char *fmt, ...)
 		return h->err;
 	h->err = err;
 	va_start(ap, fmt);
-	vsnprintf(h->why, sizeof(h->why), fmt, ap);
+	if (vasprintf(&h->why, fmt, ap) < 0)
+		h->why = NULL;
 	va_end(ap);
 	return err;
 }
@@ -131,9 +144,14 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 
 	(void)s;
 	h->hdr_sid = f->hd.stream_id;
-	h->path[0] = h->ctype[0] = h->enc[0] = h->accept_enc[0] = h->grpc_msg[0] = 0;
-	h->status = 0;
-	h->grpc_status = -1;
+	if (!h->hdrs && !(h->hdrs = malloc(sizeof(*h->hdrs)))) {
+		set_err(h, -ENOMEM, "out of memory receiving headers");
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	h->hdrs->path[0] = h->hdrs->ctype[0] = h->hdrs->enc[0] = h->hdrs->accept_enc[0] = 0;
+	h->hdrs->grpc_msg[0] = 0;
+	h->hdrs->status = 0;
+	h->hdrs->grpc_status = -1;
 	return 0;
 }
 
@@ -144,19 +162,19 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 
 	(void)s;
 	(void)flags;
-	if (f->hd.stream_id != h->hdr_sid)
+	if (f->hd.stream_id != h->hdr_sid || !h->hdrs)
 		return 0;
 #define IS(lit) (nlen == sizeof(lit) - 1 && memcmp(name, lit, nlen) == 0)
 	if (IS(":path"))
-		copy_hdr(h->path, value, vlen);
+		copy_hdr(h->hdrs->path, value, vlen);
 	else if (IS("content-type"))
-		copy_hdr(h->ctype, value, vlen);
+		copy_hdr(h->hdrs->ctype, value, vlen);
 	else if (IS("grpc-encoding"))
-		copy_hdr(h->enc, value, vlen);
+		copy_hdr(h->hdrs->enc, value, vlen);
 	else if (IS("grpc-accept-encoding"))
-		copy_hdr(h->accept_enc, value, vlen);
+		copy_hdr(h->hdrs->accept_enc, value, vlen);
 	else if (IS("grpc-message"))
-		copy_hdr(h->grpc_msg, value, vlen);
+		copy_hdr(h->hdrs->grpc_msg, value, vlen);
 	else if (IS(":status") || IS("grpc-status")) {
 		int v = vlen ? 0 : 999;
 
@@ -169,9 +187,9 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 			v = v * 10 + (value[i] - '0');
 		}
 		if (IS(":status"))
-			h->status = v;
+			h->hdrs->status = v;
 		else
-			h->grpc_status = v;
+			h->hdrs->grpc_status = v;
 	}
 #undef IS
 	return 0;
@@ -195,13 +213,14 @@ static void reject_call(struct kaspa_h2 *h, int32_t sid, const char *status, con
 /* Server: a request arrived; accept it as the MessageStream call or refuse it. */
 static int server_request(struct kaspa_h2 *h, int32_t sid)
 {
+	const struct h2_hdrs *hd = h->hdrs;
 	enum kaspa_grpc_enc in_enc = KASPA_GRPC_IDENTITY;
 	nghttp2_data_provider prov = { .read_callback = data_read };
 	nghttp2_nv nva[4];
 	size_t n = 0;
 
-	if (strcmp(h->path, KASPA_GRPC_PATH) != 0) {
-		log_debug("kaspa", "h2: refusing call to %s (grpc-status 12)", h->path);
+	if (strcmp(hd->path, KASPA_GRPC_PATH) != 0) {
+		log_debug("kaspa", "h2: refusing call to %s (grpc-status 12)", hd->path);
 		reject_call(h, sid, "12", "unknown method (this peer serves " KASPA_GRPC_PATH ")");
 		return 0;
 	}
@@ -209,17 +228,17 @@ static int server_request(struct kaspa_h2 *h, int32_t sid)
 		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, sid, NGHTTP2_REFUSED_STREAM);
 		return 0;
 	}
-	if (!is_grpc_ctype(h->ctype)) {
+	if (!is_grpc_ctype(hd->ctype)) {
 		reject_call(h, sid, "3", "content-type is not application/grpc");
 		return 0;
 	}
-	if (h->enc[0] && kaspa_grpc_enc_parse(h->enc, strlen(h->enc), &in_enc)) {
+	if (hd->enc[0] && kaspa_grpc_enc_parse(hd->enc, strlen(hd->enc), &in_enc)) {
 		reject_call(h, sid, "12", "unsupported grpc-encoding (use gzip, deflate or identity)");
 		return 0;
 	}
 	h->sid = sid;
 	kaspa_grpc_dec_init(&h->dec, h->cfg.max_msg, in_enc);
-	h->send_enc = h->cfg.gzip_send && strstr(h->accept_enc, "gzip") ? KASPA_GRPC_GZIP
+	h->send_enc = h->cfg.gzip_send && strstr(hd->accept_enc, "gzip") ? KASPA_GRPC_GZIP
 									 : KASPA_GRPC_IDENTITY;
 	nva[n++] = (nghttp2_nv)NV(":status", "200");
 	nva[n++] = (nghttp2_nv)NV("content-type", "application/grpc");
@@ -237,28 +256,29 @@ static int server_request(struct kaspa_h2 *h, int32_t sid)
 /* Client: the response headers (or trailers) of our call arrived. */
 static int client_headers(struct kaspa_h2 *h, const nghttp2_frame *f)
 {
+	const struct h2_hdrs *hd = h->hdrs;
 	enum kaspa_grpc_enc in_enc = KASPA_GRPC_IDENTITY;
 
 	if (f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-		if (h->status != 200)
+		if (hd->status != 200)
 			return set_err(h, -EPROTO, "peer answered the call with HTTP status %d",
-				       h->status);
-		if (h->grpc_status > 0)
+				       hd->status);
+		if (hd->grpc_status > 0)
 			return set_err(h, -ECONNREFUSED, "peer refused the call: grpc-status %d (%s)",
-				       h->grpc_status, h->grpc_msg);
-		if (!is_grpc_ctype(h->ctype))
+				       hd->grpc_status, hd->grpc_msg);
+		if (!is_grpc_ctype(hd->ctype))
 			return set_err(h, -EPROTO, "peer answered with content-type \"%s\"",
-				       h->ctype);
-		if (h->enc[0] && kaspa_grpc_enc_parse(h->enc, strlen(h->enc), &in_enc))
+				       hd->ctype);
+		if (hd->enc[0] && kaspa_grpc_enc_parse(hd->enc, strlen(hd->enc), &in_enc))
 			return set_err(h, -EPROTO, "peer uses unsupported grpc-encoding \"%s\"",
-				       h->enc);
+				       hd->enc);
 		kaspa_grpc_dec_init(&h->dec, h->cfg.max_msg, in_enc);
 		h->open = true;
 		if (h->ops.on_open)
 			h->ops.on_open(h, h->ctx);
-	} else if (h->grpc_status > 0) {
+	} else if (hd->grpc_status > 0) {
 		return set_err(h, -ECONNRESET, "peer ended the call: grpc-status %d (%s)",
-			       h->grpc_status, h->grpc_msg);
+			       hd->grpc_status, hd->grpc_msg);
 	}
 	return 0;
 }
@@ -268,11 +288,13 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	struct kaspa_h2 *h = ud;
 
 	(void)s;
-	if (f->hd.type == NGHTTP2_HEADERS) {
+	if (f->hd.type == NGHTTP2_HEADERS && h->hdrs) {
 		if (h->role == KASPA_H2_SERVER && f->headers.cat == NGHTTP2_HCAT_REQUEST)
 			server_request(h, f->hd.stream_id);
 		else if (h->role == KASPA_H2_CLIENT && f->hd.stream_id == h->sid)
 			client_headers(h, f);
+		free(h->hdrs);
+		h->hdrs = NULL;
 	}
 	if (f->hd.stream_id == h->sid && h->sid && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
 	    (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA)) {
@@ -393,9 +415,73 @@ static int flush(struct kaspa_h2 *h)
 				       nghttp2_strerror((int)n));
 		if (n == 0)
 			return 0;
+		h->scratch_dirty = true;
 		if (vbuf_append(&h->wpend, data, (size_t)n))
 			return set_err(h, -ENOMEM, "out of memory queueing %zd bytes", n);
 	}
+}
+
+/*
+ * nghttp2 allocates, per session, a 16 KiB buffer it serialises every outgoing frame into
+ * (NGHTTP2_FRAMEBUF_CHUNKLEN). Our frames are a few hundred bytes, and between frames its
+ * content is dead: yet on the heap the whole buffer soon counts as resident (recycled memory),
+ * which made it the largest part of a held connection. So the one allocation of that size made
+ * while the session is created gets its own anonymous pages: only the pages a frame touched are
+ * resident, and kaspa_h2_trim() hands them back to the kernel once the session is idle. Every
+ * other allocation goes to malloc.
+ */
+#define SCRATCH_MIN 16384
+
+static void *h2_malloc(size_t size, void *ud)
+{
+	struct kaspa_h2 *h = ud;
+	size_t len = (size + 4095) & ~(size_t)4095;
+	void *p;
+
+	if (!h->creating || h->scratch || size < SCRATCH_MIN)
+		return malloc(size);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return malloc(size);
+	h->scratch = p;
+	h->scratch_len = len;
+	return p;
+}
+
+static void h2_free(void *p, void *ud)
+{
+	struct kaspa_h2 *h = ud;
+
+	if (p && p == h->scratch) {
+		munmap(p, h->scratch_len);
+		h->scratch = NULL;
+		return;
+	}
+	free(p);
+}
+
+static void *h2_calloc(size_t n, size_t size, void *ud)
+{
+	(void)ud;
+	return calloc(n, size);
+}
+
+static void *h2_realloc(void *p, size_t size, void *ud)
+{
+	struct kaspa_h2 *h = ud;
+	void *q;
+
+	if (!p) /* nghttp2 allocates its frame buffer this way */
+		return h2_malloc(size, ud);
+	if (p != h->scratch)
+		return realloc(p, size);
+	/* not seen from nghttp2: the frame buffer is never resized; leave the pages for malloc */
+	q = malloc(size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < h->scratch_len ? size : h->scratch_len);
+	h2_free(p, h);
+	return q;
 }
 
 struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kaspa_h2_config *cfg,
@@ -404,10 +490,13 @@ struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kasp
 	nghttp2_session_callbacks *cbs = NULL;
 	nghttp2_option *opt = NULL;
 	struct kaspa_h2 *h = calloc(1, sizeof(*h));
+	nghttp2_mem mem = { h, h2_malloc, h2_free, h2_calloc, h2_realloc };
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 4 },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, WINDOW },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384 },
+		/* one call per connection: an HPACK dynamic table would only hold memory */
+		{ NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 0 },
 	};
 	int rv;
 
@@ -425,7 +514,6 @@ struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kasp
 	if (!h->cfg.max_out)
 		h->cfg.max_out = DEFAULT_MAX_OUT;
 	kaspa_grpc_dec_init(&h->dec, h->cfg.max_msg, KASPA_GRPC_IDENTITY);
-	h->grpc_status = -1;
 
 	if (nghttp2_session_callbacks_new(&cbs) || nghttp2_option_new(&opt))
 		goto nomem;
@@ -438,8 +526,11 @@ struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kasp
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
 	/* peers may not open more streams than we allow, and we never push */
 	nghttp2_option_set_max_reserved_remote_streams(opt, 0);
-	rv = role == KASPA_H2_SERVER ? nghttp2_session_server_new2(&h->s, cbs, h, opt)
-				     : nghttp2_session_client_new2(&h->s, cbs, h, opt);
+	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
+	h->creating = true;
+	rv = role == KASPA_H2_SERVER ? nghttp2_session_server_new3(&h->s, cbs, h, opt, &mem)
+				     : nghttp2_session_client_new3(&h->s, cbs, h, opt, &mem);
+	h->creating = false;
 	nghttp2_session_callbacks_del(cbs);
 	nghttp2_option_del(opt);
 	cbs = NULL;
@@ -493,6 +584,8 @@ void kaspa_h2_free(struct kaspa_h2 *h)
 	kaspa_grpc_dec_free(&h->dec);
 	vbuf_free(&h->out);
 	vbuf_free(&h->wpend);
+	free(h->hdrs);
+	free(h->why);
 	free(h);
 }
 
@@ -572,6 +665,15 @@ bool kaspa_h2_want_write(const struct kaspa_h2 *h)
 	return h->wpend_off < h->wpend.len || nghttp2_session_want_write(h->s);
 }
 
+void kaspa_h2_trim(struct kaspa_h2 *h)
+{
+	if (!h->scratch || !h->scratch_dirty || kaspa_h2_want_write(h))
+		return;
+	/* nothing is being serialised: the frame buffer's content is dead, its pages can go */
+	madvise(h->scratch, h->scratch_len, MADV_DONTNEED);
+	h->scratch_dirty = false;
+}
+
 bool kaspa_h2_done(const struct kaspa_h2 *h)
 {
 	return h->err || (!nghttp2_session_want_read(h->s) && !kaspa_h2_want_write(h));
@@ -625,7 +727,9 @@ int kaspa_h2_error(const struct kaspa_h2 *h)
 
 const char *kaspa_h2_why(const struct kaspa_h2 *h)
 {
-	return h->err ? h->why : "";
+	if (!h->err)
+		return "";
+	return h->why ? h->why : "out of memory formatting the error";
 }
 
 void kaspa_h2_get_stats(const struct kaspa_h2 *h, struct kaspa_h2_stats *out)
