@@ -23,7 +23,7 @@ struct kaspa_conn {
 	struct vloop *loop;
 	int fd;
 	enum kaspa_h2_role role;
-	struct kaspa_conn_config cfg;
+	uint32_t connect_timeout_ms;
 	struct kaspa_conn_ops ops;
 	void *ctx;
 	struct kaspa_h2 *h2;
@@ -271,7 +271,7 @@ static void on_timer(struct vloop *loop, void *ctx)
 		if (c->connecting) {
 			c->connect_errno = ETIMEDOUT;
 			snprintf(why, sizeof(why), "TCP connect timed out after %u ms",
-				 c->cfg.connect_timeout_ms);
+				 c->connect_timeout_ms);
 		} else {
 			snprintf(why, sizeof(why), "no gRPC MessageStream call within %u ms",
 				 c->hs.cfg.version_timeout_ms);
@@ -287,37 +287,33 @@ struct kaspa_conn *kaspa_conn_new(struct vloop *loop, int fd, enum kaspa_h2_role
 				  const struct kaspa_conn_ops *ops, void *ctx)
 {
 	static const struct kaspa_h2_ops h2ops = { .on_open = h2_open, .on_message = h2_message };
-	struct kaspa_conn *c;
+	struct kaspa_conn *c = NULL;
+	struct kaspa_h2 *h2;
 	int err;
 
 	if (fd < 0) { /* e.g. a failed kaspa_dial() passed straight in */
 		errno = EBADF;
 		return NULL;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
+	/* the connection's own state goes into the page its HTTP/2 session keeps resident */
+	h2 = kaspa_h2_new_room(fd, role, &cfg->h2, &h2ops, sizeof(*c), (void **)&c);
+	if (!h2) {
 		close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
+	c->h2 = h2;
 	c->loop = loop;
 	c->fd = fd;
 	c->role = role;
-	c->cfg = *cfg;
 	if (ops)
 		c->ops = *ops;
 	c->ctx = ctx;
-	if (!c->cfg.connect_timeout_ms)
-		c->cfg.connect_timeout_ms = 1000;
-	kaspa_hs_init(&c->hs, &c->cfg.hs, hs_send, c);
-	c->h2 = kaspa_h2_new(fd, role, &c->cfg.h2, &h2ops, c);
-	if (!c->h2) {
-		err = errno ? errno : ENOMEM;
-		goto fail;
-	}
+	c->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 1000;
+	kaspa_hs_init(&c->hs, &cfg->hs, hs_send, c);
 	if (role == KASPA_H2_CLIENT) {
 		c->connecting = true;
-		c->open_deadline = now_ms() + c->cfg.connect_timeout_ms;
+		c->open_deadline = now_ms() + c->connect_timeout_ms;
 	} else {
 		c->connected = true;
 		c->open_deadline = now_ms() + c->hs.cfg.version_timeout_ms;
@@ -342,11 +338,10 @@ void kaspa_conn_free(struct kaspa_conn *c)
 	if (!c->done && c->fd >= 0)
 		vloop_del_fd(c->loop, c->fd);
 	vloop_timer_del(c->timer);
-	kaspa_h2_free(c->h2);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->transport_why);
-	free(c);
+	kaspa_h2_free(c->h2); /* last: @c lives in its pages */
 }
 
 /* Called outside the fd callback after queueing output: have epoll report writability, whose

@@ -59,11 +59,13 @@ struct kaspa_h2 {
 	int32_t hdr_sid;
 	struct h2_hdrs *hdrs;
 
-	/* nghttp2's frame serialisation buffer (see h2_malloc): its own pages, dropped when idle */
+	/* the session's own pages for nghttp2's large, sparsely used blocks (see RGN_*) */
 	bool creating;
-	void *scratch;
-	size_t scratch_len;
-	bool scratch_dirty;
+	uint8_t *rgn;
+	unsigned rgn_used;	/* bit per slot handed out */
+	bool rgn_dirty;		/* frames were serialised since the last trim */
+	bool self_in_rgn;	/* this struct lives in the mapping */
+	void *room;		/* the caller's block when it could not go into the mapping */
 
 	uint64_t bytes_in, bytes_out, msgs_out;
 	int err;
@@ -415,81 +417,168 @@ static int flush(struct kaspa_h2 *h)
 				       nghttp2_strerror((int)n));
 		if (n == 0)
 			return 0;
-		h->scratch_dirty = true;
+		h->rgn_dirty = true;
 		if (vbuf_append(&h->wpend, data, (size_t)n))
 			return set_err(h, -ENOMEM, "out of memory queueing %zd bytes", n);
 	}
 }
 
 /*
- * nghttp2 allocates, per session, a 16 KiB buffer it serialises every outgoing frame into
- * (NGHTTP2_FRAMEBUF_CHUNKLEN). Our frames are a few hundred bytes, and between frames its
- * content is dead: yet on the heap the whole buffer soon counts as resident (recycled memory),
- * which made it the largest part of a held connection. So the one allocation of that size made
- * while the session is created gets its own anonymous pages: only the pages a frame touched are
- * resident, and kaspa_h2_trim() hands them back to the kernel once the session is idle. Every
- * other allocation goes to malloc.
+ * Memory of a held connection. When nghttp2 creates a session it allocates, besides the session
+ * itself, four blocks that are large and almost never touched after the handshake:
+ *
+ *   the frame buffer (16 KiB) every outgoing frame is serialised into: dead between frames;
+ *   the stream map (256 buckets of 16 bytes): our one call lives in a single bucket;
+ *   the HPACK inflater and deflater rings (1 KiB each): with 0-byte tables (our SETTINGS and
+ *   option), the inflater's holds at most the client's first header block, the deflater's
+ *   nothing.
+ *
+ * On the heap they soon count as resident in full (recycled memory, calloc's clearing): 22 KiB
+ * per connection. So each session has one private mapping of 7 pages, laid out so that what stays
+ * alive after the handshake shares one page: stream 1's bucket (+2528 in the map) opens page 1,
+ * and the rest of that page holds the struct kaspa_h2 itself and the caller's block (struct
+ * kaspa_conn, see kaspa_h2_new_room). The frame buffer fills pages 2-5 and the inflater ring page
+ * 6: kaspa_h2_trim() gives them back while they are dead. The deflater ring and the map's head
+ * share page 0, which stays untouched. A held connection thus keeps one page of this mapping.
+ *
+ * Placement is by size and order during creation; a block that does not match goes to malloc,
+ * and a different nghttp2 costs memory, never correctness: blocks of the mapping never overlap
+ * and live until kaspa_h2_free unmaps it.
  */
-#define SCRATCH_MIN 16384
+#define PAGE 4096
+enum { RGN_DEFLATE, RGN_MAP, RGN_FRAMEBUF, RGN_INFLATE, RGN_SLOTS };
+
+static const struct {
+	size_t off, len;
+} rgn_slot[RGN_SLOTS] = {
+	[RGN_DEFLATE] = { 0, 1024 },			/* page 0, never written */
+	[RGN_MAP] = { PAGE - 2528, 4096 },		/* bucket of stream 1 at page 1's start */
+	[RGN_FRAMEBUF] = { 2 * PAGE, 16400 },		/* NGHTTP2_FRAMEBUF_CHUNKLEN is 16394 */
+	[RGN_INFLATE] = { 2 * PAGE + 16400, 1024 },	/* page 6 */
+};
+#define RGN_SELF (PAGE - 2528 + 4096)	/* struct kaspa_h2, then the caller's block */
+#define RGN_LEN (7 * PAGE)
+
+/* A block of the mapping for an allocation made while the session is created, or NULL. */
+static void *rgn_take(struct kaspa_h2 *h, size_t size, bool from_realloc)
+{
+	int slot;
+
+	if (!h->creating || !h->rgn)
+		return NULL;
+	if (from_realloc && size >= 16384 && size <= rgn_slot[RGN_FRAMEBUF].len)
+		slot = RGN_FRAMEBUF;
+	else if (!from_realloc && size == 4096)
+		slot = RGN_MAP;
+	else if (!from_realloc && size == 1024) /* the deflater's ring comes first */
+		slot = h->rgn_used & (1u << RGN_DEFLATE) ? RGN_INFLATE : RGN_DEFLATE;
+	else
+		return NULL;
+	if (h->rgn_used & (1u << slot))
+		return NULL;
+	h->rgn_used |= 1u << slot;
+	return h->rgn + rgn_slot[slot].off;
+}
+
+static int rgn_slot_of(const struct kaspa_h2 *h, const void *p)
+{
+	for (int i = 0; h->rgn && i < RGN_SLOTS; i++)
+		if (p == h->rgn + rgn_slot[i].off)
+			return i;
+	return -1;
+}
 
 static void *h2_malloc(size_t size, void *ud)
 {
-	struct kaspa_h2 *h = ud;
-	size_t len = (size + 4095) & ~(size_t)4095;
-	void *p;
+	void *p = rgn_take(ud, size, false);
 
-	if (!h->creating || h->scratch || size < SCRATCH_MIN)
-		return malloc(size);
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return malloc(size);
-	h->scratch = p;
-	h->scratch_len = len;
-	return p;
+	return p ? p : malloc(size);
 }
 
 static void h2_free(void *p, void *ud)
 {
-	struct kaspa_h2 *h = ud;
-
-	if (p && p == h->scratch) {
-		munmap(p, h->scratch_len);
-		h->scratch = NULL;
-		return;
-	}
-	free(p);
+	/* a block of the mapping lives as long as the mapping */
+	if (rgn_slot_of(ud, p) < 0)
+		free(p);
 }
 
 static void *h2_calloc(size_t n, size_t size, void *ud)
 {
-	(void)ud;
-	return calloc(n, size);
+	/* the mapping's pages start zeroed */
+	void *p = size && n <= SIZE_MAX / size ? rgn_take(ud, n * size, false) : NULL;
+
+	return p ? p : calloc(n, size);
 }
 
 static void *h2_realloc(void *p, size_t size, void *ud)
 {
-	struct kaspa_h2 *h = ud;
+	int slot;
 	void *q;
 
-	if (!p) /* nghttp2 allocates its frame buffer this way */
-		return h2_malloc(size, ud);
-	if (p != h->scratch)
+	if (!p) { /* nghttp2 allocates its frame buffer this way */
+		q = rgn_take(ud, size, true);
+		return q ? q : malloc(size);
+	}
+	slot = rgn_slot_of(ud, p);
+	if (slot < 0)
 		return realloc(p, size);
-	/* not seen from nghttp2: the frame buffer is never resized; leave the pages for malloc */
+	if (size <= rgn_slot[slot].len)
+		return p;
 	q = malloc(size);
-	if (!q)
-		return NULL;
-	memcpy(q, p, size < h->scratch_len ? size : h->scratch_len);
-	h2_free(p, h);
+	if (q)
+		memcpy(q, p, rgn_slot[slot].len);
 	return q;
+}
+
+/* The session's mapping with struct kaspa_h2 and the caller's @room bytes in page 1 (zeroed);
+ * without the mapping (or room too large), both from the heap. */
+static struct kaspa_h2 *h2_alloc(size_t room, void **roomp)
+{
+	size_t self = (sizeof(struct kaspa_h2) + 15) & ~(size_t)15;
+	struct kaspa_h2 *h;
+	uint8_t *rgn;
+
+	rgn = mmap(NULL, RGN_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rgn == MAP_FAILED)
+		rgn = NULL;
+	if (rgn && RGN_SELF + self + room <= 2 * PAGE) {
+		h = (struct kaspa_h2 *)(rgn + RGN_SELF);
+		h->self_in_rgn = true;
+		if (room)
+			*roomp = rgn + RGN_SELF + self;
+	} else {
+		h = calloc(1, sizeof(*h));
+		if (h && room && !(*roomp = h->room = calloc(1, room))) {
+			free(h);
+			h = NULL;
+		}
+		if (!h) {
+			if (rgn)
+				munmap(rgn, RGN_LEN);
+			return NULL;
+		}
+	}
+	h->rgn = rgn;
+	return h;
 }
 
 struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kaspa_h2_config *cfg,
 			      const struct kaspa_h2_ops *ops, void *ctx)
 {
+	struct kaspa_h2 *h = kaspa_h2_new_room(fd, role, cfg, ops, 0, NULL);
+
+	if (h)
+		h->ctx = ctx; /* no callback runs before the first kaspa_h2_on_* call */
+	return h;
+}
+
+struct kaspa_h2 *kaspa_h2_new_room(int fd, enum kaspa_h2_role role,
+				   const struct kaspa_h2_config *cfg, const struct kaspa_h2_ops *ops,
+				   size_t room, void **ctx)
+{
 	nghttp2_session_callbacks *cbs = NULL;
 	nghttp2_option *opt = NULL;
-	struct kaspa_h2 *h = calloc(1, sizeof(*h));
+	struct kaspa_h2 *h = h2_alloc(room, ctx);
 	nghttp2_mem mem = { h, h2_malloc, h2_free, h2_calloc, h2_realloc };
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 4 },
@@ -508,7 +597,7 @@ struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kasp
 		h->cfg = *cfg;
 	if (ops)
 		h->ops = *ops;
-	h->ctx = ctx;
+	h->ctx = room ? *ctx : NULL;
 	if (!h->cfg.max_msg)
 		h->cfg.max_msg = KASPA_GRPC_DEFAULT_MAX_MSG;
 	if (!h->cfg.max_out)
@@ -577,8 +666,11 @@ nomem:
 
 void kaspa_h2_free(struct kaspa_h2 *h)
 {
+	uint8_t *rgn;
+
 	if (!h)
 		return;
+	rgn = h->rgn;
 	if (h->s)
 		nghttp2_session_del(h->s);
 	kaspa_grpc_dec_free(&h->dec);
@@ -586,7 +678,11 @@ void kaspa_h2_free(struct kaspa_h2 *h)
 	vbuf_free(&h->wpend);
 	free(h->hdrs);
 	free(h->why);
-	free(h);
+	free(h->room);
+	if (!h->self_in_rgn)
+		free(h);
+	if (rgn) /* last: it may hold this struct */
+		munmap(rgn, RGN_LEN);
 }
 
 /* Runs received bytes through nghttp2 and maps what went wrong to an error and a sentence. */
@@ -667,11 +763,17 @@ bool kaspa_h2_want_write(const struct kaspa_h2 *h)
 
 void kaspa_h2_trim(struct kaspa_h2 *h)
 {
-	if (!h->scratch || !h->scratch_dirty || kaspa_h2_want_write(h))
+	size_t len = 4 * PAGE; /* the frame buffer's pages */
+
+	if (!(h->rgn_used & (1u << RGN_FRAMEBUF)) || !h->rgn_dirty || kaspa_h2_want_write(h))
 		return;
+	/* an empty inflater table (ours is 0 bytes once the peer acknowledged our SETTINGS) leaves
+	 * its ring dead too */
+	if (nghttp2_session_get_hd_inflate_dynamic_table_size(h->s) == 0)
+		len += PAGE;
 	/* nothing is being serialised: the frame buffer's content is dead, its pages can go */
-	madvise(h->scratch, h->scratch_len, MADV_DONTNEED);
-	h->scratch_dirty = false;
+	madvise(h->rgn + 2 * PAGE, len, MADV_DONTNEED);
+	h->rgn_dirty = false;
 }
 
 bool kaspa_h2_done(const struct kaspa_h2 *h)

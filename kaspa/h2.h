@@ -55,6 +55,14 @@ struct kaspa_h2_ops {
  */
 struct kaspa_h2 *kaspa_h2_new(int fd, enum kaspa_h2_role role, const struct kaspa_h2_config *cfg,
 			      const struct kaspa_h2_ops *ops, void *ctx);
+/*
+ * The same, plus a zeroed block of @room bytes for the caller, returned in *@ctx and passed to the
+ * callbacks as their ctx. It shares the page the session keeps resident (a held connection's
+ * state then costs no page of its own) and is freed by kaspa_h2_free: free nothing of it after.
+ */
+struct kaspa_h2 *kaspa_h2_new_room(int fd, enum kaspa_h2_role role,
+				   const struct kaspa_h2_config *cfg, const struct kaspa_h2_ops *ops,
+				   size_t room, void **ctx);
 void kaspa_h2_free(struct kaspa_h2 *h);
 
 /*
