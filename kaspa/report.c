@@ -230,8 +230,13 @@ int kaspa_report_build(struct kaspa_crawl_store *st, const struct kaspa_report_s
 	memset(r, 0, sizeof(*r));
 	r->sensor = *sensor;
 	r->since_given = since_us != 0;
-	if (kaspa_crawl_store_select(st, q_first, NULL, 0, first_row, &first))
-		goto store_err;
+	if (kaspa_crawl_store_select(st, q_first, NULL, 0, first_row, &first)) {
+		const char *m = kaspa_crawl_store_errmsg(st);
+
+		/* a store no crawl ever wrote to has no tables (SQLite / PostgreSQL wording) */
+		if (!strstr(m, "no such table") && !strstr(m, "does not exist"))
+			goto store_err;
+	}
 	if (!first)
 		return verrf(err, errlen, -ENOENT, "the %s holds no crawl (run `vigil kaspa crawl` "
 			     "with the same store first)", kaspa_crawl_store_name(st));
