@@ -78,6 +78,14 @@ static const struct vopt_set sensor_sets[] = { { sensor_opts, &cli }, { kaspa_wi
 					       { vbus_opts, &bus_cfg }, { vhttp_opts, &http_cfg },
 					       { NULL, NULL } };
 
+/* The usage error for a --advertise that is not IP:PORT. */
+static int bad_advertise(const char *prog, const char *v)
+{
+	fprintf(stderr, "%s: --advertise %s: give our public IP:PORT (203.0.113.5:16111 or "
+		"[2001:db8::1]:16111)\n", prog, v);
+	return 2;
+}
+
 static int run_sensor(int argc, char **argv)
 {
 	struct kaspa_sensor_params p = { 0 };
@@ -92,7 +100,8 @@ static int run_sensor(int argc, char **argv)
 		fprintf(stderr, "%s: unexpected argument %s\n", argv[0], argv[1]);
 		return 2;
 	}
-	kaspa_wire_apply(&wire, &p.conn);
+	if (kaspa_wire_apply(&wire, &p.conn))
+		return bad_advertise(argv[0], wire.advertise);
 	if (!p.conn.hs.user_agent)
 		p.conn.hs.user_agent = "/vigil-sensor:" VIGIL_VERSION "/";
 	if (strlen(p.conn.hs.user_agent) > KASPA_MAX_USER_AGENT) {
@@ -460,7 +469,8 @@ static int run_crawl(int argc, char **argv)
 		fprintf(stderr, "%s: give --store FILE or --pg DSN, not both\n", argv[0]);
 		return 2;
 	}
-	kaspa_wire_apply(&crawl_wire, &p.conn);
+	if (kaspa_wire_apply(&crawl_wire, &p.conn))
+		return bad_advertise(argv[0], crawl_wire.advertise);
 	if (!p.conn.hs.user_agent)
 		p.conn.hs.user_agent = "/vigil-crawler:" VIGIL_VERSION "/";
 	/* a crawler records every node it reaches, old protocol versions included */
