@@ -675,8 +675,11 @@ static int metrics_init(struct kaspa_crawl *c, struct vmetrics *reg)
 				     "received", NULL);
 	if (!c->m_known || !c->m_nodes || !c->m_inflight || !c->m_fail || !c->m_resp)
 		return -errno;
+	/* every series exists from the start, at zero */
 	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
 		vmetric_add(c->m_nodes, 0, results[i]);
+	for (int i = KASPA_CRAWL_OK + 1; i < KASPA_CRAWL_ERR_MAX; i++)
+		vmetric_add(c->m_fail, 0, kaspa_crawl_err_name(i));
 	vmetric_add(c->m_resp, 0);
 	vmetric_set(c->m_known, 0);
 	vmetric_set(c->m_inflight, 0);

@@ -182,6 +182,8 @@ check metrics_addresses grep -q '^vigil_kaspa_crawl_addresses 1$' "$TMP/metrics.
 if command -v promtool >/dev/null; then
 	check metrics_promtool promtool check metrics <"$TMP/metrics.txt"
 fi
+check metrics_contract python3 "$VIGIL_ROOT/tests/integration/deploy_check.py" scrape \
+	"$VIGIL_ROOT/deploy/METRICS.md" "kaspa crawl" "$TMP/metrics.txt"
 wait "$crawl"
 check hang_exit_1 test $? -eq 1
 check hang_timeout_class jqe '.by_class.timeout == 1 and .reachable == 0' <"$TMP/hole.json"
