@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "version.h"
 #include "vigil/bus.h"
@@ -378,31 +377,6 @@ bad:
 	return 0;
 }
 
-/* Raises RLIMIT_NOFILE for @conc connections (a socket and a timer or two each); returns the
- * concurrency the limit allows. */
-static unsigned fit_nofile(unsigned conc)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)conc * 3 + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return conc;
-	if (rl.rlim_cur < need) {
-		rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur < need) {
-		unsigned fit = rl.rlim_cur > 67 ? (unsigned)((rl.rlim_cur - 64) / 3) : 1;
-
-		log_warn("kaspa", "crawl: the open-files limit is %llu: concurrency lowered from %u "
-			 "to %u (raise the hard limit, ulimit -Hn)", (unsigned long long)rl.rlim_cur,
-			 conc, fit);
-		return fit;
-	}
-	return conc;
-}
-
 static void print_crawl_summary(const struct kaspa_crawl_stats *st, const char *store)
 {
 	double secs = (double)(st->ended_us - st->started_us) / 1e6;
@@ -506,7 +480,7 @@ static int run_crawl(int argc, char **argv)
 	p.seeds = seeds.a;
 	p.n_seeds = seeds.n;
 	p.seeds_text = vbuf_cstr(&seeds.text);
-	p.concurrency = fit_nofile((unsigned)wcli.concurrency);
+	p.concurrency = kaspa_crawl_fit_nofile((unsigned)wcli.concurrency);
 	p.rounds = (unsigned)wcli.rounds;
 	p.round_timeout_ms = (uint32_t)(wcli.round_timeout / MS);
 	p.max_nodes = (uint64_t)wcli.max_nodes;

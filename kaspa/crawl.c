@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -635,6 +636,8 @@ static void dial_next(struct kaspa_crawl *c)
 			c->conns->prev = cc;
 		c->conns = cc;
 		c->st.in_flight++;
+		if (c->st.in_flight > c->st.max_in_flight)
+			c->st.max_in_flight = c->st.in_flight;
 		if (c->m_inflight)
 			vmetric_set(c->m_inflight, c->st.in_flight);
 	}
@@ -684,6 +687,31 @@ static int metrics_init(struct kaspa_crawl *c, struct vmetrics *reg)
 	vmetric_set(c->m_known, 0);
 	vmetric_set(c->m_inflight, 0);
 	return 0;
+}
+
+/* Raises RLIMIT_NOFILE for @conc connections (a socket and a timer or two each); returns the
+ * concurrency the limit allows. */
+unsigned kaspa_crawl_fit_nofile(unsigned conc)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)conc * 3 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return conc;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need) {
+		unsigned fit = rl.rlim_cur > 67 ? (unsigned)((rl.rlim_cur - 64) / 3) : 1;
+
+		log_warn(COMP, "crawl: the open-files limit is %llu: concurrency lowered from %u "
+			 "to %u (raise the hard limit, ulimit -Hn)", (unsigned long long)rl.rlim_cur,
+			 conc, fit);
+		return fit;
+	}
+	return conc;
 }
 
 struct kaspa_crawl *kaspa_crawl_new(struct vloop *loop, const struct kaspa_crawl_params *p)

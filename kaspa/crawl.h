@@ -118,7 +118,7 @@ struct kaspa_crawl_stats {
 	uint64_t edges;			/* distinct (advertiser, address) pairs */
 	uint64_t by_err[KASPA_CRAWL_ERR_MAX];
 	uint64_t store_errors;
-	unsigned in_flight;
+	unsigned in_flight, max_in_flight;	/* connections now, the most at once */
 	uint64_t started_us, ended_us;	/* wall clock, Unix microseconds */
 	char crawl_id[64];
 };
@@ -136,5 +136,8 @@ int kaspa_crawl_start(struct kaspa_crawl *c);
 void kaspa_crawl_finish(struct kaspa_crawl *c);
 void kaspa_crawl_free(struct kaspa_crawl *c);
 void kaspa_crawl_get_stats(const struct kaspa_crawl *c, struct kaspa_crawl_stats *st);
+/* Raises the soft RLIMIT_NOFILE for @conc connections (a socket and two timers each, plus a
+ * margin) as far as the hard limit allows; returns the concurrency that fits (logged if lower). */
+unsigned kaspa_crawl_fit_nofile(unsigned conc);
 
 #endif

@@ -4,9 +4,13 @@
  * (ip:port keys, IPv4-mapped IPv6 normalised, dense indices that survive growth), the per-peer
  * edge accumulator (an address counts once per response), sensor and time parsing, percent,
  * hours and unique counting; then kaspa_report_build over a SQLite crawl store filled with
- * known rows, so the report's SQL is checked against numbers worked out by hand.
+ * known rows, so the report's SQL is checked against numbers worked out by hand. Last, on
+ * loopback, the crawler with 300 connections in flight at once against silent listeners.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -298,6 +302,87 @@ out:
 	unlink(err);
 }
 
+#define N_SILENT 300
+
+/*
+ * 300 listeners on 127.0.2.1... (one port) that never accept: every TCP connect completes in the
+ * kernel's backlog and every handshake waits for a Version that never comes. With concurrency
+ * 300 all of them are in flight at once (the open-files limit raised by the crawler's own
+ * helper), and each ends as a timeout.
+ */
+static void test_concurrency_300(void)
+{
+	struct kaspa_crawl_params p = { 0 };
+	struct kaspa_netaddr seeds[N_SILENT];
+	struct kaspa_crawl_stats st;
+	struct kaspa_crawl *c = NULL;
+	struct vloop *loop = NULL;
+	struct rlimit rl;
+	int fds[N_SILENT];
+	uint16_t port = 0;
+	int n = 0;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max < 3 * N_SILENT + N_SILENT + 64) {
+		TEST_SKIP("the hard open-files limit is too low for 300 connections and listeners");
+		return;
+	}
+	/* the listeners' fds count too: fit for both */
+	if (!ASSERT_EQ(kaspa_crawl_fit_nofile(N_SILENT + N_SILENT / 3 + 1), N_SILENT + N_SILENT / 3 + 1,
+		       "open-files limit raised"))
+		return;
+	for (n = 0; n < N_SILENT; n++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+		socklen_t len = sizeof(sin);
+		int one = 1;
+
+		sin.sin_addr.s_addr = htonl(0x7f000201u + (uint32_t)n); /* 127.0.2.1 + n */
+		fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fds[n], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (fds[n] < 0 || bind(fds[n], (struct sockaddr *)&sin, sizeof(sin)) ||
+		    listen(fds[n], 4)) {
+			if (fds[n] >= 0)
+				close(fds[n]);
+			break;
+		}
+		if (!port) {
+			getsockname(fds[n], (struct sockaddr *)&sin, &len);
+			port = ntohs(sin.sin_port);
+		}
+		seeds[n] = (struct kaspa_netaddr){ .ip_len = 4, .port = port };
+		memcpy(seeds[n].ip, &sin.sin_addr, 4);
+	}
+	if (!ASSERT_EQ(n, N_SILENT, "listeners on 127.0.2.1.. bound"))
+		goto out;
+	loop = vloop_new();
+	p.seeds = seeds;
+	p.n_seeds = N_SILENT;
+	p.concurrency = N_SILENT;
+	p.allow_private = true;
+	p.conn.hs.version_timeout_ms = 500;
+	p.conn.hs.user_agent = "/unit-crawler/";
+	c = kaspa_crawl_new(loop, &p);
+	if (!ASSERT_NOT_NULL(loop, "loop") || !ASSERT_NOT_NULL(c, "crawl") ||
+	    !ASSERT_OK(kaspa_crawl_start(c), "start"))
+		goto out;
+	kaspa_crawl_get_stats(c, &st);
+	ASSERT_EQ(st.in_flight, N_SILENT, "all 300 dialled at once");
+	for (int t = 0; t < 300 && !vloop_stopped(loop); t++)
+		vloop_run_once(loop, 20);
+	kaspa_crawl_get_stats(c, &st);
+	ASSERT_TRUE(vloop_stopped(loop), "the crawl ended");
+	ASSERT_EQ(st.max_in_flight, N_SILENT, "300 in flight at the peak");
+	ASSERT_EQ(st.dialled, N_SILENT, "each dialled once");
+	ASSERT_EQ(st.by_err[KASPA_CRAWL_TIMEOUT], N_SILENT, "each handshake timed out");
+	ASSERT_EQ(st.reachable, 0, "none reachable");
+	ASSERT_EQ(st.in_flight, 0, "none left");
+out:
+	kaspa_crawl_free(c);
+	vloop_free(loop);
+	while (n-- > 0)
+		close(fds[n]);
+}
+
 TESTS(T(test_addrset_keys_and_mapped), T(test_addrset_growth_keeps_indices),
       T(test_edge_acc_counts_responses), T(test_parse_sensor), T(test_parse_time),
-      T(test_arithmetic), T(test_report_over_sqlite))
+      T(test_arithmetic), T(test_report_over_sqlite), T(test_concurrency_300))
