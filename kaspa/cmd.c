@@ -507,12 +507,20 @@ static int run_crawl(int argc, char **argv)
 	print_crawl_summary(&st, store ? kaspa_crawl_store_name(store) : "not stored");
 	ret = 0;
 	if (!st.reachable) {
-		fprintf(stderr, "%s: no node completed the handshake: the seeds %s were %s (check the "
-			"addresses, the port and --network%s)\n", argv[0], p.seeds_text,
-			st.by_err[KASPA_CRAWL_PRIVATE] == st.known
-				? "skipped as private addresses"
-				: "unreachable",
-			st.by_err[KASPA_CRAWL_PRIVATE] ? "; private ranges need --allow-private" : "");
+		struct vbuf why = VBUF_INIT;
+
+		for (int i = 1; i < KASPA_CRAWL_ERR_MAX; i++)
+			if (st.by_err[i])
+				vbuf_printf(&why, "%s%llu %s", why.len ? ", " : "",
+					    (unsigned long long)st.by_err[i], kaspa_crawl_err_name(i));
+		fprintf(stderr, "%s: no node completed the handshake (seeds %s: %s): %s\n", argv[0],
+			p.seeds_text, vbuf_cstr(&why),
+			st.by_err[KASPA_CRAWL_PRIVATE] ? "private addresses need --allow-private"
+			: st.by_err[KASPA_CRAWL_LIMIT] ? "the crawl was stopped (--duration, "
+							 "--max-nodes or a signal) first"
+						       : "the seeds are unreachable; check the "
+							 "addresses, the port and --network");
+		vbuf_free(&why);
 		ret = 1;
 	}
 	if (st.store_errors)

@@ -106,7 +106,7 @@ enum kaspa_crawl_err {
 	KASPA_CRAWL_REJECTED,		/* the peer sent Reject */
 	KASPA_CRAWL_SELF,		/* we dialled ourselves */
 	KASPA_CRAWL_PRIVATE,		/* not dialled: private range without allow_private */
-	KASPA_CRAWL_LIMIT,		/* not dialled: max-nodes, duration or stop */
+	KASPA_CRAWL_LIMIT,		/* not dialled (max-nodes), or stopped before its handshake ended */
 	KASPA_CRAWL_ERR_MAX
 };
 const char *kaspa_crawl_err_name(enum kaspa_crawl_err e);

@@ -187,6 +187,13 @@ check metrics_contract python3 "$VIGIL_ROOT/tests/integration/deploy_check.py" s
 wait "$crawl"
 check hang_exit_1 test $? -eq 1
 check hang_timeout_class jqe '.by_class.timeout == 1 and .reachable == 0' <"$TMP/hole.json"
+# --duration ends a crawl whose dial hangs: recorded, not dialled to the end
+"$VIGIL" kaspa crawl --seed "127.0.0.1:$HOLE" --allow-private --duration 300ms --store "$TMP/dur.db" \
+	-j >"$TMP/dur.json" 2>"$TMP/dur.err"
+check duration_exit_1 test $? -eq 1
+check duration_stops grep -q "stopped (--duration" "$TMP/dur.err"
+check duration_recorded test "$(sqlite3 "$TMP/dur.db" "SELECT error_class || ' ' || (ended_us - started_us < 2000000)
+	FROM kaspa_crawl_nodes JOIN kaspa_crawls USING (crawl_id)")" = "not-dialled 1"
 
 # ---- bad input ----------------------------------------------------------------------------
 bad() { # bad NAME EXIT PATTERN ARGS...: exits with EXIT and stderr matches PATTERN
@@ -199,7 +206,7 @@ bad() { # bad NAME EXIT PATTERN ARGS...: exits with EXIT and stderr matches PATT
 bad malformed_seed 2 "not HOST:PORT" crawl --seed 10.1.2 --store "$TMP/bad.db"
 bad seed_port_too_big 2 "not HOST:PORT" crawl --seed 10.1.2.3:70000
 bad no_seed 2 "give --seed" crawl --store "$TMP/bad.db"
-bad unreachable_seed 1 "no node completed the handshake.*unreachable" crawl --seed "127.0.0.1:$(free_port)" \
+bad unreachable_seed 1 "no node completed the handshake.*1 refused.*seeds are unreachable" crawl --seed "127.0.0.1:$(free_port)" \
 	--allow-private --store "$TMP/bad.db"
 bad private_seed 1 "allow-private" crawl --seed "127.0.0.1:$(free_port)"
 bad dns_seed_unresolved 1 "no seed address to crawl" crawl --dns-seed seed.vigil-test.invalid
