@@ -561,7 +561,8 @@ static int crawl_message(struct kaspa_conn *kc, const Protowire__KaspadMessage *
 	if (cc->round < cc->c->p.rounds) {
 		next_round(cc);
 	} else {
-		vloop_timer_set(cc->round_timer, 0, 0);
+		if (cc->round_timer)
+			vloop_timer_set(cc->round_timer, 0, 0);
 		kaspa_conn_close(kc);
 	}
 	dial_next(cc->c);
