@@ -143,13 +143,6 @@ int kaspa_addrset_add(struct kaspa_addrset *s, const struct kaspa_netaddr *a, si
 	return 1;
 }
 
-const char *kaspa_netaddr_ip_str(const struct kaspa_netaddr *a, char *buf, size_t n)
-{
-	if (!inet_ntop(a->ip_len == 4 ? AF_INET : AF_INET6, a->ip, buf, (socklen_t)n))
-		snprintf(buf, n, "?");
-	return buf;
-}
-
 void kaspa_edge_acc_init(struct kaspa_edge_acc *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -318,6 +311,7 @@ static int learn(struct kaspa_crawl *c, const struct kaspa_netaddr *a, size_t *i
 	return 1;
 }
 
+/* Records the outcome of address @idx: its class and error text, the counters and metrics. */
 static void node_done(struct kaspa_crawl *c, size_t idx, enum kaspa_crawl_err err, const char *why)
 {
 	struct cnode *n = &c->nodes[idx];
@@ -395,6 +389,7 @@ static void write_conn(struct kaspa_crawl *c, struct cconn *cc)
 static void dial_next(struct kaspa_crawl *c);
 static void check_done(struct kaspa_crawl *c);
 
+/* Unlinks and frees a connection of the crawl (its kaspa_conn included). */
 static void cconn_free(struct cconn *cc)
 {
 	struct kaspa_crawl *c = cc->c;
@@ -457,6 +452,7 @@ static void conn_outcome(struct cconn *cc, bool stopped)
 	c->st.edges += cc->acc.set.n;
 }
 
+/* on_done: the outcome is recorded, the slot goes to the next queued address. */
 static void crawl_done(struct kaspa_conn *kc, void *ctx)
 {
 	struct cconn *cc = ctx;
@@ -548,6 +544,7 @@ static int on_addresses(struct cconn *cc, const Protowire__AddressesMessage *am)
 	return 0;
 }
 
+/* on_message after Ready: an Addresses answer ends a round; the last round leaves politely. */
 static int crawl_message(struct kaspa_conn *kc, const Protowire__KaspadMessage *m, void *ctx)
 {
 	struct cconn *cc = ctx;
@@ -561,7 +558,8 @@ static int crawl_message(struct kaspa_conn *kc, const Protowire__KaspadMessage *
 	if (cc->round < cc->c->p.rounds) {
 		next_round(cc);
 	} else {
-		vloop_timer_set(cc->round_timer, 0, 0);
+		if (cc->round_timer)
+			vloop_timer_set(cc->round_timer, 0, 0);
 		kaspa_conn_close(kc);
 	}
 	dial_next(cc->c);
@@ -570,6 +568,7 @@ static int crawl_message(struct kaspa_conn *kc, const Protowire__KaspadMessage *
 
 static const struct kaspa_conn_ops crawl_ops = { crawl_ready, crawl_message, crawl_done };
 
+/* The sockaddr to dial for @a; returns its length. */
 static socklen_t to_sockaddr(const struct kaspa_netaddr *a, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
@@ -643,6 +642,7 @@ static void dial_next(struct kaspa_crawl *c)
 	}
 }
 
+/* Ends the crawl once nothing is in flight and nothing is left that may be dialled. */
 static void check_done(struct kaspa_crawl *c)
 {
 	if (c->st.in_flight == 0 && (c->cursor >= c->set.n || c->stopping ||

@@ -54,8 +54,6 @@ void kaspa_addrset_free(struct kaspa_addrset *s);
 int kaspa_addrset_add(struct kaspa_addrset *s, const struct kaspa_netaddr *a, size_t *idx);
 /* The index of @a, or -1. */
 long kaspa_addrset_find(const struct kaspa_addrset *s, const struct kaspa_netaddr *a);
-/* "1.2.3.4" / "2001:db8::1" (no brackets, no port) into @buf (>= INET6_ADDRSTRLEN). */
-const char *kaspa_netaddr_ip_str(const struct kaspa_netaddr *a, char *buf, size_t n);
 
 /*
  * One connection's view of the Addresses answers: which addresses it advertised and in how many
