@@ -31,6 +31,7 @@ struct kaspa_conn {
 	struct vloop_timer *timer;
 	uint64_t open_deadline;		/* ms: server waits for the call, client for connect */
 	uint64_t linger_deadline;	/* ms: after our goodbye, how long we wait for the peer's */
+	uint64_t close_deadline;	/* ms: kaspa_conn_close_after */
 	bool connecting, connected, ready_reported, closing, done;
 	int connect_errno;
 	uint32_t events;
@@ -133,6 +134,8 @@ static int arm(struct kaspa_conn *c)
 		d = c->open_deadline;
 	if (c->linger_deadline && (!d || c->linger_deadline < d))
 		d = c->linger_deadline;
+	if (c->close_deadline && (!d || c->close_deadline < d))
+		d = c->close_deadline;
 	if (!d) {
 		vloop_timer_del(c->timer);
 		c->timer = NULL;
@@ -278,6 +281,8 @@ static void on_timer(struct vloop *loop, void *ctx)
 		}
 		kaspa_hs_abort(&c->hs, KASPA_FAIL_TIMEOUT, why);
 	}
+	if (c->close_deadline && now >= c->close_deadline)
+		kaspa_conn_close(c);
 	kaspa_hs_tick(&c->hs, now);
 	after_io(c);
 }
@@ -356,6 +361,7 @@ static void want_out(struct kaspa_conn *c)
 
 int kaspa_conn_close(struct kaspa_conn *c)
 {
+	c->close_deadline = 0;
 	if (c->done || c->closing)
 		return 0;
 	c->closing = true;
@@ -364,6 +370,14 @@ int kaspa_conn_close(struct kaspa_conn *c)
 	kaspa_h2_finish(c->h2);
 	want_out(c);
 	return 0;
+}
+
+int kaspa_conn_close_after(struct kaspa_conn *c, uint32_t ms)
+{
+	if (c->done || c->closing)
+		return 0;
+	c->close_deadline = now_ms() + ms;
+	return arm(c);
 }
 
 int kaspa_conn_send(struct kaspa_conn *c, const Protowire__KaspadMessage *m)

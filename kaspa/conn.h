@@ -52,6 +52,9 @@ void kaspa_conn_free(struct kaspa_conn *c);
 /* Leaves politely: Reject{"DUPLICATE_CONNECTION"} when Ready, end of our stream, GOAWAY; on_done
  * runs once the peer has ended its side too, or KASPA_CONN_LINGER_MS after ours was written. */
 int kaspa_conn_close(struct kaspa_conn *c);
+/* kaspa_conn_close @ms from now, on the connection's own timer (no descriptor of its own). 0, or
+ * -errno when no timer could be armed (then close at once). */
+int kaspa_conn_close_after(struct kaspa_conn *c, uint32_t ms);
 /* After Ready: sends one message / a RequestAddresses. 0 or -errno. */
 int kaspa_conn_send(struct kaspa_conn *c, const Protowire__KaspadMessage *m);
 int kaspa_conn_request_addresses(struct kaspa_conn *c);

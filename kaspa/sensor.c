@@ -42,7 +42,6 @@ struct sconn {
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;
 	uint64_t start_ns;
-	struct vloop_timer *close_timer;
 	bool logged;
 	struct sconn *prev, *next;
 };
@@ -745,14 +744,6 @@ static void probe_schedule(struct sconn *sc, const char *hs_event_id)
 
 /* ---- inbound connections ------------------------------------------------------------------ */
 
-static void sconn_close_timer(struct vloop *loop, void *ctx)
-{
-	struct sconn *sc = ctx;
-
-	(void)loop;
-	kaspa_conn_close(sc->c);
-}
-
 static void in_ready(struct kaspa_conn *c, void *ctx)
 {
 	struct sconn *sc = ctx;
@@ -762,13 +753,8 @@ static void in_ready(struct kaspa_conn *c, void *ctx)
 	(void)c;
 	log_handshake(sc, true, id);
 	probe_schedule(sc, id);
-	if (!s->p.hold) {
-		sc->close_timer = vloop_timer_add(s->loop,
-						  (uint64_t)s->p.close_after_ms * NS_PER_MS, 0,
-						  sconn_close_timer, sc);
-		if (!sc->close_timer)
-			kaspa_conn_close(c);
-	}
+	if (!s->p.hold && kaspa_conn_close_after(c, s->p.close_after_ms))
+		kaspa_conn_close(c);
 }
 
 static int in_message(struct kaspa_conn *c, const Protowire__KaspadMessage *m, void *ctx)
@@ -789,8 +775,6 @@ static void sconn_free(struct sconn *sc)
 		s->conns = sc->next;
 	if (sc->next)
 		sc->next->prev = sc->prev;
-	if (sc->close_timer)
-		vloop_timer_del(sc->close_timer);
 	kaspa_conn_free(sc->c);
 	s->st.conns--;
 	free(sc);
