@@ -32,7 +32,7 @@ fi
 # $TMP/NAME.graph.json
 simnet() {
 	local name=$1 pid; shift
-	node "$SIMNET" --nodes "$NODES" --seed 11 --graph-out "$TMP/$name.graph.json" "$@" \
+	node "$SIMNET" --nodes "${NODES}" --seed 11 --graph-out "$TMP/$name.graph.json" "$@" \
 		>"$TMP/$name.sim.out" 2>"$TMP/$name.sim.err" &
 	pid=$!
 	on_exit "kill $pid; wait $pid"
@@ -160,6 +160,28 @@ pct=$(jq -r '.percent' "$TMP/r.json" | xargs printf '%.2f')
 check report_markdown grep -q "observed in \*\*$pct%\*\* of address responses" "$TMP/r.md"
 check report_markdown_timeline test "$(grep -c '^| [0-9]\{8\}T' "$TMP/r.md")" -eq 2
 kill "$PID_b"; wait "$PID_b" 2>/dev/null
+
+# ---- a node that never answers RequestAddresses --------------------------------------------
+# node 1 is mute: the crawl waits --round-timeout, leaves, and what only node 1 knew stays unknown
+NODES=6 simnet c --private 0 --degree 0 --mute 1 || fail simnet_c_start "$(cat "$TMP/c.sim.err")"
+"$VIGIL" kaspa crawl --seed "$SEED_c" --allow-private --round-timeout 300ms --store "$TMP/mute.db" -j \
+	>"$TMP/mute.json" 2>"$TMP/mute.err"
+mute_addr=$(jq -r '.nodes[1].address' "$TMP/c.graph.json")
+# breadth-first over the graph from node 0, the mute node's edges left out: what a crawl can find
+findable=$(python3 -c 'import json, sys
+g = json.load(open(sys.argv[1])); adv = {n["address"]: n["advertises"] for n in g["nodes"]}
+seen = [g["nodes"][0]["address"]]; queue = list(seen)
+while queue:
+    a = queue.pop(0)
+    for b in ([] if a == sys.argv[2] else adv[a]):
+        if b not in seen: seen.append(b); queue.append(b)
+print(len(seen))' "$TMP/c.graph.json" "$mute_addr")
+check mute_reachable test "$(sqlite3 "$TMP/mute.db" "SELECT reachable || ' ' || (error LIKE '%round timeout%')
+	FROM kaspa_crawl_nodes WHERE address = '$mute_addr'")" = "1 1"
+check mute_no_response jqe --argjson f "$findable" '.addresses == $f and .reachable == $f and .responses == $f - 1' \
+	<"$TMP/mute.json"
+check mute_hides_some test "$findable" -lt 6
+kill "$PID_c"; wait "$PID_c" 2>/dev/null
 
 # ---- metrics while a dial hangs, then the timeout class ------------------------------------
 HOLE=$(free_port)
