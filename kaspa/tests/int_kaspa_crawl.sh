@@ -115,6 +115,20 @@ if start_postgres; then
 	"$VIGIL" kaspa crawl --seed "127.0.0.1:$(free_port)" --allow-private --pg "$PG_DSN" \
 		>/dev/null 2>"$TMP/pg2.err"
 	check pg_schema_idempotent test $? -eq 1 -a -z "$(grep -i "table\|postgres" "$TMP/pg2.err")"
+	# a store that refuses every edge (a CHECK in a schema of its own): each peer's batch of
+	# responses and edges is rolled back whole, the error is reported, the nodes still land
+	pq "CREATE SCHEMA poison; CREATE TABLE poison.kaspa_crawl_edges (crawl_id TEXT NOT NULL,
+	    advertiser TEXT NOT NULL, advertiser_id TEXT, address TEXT NOT NULL, address_ip TEXT NOT NULL,
+	    address_port INTEGER NOT NULL, seen_us BIGINT NOT NULL, responses INTEGER NOT NULL CHECK (responses < 0),
+	    PRIMARY KEY (crawl_id, advertiser, address))"
+	CRAWLS_A=3
+	"$VIGIL" kaspa crawl --seed "$SEED_a" --allow-private --pg "$PG_DSN?options=-csearch_path%3Dpoison" -j \
+		>"$TMP/poison.json" 2>"$TMP/poison.err"
+	check pg_store_error_exit_1 test $? -eq 1
+	check pg_store_error_said grep -q "cannot write responses and edges.*kaspa_crawl_edges" "$TMP/poison.err"
+	check pg_batches_rolled_back test "$(pq "SELECT (SELECT count(*) FROM poison.kaspa_crawl_responses)
+		|| ' ' || (SELECT count(*) FROM poison.kaspa_crawl_edges)
+		|| ' ' || (SELECT count(*) FROM poison.kaspa_crawl_nodes WHERE reachable = 1)")" = "0 0 $NODES"
 elif [ -n "$PG_FAIL" ]; then
 	fail postgres_start "$PG_FAIL"
 else
