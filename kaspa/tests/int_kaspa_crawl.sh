@@ -16,6 +16,7 @@
 #     responses, the number of distinct advertisers, the timeline, and --since narrows it;
 #   - metrics while a dial hangs in the handshake (promtool-valid), then the timeout class, and
 #     --duration stopping such a crawl;
+#   - --max-nodes; a --seed name resolved (localhost);
 #   - bad input: malformed --seed, unreachable seed, private seed without --allow-private, a DNS
 #     seed that does not resolve, --store with --pg, empty store, missing store, bad --sensor.
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -173,6 +174,13 @@ check report_any_port jqe --argjson u "$UNIQUE" '.sensor_port == 0 and .unique_p
 pct=$(jq -r '.percent' "$TMP/r.json" | xargs printf '%.2f')
 check report_markdown grep -q "observed in \*\*$pct%\*\* of address responses" "$TMP/r.md"
 check report_markdown_timeline test "$(grep -c '^| [0-9]\{8\}T' "$TMP/r.md")" -eq 2
+# --max-nodes: the first 10 addresses (breadth-first) are dialled, the rest recorded as not dialled
+"$VIGIL" kaspa crawl --seed "$SEED_b" --allow-private --max-nodes 10 --store "$TMP/max.db" -j >"$TMP/max.json" 2>"$TMP/max.err"
+check max_nodes_exit_0 test $? -eq 0
+check max_nodes_bound jqe '.dialled == 10 and .reachable + .unreachable == 10
+	and .not_dialled == .addresses - 10 and .addresses > 10' <"$TMP/max.json"
+check max_nodes_rows test "$(sqlite3 "$TMP/max.db" "SELECT count(*) FROM kaspa_crawl_nodes WHERE error_class = 'not-dialled'")" \
+	= "$(jq .not_dialled "$TMP/max.json")"
 kill "$PID_b"; wait "$PID_b" 2>/dev/null
 
 # ---- a node that never answers RequestAddresses --------------------------------------------
@@ -243,6 +251,8 @@ bad no_seed 2 "give --seed" crawl --store "$TMP/bad.db"
 bad unreachable_seed 1 "no node completed the handshake.*1 refused.*seeds are unreachable" crawl --seed "127.0.0.1:$(free_port)" \
 	--allow-private --store "$TMP/bad.db"
 bad private_seed 1 "allow-private" crawl --seed "127.0.0.1:$(free_port)"
+np=$(free_port)
+bad name_seed_resolved 1 "seeds .*127.0.0.1:$np" crawl --seed "localhost:$np" --allow-private
 bad dns_seed_unresolved 1 "no seed address to crawl" crawl --dns-seed seed.vigil-test.invalid
 check dns_seed_warns grep -q "does not resolve" "$TMP/bad.err"
 bad bad_advertise 2 "give our public IP:PORT" crawl --seed 10.1.2.3:16111 --advertise 10.1.2.3
