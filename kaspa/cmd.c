@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * `vigil kaspa sensor`: the option tables and the run function around kaspa_sensor_new
- * (sensor.h), the bus and the metrics server. Kept apart from the library half because it reads
- * the CLI's option structs.
+ * `vigil kaspa sensor`, `collect`, `crawl` and `report`: the option tables and the run functions
+ * around the library halves (sensor.h, collect.h, crawl.h, report.h), the bus and the metrics
+ * server. Kept apart from the library because it reads the CLI's option structs.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,10 @@
 #include "vigil/log.h"
 #include "vigil/metrics.h"
 #include "kaspa/collect.h"
+#include "kaspa/crawl.h"
+#include "kaspa/crawl_store.h"
 #include "kaspa/kaspa.h"
+#include "kaspa/report.h"
 #include "kaspa/sensor.h"
 
 #define MS 1000000ll
@@ -73,6 +77,14 @@ static const struct vopt_set sensor_sets[] = { { sensor_opts, &cli }, { kaspa_wi
 					       { vbus_opts, &bus_cfg }, { vhttp_opts, &http_cfg },
 					       { NULL, NULL } };
 
+/* The usage error for a --advertise that is not IP:PORT. */
+static int bad_advertise(const char *prog, const char *v)
+{
+	fprintf(stderr, "%s: --advertise %s: give our public IP:PORT (203.0.113.5:16111 or "
+		"[2001:db8::1]:16111)\n", prog, v);
+	return 2;
+}
+
 static int run_sensor(int argc, char **argv)
 {
 	struct kaspa_sensor_params p = { 0 };
@@ -87,7 +99,8 @@ static int run_sensor(int argc, char **argv)
 		fprintf(stderr, "%s: unexpected argument %s\n", argv[0], argv[1]);
 		return 2;
 	}
-	kaspa_wire_apply(&wire, &p.conn);
+	if (kaspa_wire_apply(&wire, &p.conn))
+		return bad_advertise(argv[0], wire.advertise);
 	if (!p.conn.hs.user_agent)
 		p.conn.hs.user_agent = "/vigil-sensor:" VIGIL_VERSION "/";
 	if (strlen(p.conn.hs.user_agent) > KASPA_MAX_USER_AGENT) {
@@ -211,6 +224,390 @@ static int run_collect(int argc, char **argv)
 	return kaspa_collect_run(&p, NULL) ? 1 : 0;
 }
 
+struct crawl_cli {
+	char *seed;
+	char *dns_seed;
+	long long rounds;
+	uint64_t round_timeout;
+	long long concurrency;
+	long long max_nodes;
+	uint64_t duration;
+	bool allow_private;
+	char *store;
+	char *pg;
+};
+
+static struct crawl_cli wcli;
+static struct kaspa_wire_cfg crawl_wire;
+static struct vhttp_cfg crawl_http;
+
+static const struct vopt crawl_opts[] = {
+	{ .name = "seed", .type = VOPT_T_STRING, .offset = offsetof(struct crawl_cli, seed),
+	  .metavar = "HOST:PORT", .flags = VOPT_LIST,
+	  .help = "where the crawl starts: IP:PORT, [IPv6]:PORT or NAME:PORT; a comma list" },
+	{ .name = "dns-seed", .type = VOPT_T_STRING, .offset = offsetof(struct crawl_cli, dns_seed),
+	  .metavar = "NAME", .flags = VOPT_LIST,
+	  .help = "DNS seeder name whose addresses (on the network's default port) are seeds; "
+		  "skipped with a warning when it does not resolve; a comma list" },
+	VOPT_INT("rounds", 0, struct crawl_cli, rounds, "1", "N", 1, 100,
+		 "RequestAddresses sent to each peer, each waiting for the answer"),
+	VOPT_DURATION("round-timeout", 0, struct crawl_cli, round_timeout, "10s", MS, 600000 * MS,
+		      "how long to wait for each Addresses answer"),
+	VOPT_INT("concurrency", 0, struct crawl_cli, concurrency, "256", "N", 1, 100000,
+		 "connections in flight at once (the open-files limit is raised to fit)"),
+	VOPT_INT("max-nodes", 0, struct crawl_cli, max_nodes, "0", "N", 0, 100000000,
+		 "dial at most N addresses; the rest are recorded as not dialled (0: no limit)"),
+	VOPT_DURATION("duration", 0, struct crawl_cli, duration, "0", 0, 30 * 86400000LL * MS,
+		      "end the crawl after this long, closing connections in flight (0: no limit)"),
+	VOPT_BOOL("allow-private", 0, struct crawl_cli, allow_private,
+		  "also dial loopback, private and link-local addresses (tests, labs)"),
+	VOPT_STRING("store", 0, struct crawl_cli, store, NULL, "FILE",
+		    "SQLite file (WAL) the crawl is written to (tables kaspa_crawl*)"),
+	VOPT_STRING("pg", 0, struct crawl_cli, pg, NULL, "DSN",
+		    "PostgreSQL connection string to write the crawl to instead; tables are created"),
+	VOPT_END
+};
+
+static const struct vopt_set crawl_sets[] = { { crawl_opts, &wcli }, { kaspa_wire_opts, &crawl_wire },
+					      { vhttp_opts, &crawl_http }, { NULL, NULL } };
+
+/* Seed addresses as a growing array, with their text for the crawl's row. */
+struct seeds {
+	struct kaspa_netaddr *a;
+	size_t n, cap;
+	struct vbuf text;
+};
+
+static int seeds_add(struct seeds *s, const struct kaspa_netaddr *a)
+{
+	char buf[KASPA_ADDR_STRLEN];
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->a[i].ip_len == a->ip_len && s->a[i].port == a->port &&
+		    memcmp(s->a[i].ip, a->ip, a->ip_len) == 0)
+			return 0;
+	if (kaspa_grow(&s->a, &s->cap, s->n + 1, sizeof(*s->a)))
+		return -ENOMEM;
+	s->a[s->n++] = *a;
+	if (s->text.len)
+		vbuf_putc(&s->text, ',');
+	return vbuf_puts(&s->text, kaspa_netaddr_str(a, buf, sizeof(buf)));
+}
+
+/* Adds every TCP address @host resolves to, on @port. The number added, or -errno. */
+static int seeds_resolve(struct seeds *s, const char *host, uint16_t port, const char **why)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int n = 0, e = getaddrinfo(host, NULL, &hints, &res);
+
+	if (e) {
+		*why = gai_strerror(e);
+		return -ENOENT;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		struct kaspa_netaddr a = { .port = port };
+		char txt[KASPA_ADDR_STRLEN + 8];
+
+		if (ai->ai_family == AF_INET)
+			a.ip_len = 4, memcpy(a.ip, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+		else if (ai->ai_family == AF_INET6)
+			a.ip_len = 16,
+			memcpy(a.ip, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
+		else
+			continue;
+		/* through the text form, so IPv4-mapped IPv6 is normalised like every address */
+		kaspa_netaddr_str(&a, txt, sizeof(txt));
+		if (kaspa_netaddr_parse(txt, &a) == 0 && seeds_add(s, &a) == 0)
+			n++;
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+/*
+ * --seed and --dns-seed into @s. Malformed --seed values are usage errors (2); names that do
+ * not resolve are skipped with a warning. 0, or the exit code.
+ */
+static int gather_seeds(const char *prog, struct seeds *s, uint16_t dflt_port)
+{
+	char *list, *save = NULL;
+	const char *why;
+
+	list = wcli.seed ? strdup(wcli.seed) : NULL;
+	for (char *t = list ? strtok_r(list, ", ", &save) : NULL; t; t = strtok_r(NULL, ", ", &save)) {
+		struct kaspa_netaddr a;
+		char *colon = strrchr(t, ':'), *end;
+		unsigned long port;
+
+		if (kaspa_netaddr_parse(t, &a) == 0) {
+			if (!a.port)
+				goto bad;
+			seeds_add(s, &a);
+			continue;
+		}
+		/* NAME:PORT */
+		if (!colon || colon == t || strchr(t, '[') || strchr(t, ']'))
+			goto bad;
+		port = strtoul(colon + 1, &end, 10);
+		if (*end || end == colon + 1 || port == 0 || port > 65535)
+			goto bad;
+		*colon = 0;
+		if (strchr(t, ':'))
+			goto bad;
+		if (seeds_resolve(s, t, (uint16_t)port, &why) < 0)
+			log_warn("kaspa", "crawl: seed %s does not resolve (%s): skipped", t, why);
+		continue;
+bad:
+		fprintf(stderr, "%s: --seed %s: not HOST:PORT (e.g. 203.0.113.5:16111, "
+			"[2001:db8::1]:16111 or seed.example.org:16111)\n", prog, t);
+		free(list);
+		return 2;
+	}
+	free(list);
+	list = wcli.dns_seed ? strdup(wcli.dns_seed) : NULL;
+	for (char *t = list ? strtok_r(list, ", ", &save) : NULL; t; t = strtok_r(NULL, ", ", &save)) {
+		int n = seeds_resolve(s, t, dflt_port, &why);
+
+		if (n < 0)
+			log_warn("kaspa", "crawl: DNS seed %s does not resolve (%s): skipped", t, why);
+		else
+			log_info("kaspa", "crawl: DNS seed %s gave %d addresses", t, n);
+	}
+	free(list);
+	return 0;
+}
+
+static void print_crawl_summary(const struct kaspa_crawl_stats *st, const char *store)
+{
+	double secs = (double)(st->ended_us - st->started_us) / 1e6;
+
+	if (vopt_common.json) {
+		struct vbuf b = VBUF_INIT;
+		struct vjw w;
+
+		vjw_init(&w, &b);
+		vjw_obj(&w);
+		vjw_kstr(&w, "crawl_id", st->crawl_id);
+		vjw_kdouble(&w, "seconds", secs);
+		vjw_kuint(&w, "addresses", st->known);
+		vjw_kuint(&w, "dialled", st->dialled);
+		vjw_kuint(&w, "reachable", st->reachable);
+		vjw_kuint(&w, "unreachable", st->unreachable);
+		vjw_kuint(&w, "not_dialled", st->not_dialled);
+		vjw_kuint(&w, "responses", st->responses);
+		vjw_kuint(&w, "addresses_received", st->addresses);
+		vjw_kuint(&w, "edges", st->edges);
+		vjw_kuint(&w, "store_errors", st->store_errors);
+		vjw_kstr(&w, "store", store);
+		vjw_key(&w, "by_class");
+		vjw_obj(&w);
+		for (int i = 0; i < KASPA_CRAWL_ERR_MAX; i++)
+			if (st->by_err[i])
+				vjw_kuint(&w, i ? kaspa_crawl_err_name(i) : "reachable", st->by_err[i]);
+		vjw_end(&w);
+		vjw_end(&w);
+		printf("%s\n", b.data);
+		vbuf_free(&b);
+		return;
+	}
+	printf("crawl %s: %llu addresses, %llu reachable, %llu unreachable, %llu not dialled, "
+	       "%llu responses, %llu edges in %.1f s (%s)\n", st->crawl_id,
+	       (unsigned long long)st->known, (unsigned long long)st->reachable,
+	       (unsigned long long)st->unreachable, (unsigned long long)st->not_dialled,
+	       (unsigned long long)st->responses, (unsigned long long)st->edges, secs, store);
+}
+
+static int run_crawl(int argc, char **argv)
+{
+	struct kaspa_crawl_params p = { 0 };
+	struct seeds seeds = { .text = VBUF_INIT };
+	struct kaspa_crawl_store *store = NULL;
+	struct kaspa_crawl_stats st;
+	struct kaspa_crawl *c = NULL;
+	struct vmetrics *reg = NULL;
+	struct vhttp *http = NULL;
+	struct vloop *loop = NULL;
+	char err[600];
+	int ret = 1;
+
+	if (argc > 1) {
+		fprintf(stderr, "%s: unexpected argument %s (seeds go in --seed)\n", argv[0], argv[1]);
+		return 2;
+	}
+	if ((!wcli.seed || !*wcli.seed) && (!wcli.dns_seed || !*wcli.dns_seed)) {
+		fprintf(stderr, "%s: give --seed HOST:PORT or --dns-seed NAME: where the crawl "
+			"starts\n", argv[0]);
+		return 2;
+	}
+	if (wcli.store && *wcli.store && wcli.pg && *wcli.pg) {
+		fprintf(stderr, "%s: give --store FILE or --pg DSN, not both\n", argv[0]);
+		return 2;
+	}
+	if (kaspa_wire_apply(&crawl_wire, &p.conn))
+		return bad_advertise(argv[0], crawl_wire.advertise);
+	if (!p.conn.hs.user_agent)
+		p.conn.hs.user_agent = "/vigil-crawler:" VIGIL_VERSION "/";
+	/* a crawler records every node it reaches, old protocol versions included */
+	if (crawl_wire.min_protocol_version <= 0)
+		p.conn.hs.min_protocol_version = 1;
+	if (strlen(p.conn.hs.user_agent) > KASPA_MAX_USER_AGENT) {
+		fprintf(stderr, "%s: --user-agent is %zu bytes; peers accept at most %d\n", argv[0],
+			strlen(p.conn.hs.user_agent), KASPA_MAX_USER_AGENT);
+		return 2;
+	}
+	ret = gather_seeds(argv[0], &seeds, kaspa_default_port(p.conn.hs.network));
+	if (ret)
+		goto out;
+	ret = 1;
+	if (!seeds.n) {
+		fprintf(stderr, "%s: no seed address to crawl (every --seed/--dns-seed name failed "
+			"to resolve; see the warnings above)\n", argv[0]);
+		goto out;
+	}
+	if ((wcli.store && *wcli.store) || (wcli.pg && *wcli.pg)) {
+		store = kaspa_crawl_store_open(wcli.store, wcli.pg, false, err, sizeof(err));
+		if (!store) {
+			fprintf(stderr, "%s: %s\n", argv[0], err);
+			goto out;
+		}
+	}
+	loop = vloop_new();
+	reg = vmetrics_new();
+	if (!loop || !reg) {
+		fprintf(stderr, "%s: out of memory\n", argv[0]);
+		goto out;
+	}
+	p.seeds = seeds.a;
+	p.n_seeds = seeds.n;
+	p.seeds_text = vbuf_cstr(&seeds.text);
+	p.concurrency = kaspa_crawl_fit_nofile((unsigned)wcli.concurrency);
+	p.rounds = (unsigned)wcli.rounds;
+	p.round_timeout_ms = (uint32_t)(wcli.round_timeout / MS);
+	p.max_nodes = (uint64_t)wcli.max_nodes;
+	p.duration_ms = wcli.duration / MS;
+	p.allow_private = wcli.allow_private;
+	p.store = store;
+	p.metrics = crawl_http.metrics ? reg : NULL;
+	c = kaspa_crawl_new(loop, &p);
+	if (!c) {
+		fprintf(stderr, "%s: cannot set up the crawl: %s\n", argv[0], strerror(errno));
+		goto out;
+	}
+	if (crawl_http.metrics) {
+		http = vhttp_new(loop, crawl_http.metrics, reg);
+		if (!http)
+			goto out;
+		vhttp_set_ready(http, true);
+	}
+	if (kaspa_crawl_start(c))
+		goto out;
+	vloop_run(loop);
+	kaspa_crawl_finish(c);
+	kaspa_crawl_get_stats(c, &st);
+	print_crawl_summary(&st, store ? kaspa_crawl_store_name(store) : "not stored");
+	ret = 0;
+	if (!st.reachable) {
+		struct vbuf why = VBUF_INIT;
+
+		for (int i = 1; i < KASPA_CRAWL_ERR_MAX; i++)
+			if (st.by_err[i])
+				vbuf_printf(&why, "%s%llu %s", why.len ? ", " : "",
+					    (unsigned long long)st.by_err[i], kaspa_crawl_err_name(i));
+		fprintf(stderr, "%s: no node completed the handshake (seeds %s: %s): %s\n", argv[0],
+			p.seeds_text, vbuf_cstr(&why),
+			st.by_err[KASPA_CRAWL_PRIVATE] ? "private addresses need --allow-private"
+			: st.by_err[KASPA_CRAWL_LIMIT] ? "the crawl was stopped (--duration, "
+							 "--max-nodes or a signal) first"
+						       : "the seeds are unreachable; check the "
+							 "addresses, the port and --network");
+		vbuf_free(&why);
+		ret = 1;
+	}
+	if (st.store_errors)
+		ret = 1;
+out:
+	vhttp_free(http);
+	kaspa_crawl_free(c);
+	kaspa_crawl_store_close(store);
+	vmetrics_free(reg);
+	vloop_free(loop);
+	free(seeds.a);
+	vbuf_free(&seeds.text);
+	return ret;
+}
+
+struct report_cli {
+	char *sensor;
+	char *store;
+	char *pg;
+	char *since;
+};
+
+static struct report_cli rcli;
+
+static const struct vopt report_opts[] = {
+	VOPT_STRING("sensor", 0, struct report_cli, sensor, NULL, "IP[:PORT]",
+		    "the sensor's public address (Version.address); without a port any port counts"),
+	VOPT_STRING("store", 0, struct report_cli, store, NULL, "FILE",
+		    "SQLite crawl store written by `vigil kaspa crawl --store`"),
+	VOPT_STRING("pg", 0, struct report_cli, pg, NULL, "DSN",
+		    "PostgreSQL crawl store written by `vigil kaspa crawl --pg` instead"),
+	VOPT_STRING("since", 0, struct report_cli, since, NULL, "TIME",
+		    "count crawls started at or after TIME (2026-11-21T07:00:00Z, or Unix seconds); "
+		    "the hours run from it (default: the first crawl)"),
+	VOPT_END
+};
+
+static const struct vopt_set report_sets[] = { { report_opts, &rcli }, { NULL, NULL } };
+
+static int run_report(int argc, char **argv)
+{
+	struct kaspa_report_sensor sensor;
+	struct kaspa_crawl_store *store;
+	struct kaspa_report r;
+	struct vbuf out = VBUF_INIT;
+	uint64_t since = 0;
+	char err[600];
+	int e;
+
+	if (argc > 1) {
+		fprintf(stderr, "%s: unexpected argument %s\n", argv[0], argv[1]);
+		return 2;
+	}
+	if (!rcli.sensor || kaspa_report_parse_sensor(rcli.sensor, &sensor)) {
+		fprintf(stderr, "%s: --sensor %s: give the sensor's public IP, optionally with its "
+			"port (203.0.113.5, 203.0.113.5:16111, [2001:db8::1]:16111)\n", argv[0],
+			rcli.sensor ? rcli.sensor : "is required");
+		return 2;
+	}
+	if (!!(rcli.store && *rcli.store) == !!(rcli.pg && *rcli.pg)) {
+		fprintf(stderr, "%s: give one crawl store: --store FILE or --pg DSN\n", argv[0]);
+		return 2;
+	}
+	if (rcli.since && kaspa_report_parse_time(rcli.since, &since)) {
+		fprintf(stderr, "%s: --since %s: not a time (give 2026-11-21T07:00:00Z, "
+			"2026-11-21 or Unix seconds)\n", argv[0], rcli.since);
+		return 2;
+	}
+	store = kaspa_crawl_store_open(rcli.store, rcli.pg, true, err, sizeof(err));
+	if (!store) {
+		fprintf(stderr, "%s: %s\n", argv[0], err);
+		return 1;
+	}
+	e = kaspa_report_build(store, &sensor, since, &r, err, sizeof(err));
+	kaspa_crawl_store_close(store);
+	if (e) {
+		fprintf(stderr, "%s: %s\n", argv[0], err);
+		return 1;
+	}
+	e = vopt_common.json ? kaspa_report_json(&r, &out) : kaspa_report_markdown(&r, &out);
+	if (!e)
+		fputs(vbuf_cstr(&out), stdout);
+	vbuf_free(&out);
+	kaspa_report_free(&r);
+	return e ? 1 : 0;
+}
+
 const struct vcmd kaspa_cmds[] = {
 	{ .name = "collect", .summary = "store the sensors' events from JetStream into PostgreSQL",
 	  .run = run_collect, .sets = collect_sets,
@@ -228,5 +625,22 @@ const struct vcmd kaspa_cmds[] = {
 			 "probed back on its advertised port and classified public, private or "
 			 "unknown on <app_id>.kaspa.classifications. Events carry a unique "
 			 "event_id; --store keeps them in SQLite too." },
+	{ .name = "crawl", .summary = "crawl the Kaspa P2P network breadth-first from seeds",
+	  .run = run_crawl, .sets = crawl_sets,
+	  .description = "Dials the seeds (--seed, --dns-seed) as a client, completes the "
+			 "handshake, sends RequestAddresses (--rounds), leaves politely, and "
+			 "goes breadth-first over every address learned with --concurrency "
+			 "connections in flight. Stores the crawl (nodes with id, user agent, "
+			 "version, reachability and error class; who advertised whom; every "
+			 "address response) in SQLite (--store) or PostgreSQL (--pg) under one "
+			 "crawl id, and ends with a summary line (--json: an object). Loopback "
+			 "and private addresses are skipped unless --allow-private. Exits 1 when "
+			 "no node completed the handshake." },
+	{ .name = "report", .summary = "the gossip study: how far a sensor's address spread",
+	  .run = run_report, .sets = report_sets,
+	  .description = "Reads the crawls in --store or --pg and answers \"the sensor's address "
+			 "was observed in X% of address responses from Y unique peers after Z "
+			 "hours\", with a timeline per crawl, as Markdown or (--json) JSON. See "
+			 "docs/kaspa_gossip_study.md." },
 	{ 0 }
 };

@@ -430,11 +430,20 @@ const struct vopt kaspa_wire_opts[] = {
 		      600000 * MS, "how long to wait for the peer's Ready after ours"),
 	VOPT_DURATION("connect-timeout", 0, struct kaspa_wire_cfg, connect_timeout, "1s", MS,
 		      600000 * MS, "TCP connect limit when dialling"),
+	VOPT_STRING("advertise", 0, struct kaspa_wire_cfg, advertise, NULL, "IP:PORT",
+		    "our public listening address, sent as Version.address: the peers we dial "
+		    "store it and gossip it on"),
 	VOPT_END
 };
 
-void kaspa_wire_apply(const struct kaspa_wire_cfg *w, struct kaspa_conn_config *cfg)
+int kaspa_wire_apply(struct kaspa_wire_cfg *w, struct kaspa_conn_config *cfg)
 {
+	if (w->advertise && *w->advertise) {
+		if (kaspa_netaddr_parse(w->advertise, &w->advertise_addr) ||
+		    !w->advertise_addr.port)
+			return -EINVAL;
+		cfg->hs.address = &w->advertise_addr;
+	}
 	if (w->network && *w->network)
 		cfg->hs.network = w->network;
 	if (w->protocol_version > 0)
@@ -455,4 +464,5 @@ void kaspa_wire_apply(const struct kaspa_wire_cfg *w, struct kaspa_conn_config *
 		cfg->hs.ready_timeout_ms = (uint32_t)(w->ready_timeout / MS);
 	if (w->connect_timeout)
 		cfg->connect_timeout_ms = (uint32_t)(w->connect_timeout / MS);
+	return 0;
 }

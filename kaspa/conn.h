@@ -80,10 +80,13 @@ struct kaspa_wire_cfg {
 	uint64_t verack_timeout;	/* --verack-timeout, ns */
 	uint64_t ready_timeout;		/* --ready-timeout, ns */
 	uint64_t connect_timeout;	/* --connect-timeout, ns */
+	char *advertise;		/* --advertise IP:PORT, our Version.address */
+	struct kaspa_netaddr advertise_addr;	/* parsed by kaspa_wire_apply */
 };
 extern const struct vopt kaspa_wire_opts[];
-/* Copies @w into @cfg's handshake and HTTP/2 settings (strings are borrowed). */
-void kaspa_wire_apply(const struct kaspa_wire_cfg *w, struct kaspa_conn_config *cfg);
+/* Copies @w into @cfg's handshake and HTTP/2 settings (strings and the parsed --advertise
+ * address are borrowed from @w). 0, or -EINVAL when --advertise is not IP:PORT. */
+int kaspa_wire_apply(struct kaspa_wire_cfg *w, struct kaspa_conn_config *cfg);
 
 /* A non-blocking TCP socket connecting to @sa (TCP_NODELAY). The fd, or -errno. */
 int kaspa_dial(const struct sockaddr *sa, socklen_t len);

@@ -5,7 +5,8 @@
 
 #include "vigil/cmd.h"
 
-#define KASPA_CMD_SUMMARY "Kaspa P2P network sensor: handshake, log and classify inbound peers"
+#define KASPA_CMD_SUMMARY \
+	"Kaspa P2P network sensor (handshake, log and classify peers), crawler and gossip report"
 
 extern const struct vcmd kaspa_cmds[];
 

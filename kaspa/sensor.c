@@ -471,7 +471,7 @@ static void probe_release(struct probe *p)
 	probe_start_next(s);
 }
 
-static const char *errno_class(int e)
+const char *kaspa_errno_class(int e)
 {
 	switch (e) {
 	case ECONNREFUSED: return "refused";
@@ -504,7 +504,7 @@ static void tcp_probe_ready(struct vloop *loop, int fd, uint32_t events, void *c
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		err = errno;
 	if (err)
-		probe_finish(p, errno_verdict(err), errno_class(err));
+		probe_finish(p, errno_verdict(err), kaspa_errno_class(err));
 	else
 		probe_finish(p, KASPA_CLASS_PUBLIC, "");
 	probe_release(p);
@@ -547,7 +547,7 @@ static void hsp_done(struct kaspa_conn *c, void *ctx)
 	if (!kaspa_conn_connected(c)) {
 		int e = kaspa_conn_connect_errno(c);
 
-		probe_finish(p, errno_verdict(e), errno_class(e));
+		probe_finish(p, errno_verdict(e), kaspa_errno_class(e));
 	} else if (hs->got_version && hs->fail != KASPA_FAIL_NONE &&
 		   memcmp(hs->peer.id, p->want_id, KASPA_ID_LEN) != 0) {
 		/* a node answered with another id before the handshake broke off */
@@ -577,7 +577,7 @@ static void probe_run(struct probe *p)
 		vmetric_inc(s->m_conns, "outbound");
 	fd = kaspa_dial((struct sockaddr *)&p->sa, p->salen);
 	if (fd < 0) {
-		probe_finish(p, errno_verdict(-fd), errno_class(-fd));
+		probe_finish(p, errno_verdict(-fd), kaspa_errno_class(-fd));
 		probe_release(p);
 		return;
 	}

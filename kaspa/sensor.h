@@ -85,5 +85,7 @@ uint16_t kaspa_default_port(const char *network);
 /* True for addresses a probe skips without --allow-private: loopback, RFC 1918, CGNAT,
  * link-local, unspecified, IPv6 ULA. @ip is 4 or 16 bytes (IPv4-mapped counts as IPv4). */
 bool kaspa_ip_is_private(const uint8_t *ip, unsigned len);
+/* The error class of a failed connect: "refused", "timeout", "reset" or "unreachable". */
+const char *kaspa_errno_class(int e);
 
 #endif

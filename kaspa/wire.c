@@ -55,6 +55,13 @@ const char *kaspa_netaddr_str(const struct kaspa_netaddr *a, char *buf, size_t n
 	return buf;
 }
 
+const char *kaspa_netaddr_ip_str(const struct kaspa_netaddr *a, char *buf, size_t n)
+{
+	if (!inet_ntop(a->ip_len == 4 ? AF_INET : AF_INET6, a->ip, buf, (socklen_t)n))
+		snprintf(buf, n, "?");
+	return buf;
+}
+
 int kaspa_netaddr_parse(const char *s, struct kaspa_netaddr *out)
 {
 	char host[INET6_ADDRSTRLEN + 2];

@@ -42,6 +42,8 @@ int kaspa_netaddr_from_pb(const Protowire__NetAddress *pb, struct kaspa_netaddr 
 void kaspa_netaddr_to_pb(const struct kaspa_netaddr *a, Protowire__NetAddress *pb);
 /* "1.2.3.4:16111" or "[2001:db8::1]:16111" into buf (>= KASPA_ADDR_STRLEN). */
 const char *kaspa_netaddr_str(const struct kaspa_netaddr *a, char *buf, size_t n);
+/* "1.2.3.4" / "2001:db8::1" (no brackets, no port) into buf (>= INET6_ADDRSTRLEN). */
+const char *kaspa_netaddr_ip_str(const struct kaspa_netaddr *a, char *buf, size_t n);
 /* Parses "1.2.3.4:16111" / "[v6]:port" (numeric only). 0 or -EINVAL. */
 int kaspa_netaddr_parse(const char *s, struct kaspa_netaddr *out);
 

@@ -276,6 +276,7 @@ bad:
 struct optref {
 	const struct vopt *o;
 	void *cfg;
+	bool from_argv;		/* already given on this command line (VOPT_LIST appends) */
 };
 
 struct table {
@@ -297,9 +298,9 @@ static int build_table(const struct vopt_set *sets, struct table *t)
 		return -ENOMEM;
 	for (const struct vopt_set *s = sets; s && s->opts; s++)
 		for (const struct vopt *o = s->opts; o->name; o++)
-			t->refs[i++] = (struct optref){ o, s->cfg };
+			t->refs[i++] = (struct optref){ .o = o, .cfg = s->cfg };
 	for (const struct vopt *o = vopt_common_opts; o->name; o++)
-		t->refs[i++] = (struct optref){ o, &vopt_common };
+		t->refs[i++] = (struct optref){ .o = o, .cfg = &vopt_common };
 	t->n = n;
 	return 0;
 }
@@ -609,7 +610,24 @@ static int apply_argv(struct table *t, const char *prog, int argc, char **argv, 
 			if (err || !val)
 				continue;
 		}
+		if ((r->o->flags & VOPT_LIST) && r->from_argv && r->o->type == VOPT_T_STRING) {
+			/* a repeated list option: join the values with commas */
+			char **field = (char **)((char *)r->cfg + r->o->offset);
+			size_t len = strlen(*field) + strlen(val) + 2;
+			char *joined = malloc(len);
+
+			if (!joined) {
+				err = -ENOMEM;
+				break;
+			}
+			snprintf(joined, len, "%s,%s", *field, val);
+			val = joined;
+			err = set_value(r->o, r->cfg, val, &from);
+			free(joined);
+			continue;
+		}
 		err = set_value(r->o, r->cfg, val, &from);
+		r->from_argv = true;
 	}
 	if (!err) {
 		for (int i = 0; i < n; i++)
@@ -704,6 +722,8 @@ static void print_opt_help(FILE *f, const struct vopt *o)
 	else
 		fprintf(f, "\n  %30s", "");
 	fprintf(f, "%s", o->help ? o->help : "");
+	if (o->flags & VOPT_LIST)
+		fprintf(f, " (repeatable)");
 	if (o->def && o->type != VOPT_T_BOOL)
 		fprintf(f, " [default: %s]", o->def);
 	if (strcmp(o->name, "help") != 0)

@@ -54,3 +54,36 @@ start_nats() {
 	on_exit "kill $NATS_PID; wait $NATS_PID"
 	wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$1"
 }
+
+# start_postgres: a real PostgreSQL (initdb + pg_ctl as the postgres user, trust auth) on a free
+# loopback port with its data under $TMP/pg, stopped on exit, and a database "vigil". Sets PG_DSN,
+# PG_PORT, PG_BIN and defines pg_restart_server; or returns 1 with the reason in PG_SKIP (no
+# server binaries, not root) or PG_FAIL (it did not start; the reason is a failure).
+start_postgres() {
+	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	PG_SKIP= PG_FAIL=
+	if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+		PG_SKIP="no PostgreSQL server binaries under /usr/lib/postgresql"; return 1
+	fi
+	if [ "$(id -u)" -ne 0 ] || ! id postgres >/dev/null 2>&1; then
+		PG_SKIP="PostgreSQL refuses to run as root and this test needs root to switch to the postgres user"
+		return 1
+	fi
+	chmod 755 "$TMP"
+	mkdir -p "$TMP/pg" && chown postgres "$TMP/pg"
+	if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$TMP/pg/data" -A trust -U postgres \
+		>"$TMP/pg/initdb.log" 2>&1; then
+		PG_FAIL="initdb: $(tail -n 3 "$TMP/pg/initdb.log" | tr '\n' ' ')"; return 1
+	fi
+	PG_PORT=$(free_port)
+	pg_restart_server || { PG_FAIL="pg_ctl start: $(tail -n 3 "$TMP/pg/server.log" | tr '\n' ' ')"; return 1; }
+	on_exit "runuser -u postgres -- '$PG_BIN/pg_ctl' -D '$TMP/pg/data' -m immediate stop"
+	runuser -u postgres -- "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" vigil ||
+		{ PG_FAIL="createdb failed"; return 1; }
+	PG_DSN="postgresql://postgres@127.0.0.1:$PG_PORT/vigil"
+}
+# pg_restart_server: (re)starts the server start_postgres set up, waiting until it accepts
+pg_restart_server() {
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/server.log" -w -t 30 \
+		-o "-p $PG_PORT -k $TMP/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+}

@@ -39,6 +39,7 @@ enum vopt_type {
 
 #define VOPT_REQUIRED 0x1 /* must be given somewhere */
 #define VOPT_HIDDEN   0x2 /* not in --help or the man page */
+#define VOPT_LIST     0x4 /* STRING: a comma list; repeated on the command line, values join */
 
 struct vopt {
 	const char *name; /* NULL ends a table */

@@ -11,34 +11,17 @@ VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PEER="$VIGIL_ROOT/kaspa/tests/peer.js"
 export PEER_JS_LIMIT_MS=20000
 
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if ! node --version >/dev/null 2>&1 || [ ! -d "$VIGIL_ROOT/.cache/npm/node_modules/@grpc/grpc-js" ]; then
 	skip all "node or @grpc/grpc-js missing (run scripts/deps)"; exit 0
 fi
 if ! command -v nats-server >/dev/null; then skip all "nats-server missing (run scripts/deps)"; exit 0; fi
-if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ]; then
-	skip all "no PostgreSQL server binaries under /usr/lib/postgresql"; exit 0
-fi
-if [ "$(id -u)" -ne 0 ] || ! id postgres >/dev/null 2>&1; then
-	skip all "PostgreSQL refuses to run as root and this test needs root to switch to the postgres user"
-	exit 0
-fi
 
 # ---- PostgreSQL and NATS ------------------------------------------------------------------
-chmod 755 "$TMP"
-mkdir "$TMP/pg" && chown postgres "$TMP/pg"
-pg() { runuser -u postgres -- "$@"; }
-pg "$pgbin/initdb" -D "$TMP/pg/data" -A trust -U postgres >"$TMP/initdb.log" 2>&1 ||
-	{ fail initdb "$(tail -n 3 "$TMP/initdb.log")"; exit 1; }
-PGPORT=$(free_port)
-pg_start() {
-	pg "$pgbin/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/server.log" -w -t 30 \
-		-o "-p $PGPORT -k $TMP/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-}
-pg_start || { fail pg_start "$(tail -n 3 "$TMP/pg/server.log")"; exit 1; }
-on_exit "runuser -u postgres -- '$pgbin/pg_ctl' -D '$TMP/pg/data' -m immediate stop"
-pg "$pgbin/createdb" -h 127.0.0.1 -p "$PGPORT" kaspa || { fail createdb "createdb failed"; exit 1; }
-DSN="postgresql://postgres@127.0.0.1:$PGPORT/kaspa"
+if ! start_postgres; then
+	if [ -n "$PG_FAIL" ]; then fail pg_start "$PG_FAIL"; exit 1; fi
+	skip all "$PG_SKIP"; exit 0
+fi
+DSN=$PG_DSN
 psqlq() { psql -X -A -t -q "$DSN" -c "$1"; }
 
 NPORT=$(free_port)
@@ -104,10 +87,10 @@ check dedupe_reported grep -q "0 stored, $((N_HS + N_CL)) duplicates" "$TMP/c2.e
 COLL=$!
 on_exit "kill $COLL; wait $COLL"
 sleep 1
-pg "$pgbin/pg_ctl" -D "$TMP/pg/data" -m fast stop >/dev/null
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/pg/data" -m fast stop >/dev/null
 peers pgdown 2
 sleep 2
-pg_start || { fail pg_restart "$(tail -n 3 "$TMP/pg/server.log")"; exit 1; }
+pg_restart_server || { fail pg_restart "$(tail -n 3 "$TMP/pg/server.log")"; exit 1; }
 check pg_down_caught_up wait_for 30 bash -c "[ \"\$(psql -X -A -t -q '$DSN' -c 'SELECT count(*) FROM kaspa_handshakes')\" = $((N_HS + 2)) ]"
 kill "$COLL"; wait "$COLL"
 check collector_stops_cleanly test $? -eq 0

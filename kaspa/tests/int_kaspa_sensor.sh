@@ -170,7 +170,7 @@ check sensor_alive kill -0 "$PID_a"
 
 # ---- metrics ------------------------------------------------------------------------------
 curl -sf "http://127.0.0.1:$MPORT_a/metrics" >"$TMP/metrics.txt"
-check metrics_contract /usr/bin/python3 "$CHECK" scrape "$VIGIL_ROOT/deploy/METRICS.md" kaspa "$TMP/metrics.txt"
+check metrics_contract /usr/bin/python3 "$CHECK" scrape "$VIGIL_ROOT/deploy/METRICS.md" "kaspa sensor" "$TMP/metrics.txt"
 check metrics_promtool bash -c "promtool check metrics <'$TMP/metrics.txt'"
 n_ok=$(events kaspa.handshakes "$TMP/a.jsonl" | jq -s 'map(select(.result == "ok")) | length')
 n_fail=$(events kaspa.handshakes "$TMP/a.jsonl" | jq -s 'map(select(.result == "failed")) | length')

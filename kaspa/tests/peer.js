@@ -16,6 +16,8 @@
 // Ready), --no-ready (never send Ready), --huge N (a userAgent of N bytes), --method PATH (call
 // another method), --close-after-ms N (end the call N ms after Ready; default: after the
 // requested answers arrived, or 500 ms).
+//
+// Required as a module (simnet.js), it exports its gRPC setup and runPeer without running main.
 'use strict';
 
 const path = require('path');
@@ -36,19 +38,25 @@ function requireDep(name) {
 const grpc = requireDep('@grpc/grpc-js');
 const protoLoader = requireDep('@grpc/proto-loader');
 
-const args = { mode: 'client', host: '127.0.0.1', port: 0, network: 'kaspa-mainnet',
+const defaults = { mode: 'client', host: '127.0.0.1', port: 0, network: 'kaspa-mainnet',
 	version: 10, 'min-version': 10, 'user-agent': '/kaspad:2.0.1/grpcjs-test-peer/',
 	addresses: '', 'close-after-ms': 0, huge: 0 };
-for (let i = 2; i < process.argv.length; i++) {
-	const a = process.argv[i];
-	if (!a.startsWith('--')) continue;
-	const k = a.slice(2);
-	const next = process.argv[i + 1];
-	if (next === undefined || next.startsWith('--')) args[k] = true;
-	else { args[k] = next; i++; }
+
+// "--key value" and "--flag" pairs over @defaults (a repeated key keeps the last value).
+function parseArgs(argv, dflt) {
+	const args = Object.assign({}, dflt);
+	for (let i = 0; i < argv.length; i++) {
+		const a = argv[i];
+		if (!a.startsWith('--')) continue;
+		const k = a.slice(2);
+		const next = argv[i + 1];
+		if (next === undefined || next.startsWith('--')) args[k] = true;
+		else { args[k] = next; i++; }
+	}
+	return args;
 }
 
-function out(obj) {
+function stdoutLine(obj) {
 	process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
@@ -86,11 +94,11 @@ function fmtAddr(a) {
 	return `${new URL(`http://[${g.join(':')}]/`).hostname}:${a.port}`;
 }
 
-const ourId = args.id ? Buffer.from(args.id, 'hex') : crypto.randomBytes(16);
-const answerList = args.addresses ? args.addresses.split(',').map(parseAddr) : [];
-
-// Runs the handshake on one duplex call (client or server side alike).
-function runPeer(call, onEnd) {
+// Runs the handshake on one duplex call (client or server side alike). @args holds the options
+// above; @ourId is our 16-byte id, @answerList the NetAddresses answering RequestAddresses (an
+// array, or a function returning one per request or null for no answer), @out receives the
+// event objects.
+function runPeer(call, args, ourId, answerList, out, onEnd) {
 	const st = { gotVersion: false, gotVerack: false, sentReady: false, gotReady: false,
 		established: false, waitingAddresses: false, waitingPong: null, ended: false };
 	let closeTimer = null;
@@ -158,9 +166,12 @@ function runPeer(call, onEnd) {
 			out({ event: 'recv_ready' });
 			st.gotReady = true;
 			return maybeReady();
-		case 'requestAddresses':
+		case 'requestAddresses': {
 			out({ event: 'request_addresses' });
-			return send({ addresses: { addressList: answerList } });
+			// a function may return null: this peer never answers (a mute node)
+			const list = typeof answerList === 'function' ? answerList() : answerList;
+			return list ? send({ addresses: { addressList: list } }) : undefined;
+		}
 		case 'addresses':
 			out({ event: 'addresses', list: m.addresses.addressList.map(fmtAddr) });
 			st.waitingAddresses = false;
@@ -190,41 +201,51 @@ function runPeer(call, onEnd) {
 	send({ version });
 }
 
-const opts = { 'grpc.default_compression_algorithm': 2,
+const grpcOpts = { 'grpc.default_compression_algorithm': 2,
 	'grpc.max_receive_message_length': 4 << 20 };
 
-if (args.mode === 'server') {
-	const server = new grpc.Server(opts);
-	let sessions = 0;
-	server.addService(proto.P2P.service, {
-		MessageStream: (call) => {
-			sessions++;
-			out({ event: 'accepted', peer: call.getPeer() });
-			runPeer(call, () => {
-				if (args.once) setTimeout(() => server.forceShutdown(), 100);
-			});
-		},
-	});
-	server.bindAsync(`${args.host}:${args.port}`, grpc.ServerCredentials.createInsecure(),
-		(err, port) => {
-			if (err) { out({ event: 'error', details: String(err) }); process.exit(1); }
-			out({ event: 'listening', port, id: ourId.toString('hex') });
+function main() {
+	const args = parseArgs(process.argv.slice(2), defaults);
+	const out = stdoutLine;
+	const ourId = args.id ? Buffer.from(args.id, 'hex') : crypto.randomBytes(16);
+	const answerList = args.addresses ? args.addresses.split(',').map(parseAddr) : [];
+
+	if (args.mode === 'server') {
+		const server = new grpc.Server(grpcOpts);
+		let sessions = 0;
+		server.addService(proto.P2P.service, {
+			MessageStream: (call) => {
+				sessions++;
+				out({ event: 'accepted', peer: call.getPeer() });
+				runPeer(call, args, ourId, answerList, out, () => {
+					if (args.once) setTimeout(() => server.forceShutdown(), 100);
+				});
+			},
 		});
-} else {
-	const client = new proto.P2P(`${args.host}:${args.port}`, grpc.credentials.createInsecure(), opts);
-	if (args.method) {
-		// a call to another method on the same channel: expect UNIMPLEMENTED (12)
-		const rpc = client.makeBidiStreamRequest(args.method, (x) => x, (x) => x);
-		rpc.on('data', () => {});
-		rpc.on('error', (e) => { out({ event: 'error', code: e.code, details: e.details }); process.exit(0); });
-		rpc.on('end', () => process.exit(0));
-		rpc.write(Buffer.from([0]));
+		server.bindAsync(`${args.host}:${args.port}`, grpc.ServerCredentials.createInsecure(),
+			(err, port) => {
+				if (err) { out({ event: 'error', details: String(err) }); process.exit(1); }
+				out({ event: 'listening', port, id: ourId.toString('hex') });
+			});
 	} else {
-		const call = client.MessageStream();
-		out({ event: 'dialing', id: ourId.toString('hex') });
-		runPeer(call, () => setTimeout(() => { client.close(); process.exit(0); }, 100));
+		const client = new proto.P2P(`${args.host}:${args.port}`, grpc.credentials.createInsecure(), grpcOpts);
+		if (args.method) {
+			// a call to another method on the same channel: expect UNIMPLEMENTED (12)
+			const rpc = client.makeBidiStreamRequest(args.method, (x) => x, (x) => x);
+			rpc.on('data', () => {});
+			rpc.on('error', (e) => { out({ event: 'error', code: e.code, details: e.details }); process.exit(0); });
+			rpc.on('end', () => process.exit(0));
+			rpc.write(Buffer.from([0]));
+		} else {
+			const call = client.MessageStream();
+			out({ event: 'dialing', id: ourId.toString('hex') });
+			runPeer(call, args, ourId, answerList, out, () => setTimeout(() => { client.close(); process.exit(0); }, 100));
+		}
 	}
+	// a test peer never outlives its test
+	setTimeout(() => { out({ event: 'end', reason: 'peer.js time limit' }); process.exit(2); },
+		Number(process.env.PEER_JS_LIMIT_MS || 30000)).unref();
 }
-// a test peer never outlives its test
-setTimeout(() => { out({ event: 'end', reason: 'peer.js time limit' }); process.exit(2); },
-	Number(process.env.PEER_JS_LIMIT_MS || 30000)).unref();
+
+module.exports = { grpc, proto, grpcOpts, parseArgs, parseAddr, fmtAddr, runPeer };
+if (require.main === module) main();

@@ -324,7 +324,8 @@ static void test_wire_options_apply(void)
 	int n = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
-	kaspa_wire_apply(&w, &cfg);
+	ASSERT_OK(kaspa_wire_apply(&w, &cfg), "apply");
+	ASSERT_TRUE(cfg.hs.address == NULL, "no --advertise: no Version.address");
 	ASSERT_STREQ(cfg.hs.network, "kaspa-testnet-10", "network");
 	ASSERT_EQ(cfg.hs.protocol_version, 9, "version");
 	ASSERT_EQ(cfg.hs.min_protocol_version, 0, "min left to the default");
@@ -335,7 +336,17 @@ static void test_wire_options_apply(void)
 	ASSERT_EQ(cfg.connect_timeout_ms, 800, "connect timeout");
 	for (const struct vopt *o = kaspa_wire_opts; o->name; o++, n++)
 		ASSERT_TRUE(o->help && *o->help, o->name);
-	ASSERT_EQ(n, 10, "ten options");
+	ASSERT_EQ(n, 11, "eleven options");
+	/* --advertise becomes Version.address, borrowed from the wire config */
+	w.advertise = "[::ffff:203.0.113.5]:16111";
+	ASSERT_OK(kaspa_wire_apply(&w, &cfg), "apply --advertise");
+	ASSERT_TRUE(cfg.hs.address == &w.advertise_addr, "address points into @w");
+	ASSERT_EQ(w.advertise_addr.ip_len, 4, "IPv4-mapped normalised");
+	ASSERT_EQ(w.advertise_addr.port, 16111, "port");
+	w.advertise = "203.0.113.5";
+	ASSERT_EQ(kaspa_wire_apply(&w, &cfg), -EINVAL, "no port");
+	w.advertise = "203.0.113.5:0";
+	ASSERT_EQ(kaspa_wire_apply(&w, &cfg), -EINVAL, "port 0");
 }
 
 /*

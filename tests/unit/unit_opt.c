@@ -13,6 +13,7 @@ struct tcfg {
 	double rate;
 	char *mode;
 	char *req;
+	char *list;
 };
 
 static struct tcfg cfg;
@@ -24,6 +25,8 @@ static const struct vopt topts[] = {
 	VOPT_SIZE("buf", 0, struct tcfg, buf, "4KiB", 64, 16384, "capture size"),
 	VOPT_DOUBLE("rate", 0, struct tcfg, rate, "1", "R", 0, 1, "sampling"),
 	VOPT_ENUM("mode", 0, struct tcfg, mode, "auto", "auto|lsm|monitor", "mode"),
+	{ .name = "seed", .type = VOPT_T_STRING, .offset = offsetof(struct tcfg, list),
+	  .def = "d1,d2", .metavar = "ADDR", .help = "seeds", .flags = VOPT_LIST },
 	VOPT_END
 };
 static const struct vopt_set tsets[] = { { topts, &cfg }, { NULL, NULL } };
@@ -225,6 +228,26 @@ static void test_required(void)
 	close(fd);
 }
 
-TESTS(T(test_defaults), T(test_precedence_flag_env_file_default), T(test_parent_section_applies),
+/* A VOPT_LIST string given several times joins the values; once, it replaces the env value. */
+static void test_list_repeats_join(void)
+{
+	setenv("VIGIL_SEED", "e1", 1);
+	if (!ASSERT_EQ(parse(NULL, NULL, 0, 8, "--seed", "a", "--seed=b,c", "--name", "x", "--seed",
+			     "d"), 0, "parse"))
+		goto out;
+	ASSERT_STREQ(cfg.list, "a,b,c,d", "flags joined, env and default dropped");
+	ASSERT_STREQ(cfg.name, "x", "other options unaffected");
+	ASSERT_EQ(parse(NULL, NULL, 0, 3, "--seed", "z"), 0, "parse");
+	ASSERT_STREQ(cfg.list, "z", "one flag replaces the env value");
+	ASSERT_EQ(parse(NULL, NULL, 0, 1), 0, "parse");
+	ASSERT_STREQ(cfg.list, "e1", "env alone");
+	ASSERT_EQ(parse(NULL, NULL, 0, 5, "--name", "a", "--name", "b"), 0, "parse");
+	ASSERT_STREQ(cfg.name, "b", "a plain string keeps the last value");
+out:
+	unsetenv("VIGIL_SEED");
+	vopt_free(tsets);
+}
+
+TESTS(T(test_defaults), T(test_list_repeats_join), T(test_precedence_flag_env_file_default), T(test_parent_section_applies),
       T(test_flag_forms_and_positionals), T(test_errors_name_the_key_and_source),
       T(test_duration_and_size_parsers), T(test_required))
