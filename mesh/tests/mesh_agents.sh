@@ -22,7 +22,7 @@ PIN=/sys/fs/bpf/vigil-test-$P
 MT_P=$P
 . "$VIGIL_ROOT/mesh/tests/mesh_topo.sh"
 CPORT=$(free_port)
-URL=http://192.168.78.254:$CPORT
+COORD_URL=http://192.168.78.254:$CPORT
 declare -a NS IF APID
 [ ${#ident[@]} -gt 0 ] || ident=(x web db ops)
 
@@ -57,7 +57,7 @@ ma_setup() {
 }
 
 nx() { local i=$1; shift; nsenter --net=/run/netns/"$P-$i" "$@"; }
-admin() { nx u env VIGIL_COORDINATOR="$URL" VIGIL_TOKEN_FILE="$TMP/admin.tok" "$VIGIL" mesh "$@"; }
+admin() { nx u env VIGIL_COORDINATOR="$COORD_URL" VIGIL_TOKEN_FILE="$TMP/admin.tok" "$VIGIL" mesh "$@"; }
 
 start_coord() {
 	# nsenter directly (not through nx): it execs, so $! is the coordinator's own PID
@@ -65,11 +65,11 @@ start_coord() {
 		--cidr 10.78.0.0/24 --admin-token-file "$TMP/admin.tok" \
 		--join-token-file "$TMP/join.tok" --debounce 50ms >>"$TMP/coord.log" 2>&1 &
 	COORD=$!
-	wait_for 10 nx u curl -sf "$URL/readyz"
+	wait_for 10 nx u curl -sf "$COORD_URL/readyz"
 }
 start_agent() { # start_agent <i> [extra options]
 	local i=$1; shift
-	nsenter --net=/run/netns/"$P-$i" "$VIGIL" mesh agent --coordinator "$URL" --join-token-file "$TMP/join.tok" \
+	nsenter --net=/run/netns/"$P-$i" "$VIGIL" mesh agent --coordinator "$COORD_URL" --join-token-file "$TMP/join.tok" \
 		--identity "${ident[$i]}" --endpoint "192.168.78.$i:51820" --key "$TMP/key$i" \
 		--state "$TMP/state$i" --interface "${IF[$i]}" --pin-root "$PIN" \
 		--metrics 127.0.0.1:9464 --jsonl "$TMP/events$i.jsonl" --spool "$TMP/spool$i.db" \
@@ -83,4 +83,8 @@ series() { # series <i> <prefix>: succeeds when a series starts with it
 	nx "$1" curl -sf http://127.0.0.1:9464/metrics | grep -qF "$2"
 }
 rev() { admin status --json | jq -r .revision; }
-in_sync() { admin status --json | jq -e "(.nodes | length == $1) and (.nodes | all(.in_sync))" >/dev/null; }
+in_sync() { # (jq 1.6 exits 0 on empty input: an unreachable coordinator must not pass)
+	local st
+	st=$(admin status --json) && [ -n "$st" ] &&
+		jq -e "(.nodes | length == $1) and (.nodes | all(.in_sync))" <<<"$st" >/dev/null
+}
