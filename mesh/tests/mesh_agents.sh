@@ -33,9 +33,9 @@ ma_cleanup() {
 		rm -rf "${VIGIL_BUILD:-build}/test-logs/$T_NAME.d"
 		cp -r "$TMP" "${VIGIL_BUILD:-build}/test-logs/$T_NAME.d"
 	fi
-	for i in "${!APID[@]}"; do [ -n "${APID[$i]}" ] && kill "${APID[$i]}" 2>/dev/null; done
-	[ -n "$COORD" ] && kill "$COORD" 2>/dev/null
-	wait 2>/dev/null
+	for p in "${APID[@]}" $COORD; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+	# only ours: the test's other children are stopped by their own on_exit, after this one
+	for p in "${APID[@]}" $COORD; do [ -n "$p" ] && wait "$p" 2>/dev/null; done
 	# the agents started wireguard-go detached: whatever still runs in our namespaces
 	for i in "${!NS[@]}" u; do
 		for p in $(ip netns pids "$P-$i" 2>/dev/null); do kill "$p" 2>/dev/null; done

@@ -45,7 +45,8 @@ scrape() { # scrape <component> <url>: its /metrics into $TMP/<component>.prom
 }
 has() { grep -q "^$2" "$TMP/$1.prom"; } # has <component> <series prefix>
 
-# ---- mesh first: its agents join and handshake while the others start --------------------
+# ---- ganache and the mesh first: they start while the others do ---------------------------
+ganache_spawn || exit 1
 ma_setup 2 || { fail setup "ip netns add"; exit 1; }
 start_coord || { fail mesh_coordinator "$(tail -n 3 "$TMP/coord.log")"; exit 1; }
 for n in web db; do admin identities add $n >/dev/null; done
@@ -73,7 +74,7 @@ start_sensor k --allow-private --probe-interval 0 || { fail kaspa_start "$(cat "
 peer_server pub
 [ -n "$SPORT_pub" ] || { fail kaspa_peer_server "$(cat "$TMP/srv-pub.out")"; exit 1; }
 
-start_ganache || exit 1
+ganache_wait || exit 1
 rport=$(free_port)
 start_tracer --metrics "127.0.0.1:$rport" --jsonl "$TMP/rpc.jsonl" || exit 1
 
