@@ -28,6 +28,12 @@
   deploy_check.py scrape METRICS.md COMPONENT FILE|URL
       A real scrape of COMPONENT exports every metric METRICS.md assigns to it, with the
       documented type and labels (for the test against live components).
+  deploy_check.py live METRICS.md RULES.yml DASHBOARD.json... --scrape COMPONENT=FILE|URL...
+      Every metric a dashboard or rule queries (recording rules expanded) is in the live scrape
+      of the component METRICS.md says exports it (`every publisher`: every scrape given), with
+      each label the query matches, groups by or shows and each `label="value"` it selects;
+      each scrape holds its component's contract (types, labels where it has samples) and the
+      bus's. Metrics of geth, Prysm and Prometheus are listed as not scraped here.
   deploy_check.py alert-tests RULES.yml TESTS.yml
       Every alert of RULES.yml has a unit test case where it fires and one where it does not.
   deploy_check.py dockerfile Dockerfile scripts/deps [build/vigil]
@@ -660,16 +666,21 @@ def parse_exposition(text):
     return types, samples
 
 
-def cmd_scrape(path, component, source):
+def read_source(source):
+    """The text of a file, or of an http(s) URL (a live /metrics)."""
     if re.match(r"https?://", source):
         import urllib.request
         with urllib.request.urlopen(source, timeout=10) as r:
-            text = r.read().decode()
-    else:
-        with open(source) as f:
-            text = f.read()
-    types, samples = parse_exposition(text)
-    rows = component_rows(path, component)
+            return r.read().decode()
+    with open(source) as f:
+        return f.read()
+
+
+def check_rows(source, types, samples, rows, need_samples=True):
+    """Each contract row is exported with its type and, where it has samples, exactly its
+    labels; without need_samples a labelled metric may have none yet (no event so far).
+    Returns the names of those without samples."""
+    empty = []
     for name, typ, labels, _, _ in rows:
         if types.get(name) != typ:
             err("%s: %s has TYPE %s, the contract says %s" % (source, name, types.get(name), typ))
@@ -679,14 +690,23 @@ def cmd_scrape(path, component, source):
         for sname in series:
             extra = {"le"} if sname.endswith("_bucket") else set()
             got = samples.get(sname)
-            if not got:
+            if not got and (need_samples or not labels):
                 err("%s: no %s samples" % (source, sname))
                 continue
-            for names in got:
+            if not got and sname == name:
+                empty.append(name)
+            for names in got or ():
                 if set(names) != set(labels) | extra:
                     err("%s: %s has labels %s, the contract says %s" %
                         (source, sname, sorted(names), sorted(set(labels) | extra)))
                     break
+    return empty
+
+
+def cmd_scrape(path, component, source):
+    types, samples = parse_exposition(read_source(source))
+    rows = component_rows(path, component)
+    check_rows(source, types, samples, rows)
     print("%d metrics of vigil %s checked in %s" % (len(rows), component, source))
 
 
@@ -762,18 +782,11 @@ def grafana_vars_to_promql(expr):
     return re.sub(r"\$\{?\w+\}?", ".*", e)
 
 
-def cmd_metrics(args):
-    emit = None
-    if "--emit-rules" in args:
-        i = args.index("--emit-rules")
-        emit = args[i + 1]
-        args = args[:i] + args[i + 2:]
-    names = contract(args[0])
-    if not names:
-        err("%s: no metric tables" % args[0])
-    queries = []
-    uids = set()
-    for path in args[1:]:
+def collect_queries(paths):
+    """([(where, expr, labels shown)], {recording rule name: expr}) of dashboards (*.json,
+    checked for well-formedness) and rule files (YAML)."""
+    queries, records, uids = [], {}, set()
+    for path in paths:
         if path.endswith(".json"):
             try:
                 with open(path) as f:
@@ -791,10 +804,36 @@ def cmd_metrics(args):
                     text = json.dumps(r.get("annotations", {}))
                     queries.append(("%s rule %s" % (path, r.get("alert") or r.get("record")),
                                     r["expr"], re.findall(r"\$labels\.(\w+)", text)))
+                    if r.get("record"):
+                        records[r["record"]] = r["expr"]
+    return queries, records
+
+
+def expand_records(names, records, seen=()):
+    """Metric names with recording rules replaced by the metrics their expressions use."""
+    out = set()
+    for n in names:
+        if n in records and n not in seen:
+            out |= expand_records(metric_names(records[n]), records, seen + (n,))
+        else:
+            out.add(n)
+    return out
+
+
+def cmd_metrics(args):
+    emit = None
+    if "--emit-rules" in args:
+        i = args.index("--emit-rules")
+        emit = args[i + 1]
+        args = args[:i] + args[i + 2:]
+    names = contract(args[0])
+    if not names:
+        err("%s: no metric tables" % args[0])
+    queries, records = collect_queries(args[1:])
     used = set()
     labels = {n: set(ls) for n, _, ls, _, _ in contract_rows(args[0])}
     for where, expr, shown in queries:
-        found = metric_names(expr)
+        found = expand_records(metric_names(expr), records)
         if not found and "label_values" not in expr:
             err("%s: no metric name found in %r" % (where, expr))
         for n in sorted(found):
@@ -854,6 +893,122 @@ def cmd_configmap(rendered, name, files):
             if data.get(key) != f.read():
                 err("ConfigMap %s: %s differs from %s" % (name, key, path))
     print("ConfigMap %s holds %d files, identical to the sources" % (name, len(data)))
+
+
+# ---------------------------------------------------------------------------------------------
+# live: dashboards and rules against real scrapes
+
+SHARED_EXPORTERS = ("every publisher", "every exporter")
+
+
+def parse_series(text):
+    """{sample name: [{label: value}, ...]} of a /metrics page."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s", line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+            out.setdefault(m.group(1), []).append(labels)
+    return out
+
+
+def equality_matchers(expr):
+    """[(metric, label, value)] of every `label="value"` matcher of a selector (regex and
+    negative matchers, and values holding a Grafana variable, are left out)."""
+    out = []
+    e = re.sub(r"\{\{\s*\w+\s*\}\}", "", expr)
+    for m in re.finditer(r"([A-Za-z_:][\w:]*)\s*\{([^}]*)\}", e):
+        for label, value in re.findall(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"', m.group(2)):
+            if "$" not in value:
+                out.append((m.group(1), label, value))
+    return out
+
+
+def cmd_live(args):
+    """Every metric a dashboard or rule queries, through recording rules, is in the live
+    scrape of the component METRICS.md says exports it, with every label the query matches,
+    groups by or shows, and every label value it selects with `=`."""
+    scrapes = {}
+    while "--scrape" in args:
+        i = args.index("--scrape")
+        comp, _, src = args[i + 1].partition("=")
+        scrapes[comp] = src
+        args = args[:i] + args[i + 2:]
+    path = args[0]
+    rows = {r[0]: r for r in contract_rows(path)}
+    shared = [r for r in rows.values() if r[3] in SHARED_EXPORTERS]
+    pages = {}
+    for comp, src in scrapes.items():
+        text = read_source(src)
+        types, samples = parse_exposition(text)
+        pages[comp] = parse_series(text)
+        # the whole contract of the component (and the bus's), where it has samples yet
+        empty = check_rows(src, types, samples, component_rows(path, comp) + shared,
+                           need_samples=False)
+        if empty:
+            print("note: %s: no samples yet (no such event in this run): %s" %
+                  (src, ", ".join(empty)))
+
+    def exporters(name):
+        """(row, [scraped components that must export name]) or (row, None) for others'."""
+        base = name if name in rows else re.sub(r"_(bucket|sum|count)$", "", name)
+        row = rows.get(base)
+        if not row or (base != name and row[1] not in ("histogram", "summary")):
+            return None, None
+        m = re.match(r"vigil (\w+)", row[3])
+        if m:
+            return row, [m.group(1)]
+        return row, (list(pages) if row[3] in SHARED_EXPORTERS else None)
+
+    queries, records = collect_queries(args[1:])
+    checked, external = {c: set() for c in pages}, {}
+    for where, expr, shown in queries:
+        names = expand_records(metric_names(expr), records)
+        live_labels, vigil_names = set(), 0
+        for n in sorted(names):
+            row, comps = exporters(n)
+            if row is None:
+                err("%s: metric %s is not in %s" % (where, n, path))
+                continue
+            if comps is None:
+                external.setdefault(row[3], set()).add(n)
+                continue
+            vigil_names += 1
+            for c in comps:
+                if c not in pages:
+                    err("%s: %s comes from vigil %s, which was not scraped" % (where, n, c))
+                    continue
+                series = pages[c].get(n)
+                if not series:
+                    err("%s: %s is not in the live scrape of vigil %s (%s)" %
+                        (where, n, c, scrapes[c]))
+                    continue
+                checked[c].add(n)
+                live_labels |= {l for s in series for l in s}
+        if vigil_names and not any(n in records for n in metric_names(expr)):
+            for label in sorted(set(label_names(expr)) | set(shown)):
+                if label not in live_labels | {"job", "instance"}:
+                    err("%s: no series of %s in the live scrape has label %s" %
+                        (where, " or ".join(sorted(names)), label))
+        for metric, label, value in equality_matchers(expr):
+            _, comps = exporters(metric)
+            if label in ("job", "instance") or not comps:
+                continue
+            for c in comps:
+                series = pages.get(c, {}).get(metric) or []
+                seen = sorted({s[label] for s in series if label in s})
+                if series and value not in seen:
+                    err("%s: %s{%s=\"%s\"} selects nothing in the live scrape of vigil %s "
+                        "(values: %s)" % (where, metric, label, value, c, ", ".join(seen)))
+    for c in sorted(pages):
+        print("vigil %s (%s): %d queried metrics found live: %s" %
+              (c, scrapes[c], len(checked[c]), ", ".join(sorted(checked[c]))))
+    for who, names in sorted(external.items()):
+        print("not scraped here, exported by %s (checked against %s only): %s" %
+              (who, path, ", ".join(sorted(names))))
+    print("%d queries checked against %d live scrapes" % (len(queries), len(pages)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1041,6 +1196,8 @@ def main():
         cmd_exposition(args[0], args[1])
     elif cmd == "scrape":
         cmd_scrape(args[0], args[1], args[2])
+    elif cmd == "live":
+        cmd_live(args)
     elif cmd == "alert-tests":
         cmd_alert_tests(args[0], args[1])
     elif cmd == "configmap":
