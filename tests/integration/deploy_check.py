@@ -957,9 +957,10 @@ def cmd_live(args):
         row = rows.get(base)
         if not row or (base != name and row[1] not in ("histogram", "summary")):
             return None, None
-        m = re.match(r"vigil (\w+)", row[3])
-        if m:
-            return row, [m.group(1)]
+        if row[3].startswith("vigil "):
+            # the scraped component whose name ("kaspa sensor", "rpc") begins the exporter's
+            comps = [c for c in pages if re.match(r"vigil %s\b" % re.escape(c), row[3])]
+            return row, comps or [row[3][len("vigil "):]]
         return row, (list(pages) if row[3] in SHARED_EXPORTERS else None)
 
     queries, records = collect_queries(args[1:])

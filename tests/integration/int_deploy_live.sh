@@ -120,12 +120,12 @@ for c in rpc peers wd kaspa mesh; do
 done
 
 args=(--scrape rpc="$TMP/rpc.prom" --scrape peers="$TMP/peers.prom" --scrape watchdog="$TMP/watchdog.prom"
-	--scrape kaspa="$TMP/kaspa.prom" --scrape mesh="$TMP/mesh.prom")
+	--scrape "kaspa sensor=$TMP/kaspa.prom" --scrape mesh="$TMP/mesh.prom")
 "$PY" "$CHECK" live "$CONTRACT" "$RULES" "${dashboards[@]}" "${args[@]}" >"$TMP/live.out" 2>&1
 rc=$?
 cat "$TMP/live.out"
 check dashboards_and_rules_live test "$rc" -eq 0
-check every_component_checked test "$(grep -c '^vigil [a-z]* (.*): [1-9][0-9]* queried metrics found live' \
+check every_component_checked test "$(grep -c '^vigil [a-z ]* (.*): [1-9][0-9]* queried metrics found live' \
 	"$TMP/live.out")" -eq 5
 
 # ---- the check fails when a query asks for what nothing exports ---------------------------
