@@ -352,7 +352,7 @@ struct top_row {
 };
 
 struct top_ctx {
-	int fd;
+	int fd, task_fd; /* the counters hash and the task-local counters (-1: none) */
 	struct top_row *prev, *cur;
 	size_t nprev, ncur, cap;
 	double interval_s;
@@ -368,50 +368,50 @@ static int by_delta(const void *a, const void *b)
 	return x->delta < y->delta ? 1 : x->delta > y->delta ? -1 : (x->key > y->key) - (x->key < y->key);
 }
 
-/* One table: reads every counters entry, computes calls since the last table per process. */
+/* One row per counters entry (wd_entries_walk callback): calls since the last table. */
+static void top_row(uint64_t key, const struct wd_entry *e, void *ctx)
+{
+	struct top_ctx *t = ctx;
+	struct top_row *r;
+
+	if (e->allowed)
+		return;
+	if (t->ncur == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 256;
+		struct top_row *a = realloc(t->cur, nc * sizeof(*a)), *b = NULL;
+
+		if (a)
+			t->cur = a;
+		b = a ? realloc(t->prev, nc * sizeof(*b)) : NULL;
+		if (!b)
+			return;
+		t->prev = b;
+		t->cap = nc;
+	}
+	r = &t->cur[t->ncur++];
+	r->key = key;
+	r->tgid = e->tgid;
+	memcpy(r->comm, e->comm, sizeof(r->comm));
+	r->comm[WD_COMM_LEN - 1] = 0;
+	r->total = e->total;
+	r->delta = e->total;
+	r->over = false;
+	for (int i = 0; i < WD_MAX_RULES; i++)
+		r->over |= e->w[i].reported != 0;
+	for (size_t j = 0; j < t->nprev; j++)
+		if (t->prev[j].key == key) {
+			r->delta = e->total >= t->prev[j].total ? e->total - t->prev[j].total : 0;
+			break;
+		}
+}
+
+/* One table: reads every counters entry (hash and task-local), busiest first. */
 static void top_tick(struct vloop *loop, void *ctx)
 {
 	struct top_ctx *t = ctx;
-	struct wd_entry e;
-	__u64 key, next;
-	void *prevk = NULL;
 
 	t->ncur = 0;
-	while (bpf_map_get_next_key(t->fd, prevk, &next) == 0) {
-		key = next;
-		prevk = &key;
-		if (bpf_map_lookup_elem(t->fd, &key, &e) || e.allowed)
-			continue;
-		if (t->ncur == t->cap) {
-			size_t nc = t->cap ? t->cap * 2 : 256;
-			struct top_row *a = realloc(t->cur, nc * sizeof(*a)),
-				       *b2 = realloc(t->prev, nc * sizeof(*b2));
-
-			if (a)
-				t->cur = a;
-			if (b2)
-				t->prev = b2;
-			if (!a || !b2)
-				break;
-			t->cap = nc;
-		}
-		struct top_row *r = &t->cur[t->ncur++];
-
-		r->key = key;
-		r->tgid = e.tgid;
-		memcpy(r->comm, e.comm, sizeof(r->comm));
-		r->comm[WD_COMM_LEN - 1] = 0;
-		r->total = e.total;
-		r->delta = e.total;
-		r->over = false;
-		for (int i = 0; i < WD_MAX_RULES; i++)
-			r->over |= e.w[i].reported != 0;
-		for (size_t j = 0; j < t->nprev; j++)
-			if (t->prev[j].key == key) {
-				r->delta = e.total >= t->prev[j].total ? e.total - t->prev[j].total : 0;
-				break;
-			}
-	}
+	wd_entries_walk(t->fd, t->task_fd, top_row, t);
 	qsort(t->cur, t->ncur, sizeof(*t->cur), by_delta);
 	size_t n = t->ncur < (size_t)cli.top_n ? t->ncur : (size_t)cli.top_n;
 
@@ -478,6 +478,7 @@ static int run_top(int argc, char **argv)
 
 	(void)argc;
 	t.fd = bpf_obj_get(WD_PIN_DIR "/counters");
+	t.task_fd = t.fd >= 0 ? bpf_obj_get(WD_PIN_DIR "/task_counters") : -1;
 	loop = vloop_new();
 	if (!loop)
 		goto out;
@@ -494,6 +495,7 @@ static int run_top(int argc, char **argv)
 		if (!d)
 			goto out;
 		t.fd = wd_counters_fd(d);
+		t.task_fd = wd_task_counters_fd(d);
 	}
 	t.interval_s = cli.interval / 1e9;
 	t.tty = isatty(STDOUT_FILENO) && !vopt_common.json;
@@ -505,10 +507,14 @@ static int run_top(int argc, char **argv)
 out:
 	if (tm)
 		vloop_timer_del(tm);
-	if (d)
+	if (d) {
 		wd_free(d);
-	else if (t.fd >= 0)
-		close(t.fd);
+	} else {
+		if (t.fd >= 0)
+			close(t.fd);
+		if (t.task_fd >= 0)
+			close(t.task_fd);
+	}
 	wd_rules_free(&r);
 	vloop_free(loop);
 	free(t.cur);

@@ -133,12 +133,21 @@ typedef void (*wd_episode_fn)(const struct wd_episode *ep, const char *json, voi
 
 struct vbus;
 
+/* Where sys_enter is counted (the same tracepoint, two attachment types). */
+enum wd_count_hook {
+	WD_COUNT_TP_BTF = 0, /* tp_btf/sys_enter: the default */
+	WD_COUNT_RAW_TP = 1, /* raw_tp/sys_enter */
+};
+
 struct wd_params {
 	int mode;	     /* enum wd_mode, or -1: auto */
 	bool require_eperm;
 	bool pin;	     /* keep programs and maps in @pin_dir after exit */
 	const char *pin_dir; /* NULL: WD_PIN_DIR */
 	uint32_t max_keys;   /* 0: WD_MAX_KEYS_DEFAULT */
+	enum wd_count_hook hook;
+	bool hash_counters;  /* keep per-process counters in the TGID hash even where task-local
+			      * storage works (what kernels without it do; tests and bench) */
 	struct vbus *bus;    /* episodes go to <app_id>.watchdog.events; NULL: */
 	FILE *events;	     /* ... JSON Lines of bare episodes here instead; NULL: none */
 	wd_episode_fn on_episode; /* also called per episode; may be NULL */
@@ -159,12 +168,26 @@ int wd_reload(struct wd *d, const struct wd_rules *rules);
 /* Resumes throttled processes, reports open episodes, detaches (unless pinned), frees. */
 void wd_free(struct wd *d);
 enum wd_mode wd_mode(const struct wd *d);
-/* The counters map fd (for tests and `top`). */
+/* The counters hash's fd and the task-local counters' fd (-1 when task storage is not used). */
 int wd_counters_fd(const struct wd *d);
+int wd_task_counters_fd(const struct wd *d);
+/* Whether per-process counters are in task-local storage (else in the TGID hash). */
+bool wd_task_store(const struct wd *d);
+/*
+ * The counters entry of @key (a TGID, or a cgroup id with scope=cgroup) from the hash @hash_fd,
+ * else from the task-local storage @task_fd (-1: none) of process @key (looked up through a
+ * pidfd). 0, or -ENOENT when there is none (also for a process that is gone).
+ */
+int wd_entry_lookup(int hash_fd, int task_fd, uint64_t key, struct wd_entry *e);
+/* Calls @fn for every entry: the hash's, then (@task_fd >= 0) each process's under /proc that
+ * has a task-local entry. Returns the number of entries. */
+typedef void (*wd_entry_fn)(uint64_t key, const struct wd_entry *e, void *ctx);
+int wd_entries_walk(int hash_fd, int task_fd, wd_entry_fn fn, void *ctx);
 /* Sum over CPUs of blocked[@nr]. */
 uint64_t wd_blocked(const struct wd *d, unsigned nr);
-/* Entries in the counters map, and its capacity. */
-int wd_keys(const struct wd *d, uint32_t *used, uint32_t *max);
+/* Entries in both stores (@used), in the hash alone (@hash_used), and the hash's capacity
+ * (task-local entries have none: each lives on its process). */
+int wd_keys(const struct wd *d, uint32_t *used, uint32_t *hash_used, uint32_t *max);
 /* Removes every pin under @dir (NULL: WD_PIN_DIR): the pinned programs detach. 0 or -errno. */
 int wd_unpin(const char *dir);
 
