@@ -352,7 +352,8 @@ struct top_row {
 };
 
 struct top_ctx {
-	int fd, task_fd; /* the counters hash and the task-local counters (-1: none) */
+	struct wd_stores s;
+	bool pinned; /* s holds fds of the pins, ours to close */
 	struct top_row *prev, *cur;
 	size_t nprev, ncur, cap;
 	double interval_s;
@@ -411,7 +412,7 @@ static void top_tick(struct vloop *loop, void *ctx)
 	struct top_ctx *t = ctx;
 
 	t->ncur = 0;
-	wd_entries_walk(t->fd, t->task_fd, top_row, t);
+	wd_entries_walk(&t->s, top_row, t);
 	qsort(t->cur, t->ncur, sizeof(*t->cur), by_delta);
 	size_t n = t->ncur < (size_t)cli.top_n ? t->ncur : (size_t)cli.top_n;
 
@@ -477,12 +478,11 @@ static int run_top(int argc, char **argv)
 	int ret = 1;
 
 	(void)argc;
-	t.fd = bpf_obj_get(WD_PIN_DIR "/counters");
-	t.task_fd = t.fd >= 0 ? bpf_obj_get(WD_PIN_DIR "/task_counters") : -1;
+	t.pinned = wd_stores_pinned(NULL, &t.s) == 0;
 	loop = vloop_new();
 	if (!loop)
 		goto out;
-	if (t.fd < 0) {
+	if (!t.pinned) {
 		snprintf(r.origin, sizeof(r.origin), "flags");
 		if (wd_rules_add_rule(&r, cli.syscalls, WD_MAX_LIMIT, WD_MAX_WINDOW_NS, "--syscalls",
 				      err, sizeof(err))) {
@@ -494,8 +494,7 @@ static int run_top(int argc, char **argv)
 		d = wd_new(loop, &r, &p);
 		if (!d)
 			goto out;
-		t.fd = wd_counters_fd(d);
-		t.task_fd = wd_task_counters_fd(d);
+		t.s = wd_stores(d);
 	}
 	t.interval_s = cli.interval / 1e9;
 	t.tty = isatty(STDOUT_FILENO) && !vopt_common.json;
@@ -507,13 +506,13 @@ static int run_top(int argc, char **argv)
 out:
 	if (tm)
 		vloop_timer_del(tm);
-	if (d) {
-		wd_free(d);
-	} else {
-		if (t.fd >= 0)
-			close(t.fd);
-		if (t.task_fd >= 0)
-			close(t.task_fd);
+	wd_free(d);
+	if (t.pinned) {
+		close(t.s.hash);
+		if (t.s.slots >= 0)
+			close(t.s.slots);
+		if (t.s.task >= 0)
+			close(t.s.task);
 	}
 	wd_rules_free(&r);
 	vloop_free(loop);

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Reading the watchdog's per-key counters from user space (the daemon's episode reports and
- * metrics, `vigil watchdog top`, the tests). They live in one of two places (watchdog.bpf.c):
- * the LRU hash `counters`, keyed by TGID or cgroup id, which user space can walk; or task-local
+ * metrics, `vigil watchdog top`, the tests). They live in one of three places (watchdog.bpf.c):
+ * the slot table (an array: slot TGID % WD_SLOTS, owned by the TGID written in it); task-local
  * storage on each process's leader, which has no keys to walk: user space reads one process's
  * entry through a pidfd, and finds the processes by listing /proc (which lists thread-group
- * leaders only).
+ * leaders only); and the LRU hash `counters`, keyed by TGID or cgroup id.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,19 +43,33 @@ static int task_lookup(int task_fd, uint32_t tgid, struct wd_entry *e)
 	return err;
 }
 
-int wd_entry_lookup(int hash_fd, int task_fd, uint64_t key, struct wd_entry *e)
+/* The entry in the slot @tgid owns. */
+static int slot_lookup(int slots_fd, uint32_t tgid, struct wd_entry *e)
+{
+	__u32 i = tgid & (WD_SLOTS - 1);
+
+	if (slots_fd < 0 || bpf_map_lookup_elem(slots_fd, &i, e) || e->tgid != tgid)
+		return -ENOENT;
+	return 0;
+}
+
+int wd_entry_lookup(const struct wd_stores *s, uint64_t key, struct wd_entry *e)
 {
 	__u64 k = key;
 
-	if (hash_fd >= 0 && bpf_map_lookup_elem(hash_fd, &k, e) == 0)
+	if (s->hash >= 0 && bpf_map_lookup_elem(s->hash, &k, e) == 0)
 		return 0;
-	/* A cgroup id is never a task-local key: only TGIDs (below 2^22) reach the pidfd. */
-	if (key > UINT32_MAX || !is_task_storage(task_fd))
+	/* A cgroup id is never a slot or task-local key: only TGIDs (below 2^22) are. */
+	if (key == 0 || key > UINT32_MAX)
 		return -ENOENT;
-	return task_lookup(task_fd, (uint32_t)key, e);
+	if (slot_lookup(s->slots, (uint32_t)key, e) == 0)
+		return 0;
+	if (!is_task_storage(s->task))
+		return -ENOENT;
+	return task_lookup(s->task, (uint32_t)key, e);
 }
 
-int wd_entries_walk(int hash_fd, int task_fd, wd_entry_fn fn, void *ctx)
+int wd_entries_walk(const struct wd_stores *s, wd_entry_fn fn, void *ctx)
 {
 	struct wd_entry e;
 	__u64 key, next;
@@ -62,15 +78,21 @@ int wd_entries_walk(int hash_fd, int task_fd, wd_entry_fn fn, void *ctx)
 	int n = 0;
 	DIR *dh;
 
-	while (hash_fd >= 0 && bpf_map_get_next_key(hash_fd, prev, &next) == 0) {
+	while (s->hash >= 0 && bpf_map_get_next_key(s->hash, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(hash_fd, &key, &e) == 0) {
+		if (bpf_map_lookup_elem(s->hash, &key, &e) == 0) {
 			fn(key, &e, ctx);
 			n++;
 		}
 	}
-	if (!is_task_storage(task_fd))
+	for (__u32 i = 0; s->slots >= 0 && i < WD_SLOTS; i++) {
+		if (bpf_map_lookup_elem(s->slots, &i, &e) == 0 && e.tgid) {
+			fn(e.tgid, &e, ctx);
+			n++;
+		}
+	}
+	if (!is_task_storage(s->task))
 		return n;
 	dh = opendir("/proc");
 	if (!dh)
@@ -81,11 +103,29 @@ int wd_entries_walk(int hash_fd, int task_fd, wd_entry_fn fn, void *ctx)
 
 		if (*end || pid == 0 || pid > UINT32_MAX)
 			continue;
-		if (task_lookup(task_fd, (uint32_t)pid, &e) == 0) {
+		if (task_lookup(s->task, (uint32_t)pid, &e) == 0) {
 			fn(pid, &e, ctx);
 			n++;
 		}
 	}
 	closedir(dh);
 	return n;
+}
+
+int wd_stores_pinned(const char *dir, struct wd_stores *s)
+{
+	char path[PATH_MAX];
+
+	dir = dir ? dir : WD_PIN_DIR;
+	snprintf(path, sizeof(path), "%s/counters", dir);
+	s->hash = bpf_obj_get(path);
+	if (s->hash < 0) {
+		s->slots = s->task = -1;
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "%s/slots", dir);
+	s->slots = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/task_counters", dir);
+	s->task = bpf_obj_get(path);
+	return 0;
 }

@@ -53,7 +53,8 @@ struct wd {
 	struct bpf_link *links[32];
 	int nlinks;
 	enum wd_mode mode;
-	bool task_store; /* per-process counters in task_counters (else in the hash) */
+	bool slots;	 /* per-process counters in the slot table first */
+	bool task_store; /* then in task_counters (else in the hash) */
 	struct wd_config cfg;
 	struct wd_params p;
 	char pin_dir[256];
@@ -399,7 +400,9 @@ static uint32_t final_count(struct wd *d, const struct wd_event *ev)
 {
 	struct wd_entry e;
 
-	if (wd_entry_lookup(wd_counters_fd(d), wd_task_counters_fd(d), ev->key, &e))
+	struct wd_stores s = wd_stores(d);
+
+	if (wd_entry_lookup(&s, ev->key, &e))
 		return ev->count; /* the entry is gone (evicted, exited): what the kernel told us */
 	if (e.w[ev->rule].start == ev->win_start)
 		return e.w[ev->rule].count;
@@ -589,19 +592,17 @@ static void count_entry(uint64_t key, const struct wd_entry *e, void *ctx)
 }
 
 /* Counts entries by walking them: BPF hash maps keep no element count user space can read on
- * this kernel, and a scrape every few seconds can afford --max-keys steps (plus one pidfd lookup
- * per process with task-local counters). */
+ * this kernel, and a scrape every few seconds can afford --max-keys + WD_SLOTS lookups (plus one
+ * pidfd lookup per process with task-local counters). */
 int wd_keys(const struct wd *d, uint32_t *used, uint32_t *hash_used, uint32_t *max)
 {
-	*hash_used = 0;
-	wd_entries_walk(wd_counters_fd(d), -1, count_entry, hash_used);
-	*used = *hash_used;
-	if (d->task_store) {
-		uint32_t n = 0;
+	struct wd_stores all = wd_stores(d), hash = { .slots = -1, .task = -1, .hash = all.hash };
 
-		wd_entries_walk(-1, wd_task_counters_fd(d), count_entry, &n);
-		*used += n;
-	}
+	*hash_used = 0;
+	wd_entries_walk(&hash, count_entry, hash_used);
+	all.hash = -1;
+	*used = *hash_used;
+	wd_entries_walk(&all, count_entry, used);
 	*max = bpf_map__max_entries(d->skel->maps.counters);
 	return 0;
 }
@@ -859,17 +860,23 @@ static int set_pins(struct wd *d)
 }
 
 /*
- * Where per-process counters live, decided before load: task-local storage when the kernel has
- * it (5.11+) and the caller did not ask for the hash. Without it the program's task storage
- * branches are dead code (use_task_store is read-only data the verifier folds), but the map is
- * still created: it becomes a one-entry hash nobody uses. The choice holds for the daemon's life;
- * with scope=cgroup (which a reload may switch to) the hash is used either way.
+ * Where per-process counters live, decided before load: the slot table unless the caller asked
+ * for another store, with task-local storage behind it when the kernel has it (5.11+), the hash
+ * otherwise. The program's branches for stores not used are dead code (use_slots and
+ * use_task_store are read-only data the verifier folds), but their maps are still created: a
+ * task storage map the kernel cannot make becomes a one-entry hash nobody uses. The choice holds
+ * for the daemon's life; scope=cgroup (which a reload may switch to) always uses the hash.
  */
 static int choose_store(struct wd *d)
 {
-	d->task_store = !d->p.hash_counters &&
-			libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 1;
+	bool have_task = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 1;
+
+	d->slots = d->p.store == WD_STORE_SLOTS;
+	d->task_store = d->p.store != WD_STORE_HASH && have_task;
+	d->skel->rodata->use_slots = d->slots;
 	d->skel->rodata->use_task_store = d->task_store;
+	if (!d->slots)
+		bpf_map__set_max_entries(d->skel->maps.slots, 1);
 	if (d->task_store)
 		return 0;
 	if (bpf_map__set_type(d->skel->maps.task_counters, BPF_MAP_TYPE_HASH) ||
@@ -877,8 +884,9 @@ static int choose_store(struct wd *d)
 		log_error(COMP, "cannot prepare the counters hash: %s", strerror(errno));
 		return -errno;
 	}
-	log_info(COMP, "per-process counters in the TGID hash (%s)",
-		 d->p.hash_counters ? "asked for" : "this kernel has no task-local storage");
+	if (!have_task)
+		log_info(COMP, "this kernel has no task-local storage: per-process counters %sgo to "
+			 "the TGID hash", d->slots ? "whose slot is taken " : "");
 	return 0;
 }
 
@@ -1061,12 +1069,11 @@ int wd_counters_fd(const struct wd *d)
 	return bpf_map__fd(d->skel->maps.counters);
 }
 
-int wd_task_counters_fd(const struct wd *d)
+struct wd_stores wd_stores(const struct wd *d)
 {
-	return d->task_store ? bpf_map__fd(d->skel->maps.task_counters) : -1;
-}
-
-bool wd_task_store(const struct wd *d)
-{
-	return d->task_store;
+	return (struct wd_stores){
+		.slots = d->slots ? bpf_map__fd(d->skel->maps.slots) : -1,
+		.task = d->task_store ? bpf_map__fd(d->skel->maps.task_counters) : -1,
+		.hash = bpf_map__fd(d->skel->maps.counters),
+	};
 }

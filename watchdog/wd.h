@@ -139,6 +139,14 @@ enum wd_count_hook {
 	WD_COUNT_RAW_TP = 1, /* raw_tp/sys_enter */
 };
 
+/* Where per-process (scope=process) counters live; scope=cgroup always uses the LRU hash. */
+enum wd_store {
+	WD_STORE_SLOTS = 0, /* the slot table; task-local storage (or, without it, the hash) for a
+			     * process whose slot another one holds: the default */
+	WD_STORE_TASK = 1,  /* task-local storage on the group leader (the hash without it) */
+	WD_STORE_HASH = 2,  /* the TGID-keyed LRU hash */
+};
+
 struct wd_params {
 	int mode;	     /* enum wd_mode, or -1: auto */
 	bool require_eperm;
@@ -146,8 +154,7 @@ struct wd_params {
 	const char *pin_dir; /* NULL: WD_PIN_DIR */
 	uint32_t max_keys;   /* 0: WD_MAX_KEYS_DEFAULT */
 	enum wd_count_hook hook;
-	bool hash_counters;  /* keep per-process counters in the TGID hash even where task-local
-			      * storage works (what kernels without it do; tests and bench) */
+	enum wd_store store; /* where per-process counters live (tests and bench pick others) */
 	struct vbus *bus;    /* episodes go to <app_id>.watchdog.events; NULL: */
 	FILE *events;	     /* ... JSON Lines of bare episodes here instead; NULL: none */
 	wd_episode_fn on_episode; /* also called per episode; may be NULL */
@@ -168,21 +175,27 @@ int wd_reload(struct wd *d, const struct wd_rules *rules);
 /* Resumes throttled processes, reports open episodes, detaches (unless pinned), frees. */
 void wd_free(struct wd *d);
 enum wd_mode wd_mode(const struct wd *d);
-/* The counters hash's fd and the task-local counters' fd (-1 when task storage is not used). */
-int wd_counters_fd(const struct wd *d);
-int wd_task_counters_fd(const struct wd *d);
-/* Whether per-process counters are in task-local storage (else in the TGID hash). */
-bool wd_task_store(const struct wd *d);
+/* The maps counters may be in; -1 for a store not in use. Not owned: the daemon (or whoever
+ * opened the pins) closes them. */
+struct wd_stores {
+	int slots, task, hash;
+};
+
+/* The daemon's stores (valid until wd_free). */
+struct wd_stores wd_stores(const struct wd *d);
+/* The stores a --pin'ed watchdog left under @dir (NULL: WD_PIN_DIR); the caller closes the fds.
+ * -ENOENT when there is none. */
+int wd_stores_pinned(const char *dir, struct wd_stores *s);
 /*
- * The counters entry of @key (a TGID, or a cgroup id with scope=cgroup) from the hash @hash_fd,
- * else from the task-local storage @task_fd (-1: none) of process @key (looked up through a
- * pidfd). 0, or -ENOENT when there is none (also for a process that is gone).
+ * The counters entry of @key (a TGID, or a cgroup id with scope=cgroup): from the hash, the slot
+ * @key owns, or the task-local storage of process @key (looked up through a pidfd). 0, or
+ * -ENOENT when there is none (also for a process that is gone).
  */
-int wd_entry_lookup(int hash_fd, int task_fd, uint64_t key, struct wd_entry *e);
-/* Calls @fn for every entry: the hash's, then (@task_fd >= 0) each process's under /proc that
+int wd_entry_lookup(const struct wd_stores *s, uint64_t key, struct wd_entry *e);
+/* Calls @fn for every entry: the hash's, the owned slots, then each process under /proc that
  * has a task-local entry. Returns the number of entries. */
 typedef void (*wd_entry_fn)(uint64_t key, const struct wd_entry *e, void *ctx);
-int wd_entries_walk(int hash_fd, int task_fd, wd_entry_fn fn, void *ctx);
+int wd_entries_walk(const struct wd_stores *s, wd_entry_fn fn, void *ctx);
 /* Sum over CPUs of blocked[@nr]. */
 uint64_t wd_blocked(const struct wd *d, unsigned nr);
 /* Entries in both stores (@used), in the hash alone (@hash_used), and the hash's capacity

@@ -7,11 +7,12 @@
  *   none             no BPF program
  *   empty            an empty program on tp_btf/sys_enter: the floor any program there pays
  *   empty-raw_tp     the same on raw_tp/sys_enter
- *   monitor          the watchdog as it runs by default (tp_btf, task-local counters) counting
- *                    both syscalls (limit never reached)
+ *   monitor          the watchdog as it runs by default (tp_btf, counters in the slot table)
+ *                    counting both syscalls (limit never reached)
  *   monitor-raw_tp   the same counting from raw_tp/sys_enter
- *   monitor-hash     per-process counters in the TGID-keyed LRU hash instead of task-local
- *                    storage (what kernels without task storage, and scope=cgroup, use)
+ *   monitor-task     per-process counters in task-local storage on the group leader instead
+ *   monitor-hash     per-process counters in the TGID-keyed LRU hash instead (what scope=cgroup
+ *                    uses)
  *   <mode>           each enforcing mode this kernel allows (throttle on the host; lsm and
  *                    fmod_ret in the VM, where the numbers are emulated), limit never reached,
  *                    so the cost is that of counting plus the enforcing hook asking its question
@@ -98,7 +99,7 @@ struct row {
 	const char *empty;  /* an empty program's name, or NULL */
 	int mode;	    /* -1: none or empty */
 	enum wd_count_hook hook;
-	bool hash;
+	enum wd_store store;
 	double ns[SC__N];
 	bool ok;
 };
@@ -122,7 +123,7 @@ static struct watchdog_bpf *load_empty(const char *name)
 
 int main(int argc, char **argv)
 {
-	struct row rows[5 + WD_MODE__COUNT];
+	struct row rows[6 + WD_MODE__COUNT];
 	struct vprobe_report rep = { 0 };
 	bool json = false;
 	long iters = 200000;
@@ -160,8 +161,10 @@ int main(int argc, char **argv)
 				  .mode = -1, .ok = true };
 	rows[n++] = (struct row){ .name = "monitor-raw_tp", .mode = WD_MODE_MONITOR,
 				  .hook = WD_COUNT_RAW_TP, .ok = true };
-	rows[n++] = (struct row){ .name = "monitor-hash", .mode = WD_MODE_MONITOR, .hash = true,
-				  .ok = true };
+	rows[n++] = (struct row){ .name = "monitor-task", .mode = WD_MODE_MONITOR,
+				  .store = WD_STORE_TASK, .ok = true };
+	rows[n++] = (struct row){ .name = "monitor-hash", .mode = WD_MODE_MONITOR,
+				  .store = WD_STORE_HASH, .ok = true };
 	for (int m = WD_MODE__COUNT - 1; m >= 0; m--) {
 		bool possible = true;
 
@@ -197,7 +200,7 @@ int main(int argc, char **argv)
 			} else if (rows[i].mode >= 0) {
 				p.mode = rows[i].mode;
 				p.hook = rows[i].hook;
-				p.hash_counters = rows[i].hash;
+				p.store = rows[i].store;
 				loop = vloop_new();
 				if (loop && wd_rules_add_rule(&r, "getppid,pread64", WD_MAX_LIMIT,
 							      WD_MAX_WINDOW_NS, "bench", err,
