@@ -5,12 +5,13 @@
  * Counting happens on the cheapest hook that sees every syscall, sys_enter (tp_btf, or the raw
  * tracepoint where the loader is asked to): the rules live in a global variable (`wd_cfg`, in
  * .bss, which user space writes through the skeleton's mmap), so deciding whether a syscall is
- * watched is one byte load with no helper call; only a watched syscall goes further. Counts live
- * with the process: in task-local storage (`task_counters`) attached to the thread-group leader,
- * so all threads share one budget, a forked child is a new leader with its own, and the entry dies
- * with the process. Where task storage is unavailable, and with scope=cgroup, they live in the LRU
- * hash `counters` keyed by TGID or cgroup id. One fixed window per rule starts at the first call
- * after the previous one ended.
+ * watched is one byte load with no helper call; only a watched syscall goes further. Per-process
+ * counts (scope=process: all threads share one budget, a forked child has its own) live in the
+ * slot table `slots`, indexed by TGID % WD_SLOTS and owned by the TGID written in the slot; a
+ * process whose slot another one holds counts in task-local storage on its thread-group leader
+ * (`task_counters`), and where the kernel has no task storage, in the LRU hash `counters`, which
+ * also holds the per-cgroup counts of scope=cgroup. One fixed window per rule starts at the first
+ * call after the previous one ended.
  *
  * Refusing a call is the job of a second hook that can change a return value, loaded only in the
  * mode the daemon picked: BPF LSM (lsm/file_permission, file_open, socket_*), fmod_ret on the same
@@ -20,9 +21,9 @@
  * the call, so call limit+1 of a window is the first refused one. In throttle and monitor mode no
  * such hook is loaded; the daemon acts on the episode events.
  *
- * Hash entries are removed when a process's leader exits and when a new process appears (a reused
- * PID must not inherit a budget); task-local entries need neither. exec re-checks the allowlist
- * (comm and exe changed).
+ * Slots and hash entries are freed when a process's leader exits and when a new process appears
+ * (a reused PID must not inherit a budget); task-local entries need neither. exec re-checks the
+ * allowlist (comm and exe changed).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -58,7 +59,7 @@ const volatile __u32 use_task_store = 1;
 /*
  * The slot table: one struct wd_entry per TGID % WD_SLOTS, owned by the TGID written in it. The
  * hot path's lookup: an array lookup the verifier inlines (no helper call, no hashing), which on
- * our host costs about 45 ns less per counted call than task storage and 60 ns less than the
+ * our host costs about 55 ns less per counted call than task storage and 65 ns less than the
  * hash (bench/watchdog). A process whose slot another live process holds falls back to the next
  * store. A slot is claimed with compare-and-swap on its owner and freed (owner 0, written last)
  * when its process's leader exits or a new process with its TGID appears.
@@ -467,10 +468,10 @@ int BPF_PROG(wd_sys_enter_raw_empty)
 
 /*
  * A process is gone when its leader exits: tell the daemon the final counts of its open episodes
- * and free its slot or drop its hash entry so a reused PID starts fresh. Threads exiting (pid != tgid) keep the
- * shared entry. A task-local entry is not deleted: threads still running count on it, and it is
- * freed with the leader's task_struct. With scope=cgroup keys are cgroup ids, which a process
- * exit says nothing about.
+ * and free its slot or drop its hash entry so a reused PID starts fresh. Threads exiting
+ * (pid != tgid) keep the shared entry. A task-local entry is not deleted: threads still running
+ * count on it, and it is freed with the leader's task_struct. With scope=cgroup keys are cgroup
+ * ids, which a process exit says nothing about.
  */
 SEC("tp/sched/sched_process_exit")
 int wd_exit(void *ctx)
