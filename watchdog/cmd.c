@@ -75,7 +75,8 @@ static const struct vopt run_opts[] = {
 		  "pin programs and maps under " WD_PIN_DIR " so enforcement and counters survive "
 		  "vigil stopping (remove with `vigil watchdog unpin`)"),
 	VOPT_INT("max-keys", 0, struct wd_cli, max_keys, "16384", "N", 64, 1 << 22,
-		 "processes (or cgroups) the kernel tracks at once (LRU beyond)"),
+		 "capacity of the counters hash (LRU beyond): cgroups with --scope cgroup, "
+		 "processes on kernels without task-local storage"),
 	VOPT_END
 };
 
