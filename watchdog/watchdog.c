@@ -64,7 +64,7 @@ struct wd {
 	/* metrics */
 	struct vmetrics *reg;
 	struct vmetric *m_blocked, *m_episodes, *m_mode, *m_keys, *m_keys_max, *m_fullness,
-		*m_lost, *m_throttled, *m_mode_num;
+		*m_lost, *m_throttled, *m_mode_num, *m_slot_taken;
 };
 
 /* Every mode counts on raw_tp/sys_enter, follows processes with the sched tracepoints (tp and
@@ -630,6 +630,7 @@ static void collect(struct vmetrics *reg, void *ctx)
 	vmetric_child_set_u64(VMETRIC__CHILD(d->m_keys_max), max);
 	vmetric_child_set(VMETRIC__CHILD(d->m_fullness), max ? (double)hash_used / max : 0);
 	vmetric_child_set_u64(VMETRIC__CHILD(d->m_lost), stat_sum(d, WD_STAT_LOST) + d->dropped_eps);
+	vmetric_child_set_u64(VMETRIC__CHILD(d->m_slot_taken), stat_sum(d, WD_STAT_SLOT_TAKEN));
 }
 
 /* Registers the watchdog's metrics (names and help in docs/watchdog_guide.md) and the collect
@@ -658,13 +659,17 @@ static int init_metrics(struct wd *d)
 	d->m_fullness = vmetrics_gauge(reg, "vigil_watchdog_map_fullness_ratio",
 				       "Counters hash entries over its capacity (LRU: the least "
 				       "recently counted key is forgotten at 1)", NULL);
+	d->m_slot_taken = vmetrics_counter(reg, "vigil_watchdog_slot_taken_calls_total",
+					   "Counted calls of processes whose slot another process "
+					   "held (counted in the slower fallback store instead)", NULL);
 	d->m_lost = vmetrics_counter(reg, "vigil_watchdog_events_lost_total",
 				     "Episode records the ring buffer or the daemon had no room for",
 				     NULL);
 	d->m_throttled = vmetrics_gauge(reg, "vigil_watchdog_throttled_processes",
 					"Processes stopped by throttle mode right now", NULL);
 	if (!d->m_blocked || !d->m_episodes || !d->m_mode || !d->m_mode_num || !d->m_keys ||
-	    !d->m_keys_max || !d->m_fullness || !d->m_lost || !d->m_throttled) {
+	    !d->m_keys_max || !d->m_fullness || !d->m_lost || !d->m_throttled ||
+	    !d->m_slot_taken) {
 		log_error(COMP, "cannot register metrics: %s (is a watchdog already registered?)",
 			  strerror(errno));
 		return -errno;
