@@ -370,13 +370,16 @@ static __always_inline struct wd_entry *entry_for_count(__u32 tgid, __u64 *key)
  * Counts one call of watched syscall @nr under rule @r. The window is fixed: it starts at the
  * first call after the previous window ended, and the previous window's final count is kept for
  * the daemon's episode report. Concurrency: threads of one process update one entry (wherever it
- * lives); the count is an atomic fetch-and-add, so each call gets its own number and exactly
- * `limit` calls of a window pass; only a window reset racing with another thread's add may lose
- * that one call (the reset is not atomic with the adds).
+ * lives). The count is an atomic fetch-and-add, so each call gets its own number (episodes and
+ * counts are exact); a new window is opened by one thread only (compare-and-swap on its start),
+ * which swaps the count to 1. A call of another thread that lands between that swap of the start
+ * and the swap of the count is counted in the old window and judged by it. The EPERM hooks read
+ * the shared count again when the call reaches them, so threads racing at the limit may together
+ * get a call or two fewer than the limit, never more.
  */
 static __always_inline int count_call(__u32 nr, __u32 r)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), key, now;
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), key, now, start;
 	__u32 tgid = pid_tgid >> 32, count, *nb;
 	const struct wd_rule *rule;
 	struct wd_entry *e;
@@ -398,14 +401,17 @@ static __always_inline int count_call(__u32 nr, __u32 r)
 	rule = &wd_cfg.rules[r];
 	w = &e->w[r];
 	now = window_clock();
-	if (now - w->start >= rule->window_ns) {
-		w->prev_start = w->start;
-		w->prev_count = w->count;
-		w->start = now;
-		w->count = 0;
+	start = w->start;
+	if (now - start >= rule->window_ns &&
+	    __sync_val_compare_and_swap(&w->start, start, now) == start) {
+		/* This call opened the window (only one thread can): it is call 1 of it. */
+		w->prev_start = start;
+		w->prev_count = __sync_lock_test_and_set(&w->count, 1);
 		w->reported = 0;
+		count = 1;
+	} else {
+		count = __sync_fetch_and_add(&w->count, 1) + 1;
 	}
-	count = __sync_fetch_and_add(&w->count, 1) + 1;
 	if (count <= rule->limit)
 		return 0;
 	b = bpf_map_lookup_elem(&blocked, &nr);
