@@ -1099,7 +1099,8 @@ def vigil_help(vigil, words):
         else:
             flags = set(re.findall(r"^\s+(?:-\w, )?--([a-z0-9][a-z0-9-]*)", r.stdout, re.M))
             envs = set(re.findall(r"\[env: (VIGIL_\w+)\]", r.stdout))
-            _help[key] = (flags, envs)
+            group = re.search(r"^Commands:", r.stdout, re.M) is not None
+            _help[key] = (flags, envs, group)
     return _help[key]
 
 
@@ -1147,7 +1148,11 @@ def cmd_vigil_flags(vigil, dockerfile, files):
             if not words or h is None:
                 err("%s: `vigil %s --help` fails: not a vigil command" % (where, " ".join(words)))
                 continue
-            flags, envs = h
+            flags, envs, group = h
+            if group:
+                err("%s: `vigil %s` is a group of commands: name one (vigil %s help)" %
+                    (where, " ".join(words), " ".join(words)))
+                continue
             for name, val in flag_args(args[len(words):]).items():
                 base = name[3:] if name.startswith("no-") and name[3:] in flags else name
                 if base not in flags:
