@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # `vigil kaspa sensor --webhook` against a real HTTP receiver (kaspa/tests/webhook_receiver.py,
 # Python's http.server) while peers (peer.js on @grpc/grpc-js, peer_grpcio.py) handshake:
-#   - the receiver answers the first three POSTs with 503, later ones with 200: those events
-#     arrive after the retries;
+#   - the receiver answers the first three POSTs with 503, keeps the events of the fourth but
+#     closes the connection without an answer (a lost answer: that batch is sent again), answers
+#     later ones with 200: those events arrive after the retries, some twice;
 #   - the receiver is stopped while more peers come, and the sensor is restarted meanwhile (same
 #     store): the backlog metric counts the waiting events, --retention prunes the store's
 #     tables but keeps every undelivered event;
-#   - the receiver comes back answering one 429 with Retry-After: 2: the next POST waits 2 s;
+#   - the receiver comes back answering one 401 (logged as an error naming the status, then
+#     retried) and one 429 with Retry-After: 2: the next POST waits 2 s;
 #   - in the end every event the sensor logged (its JSON Lines) arrived, equal to the logged
 #     object, in the logged order once duplicates are dropped by event_id, in batches of at most
 #     --webhook-batch, with the --webhook-token-file bearer token; the cursor is at the end;
@@ -87,7 +89,7 @@ logged() { cat "$TMP"/run*.jsonl 2>/dev/null | wc -l; }
 received() { jq -r 'select(.status == 200) | .events[].event_id' "$RLOG" 2>/dev/null | sort -u | wc -l; }
 metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
-receiver "503,503,503"
+receiver "503,503,503,drop"
 sensor run1 || { fail sensor_start "$(cat "$TMP/run1.err")"; exit 1; }
 
 # phase 1: the receiver fails three times, then takes everything
@@ -120,24 +122,27 @@ check retention_pruned_delivered test "$(sqlite3 "$TMP/store.db" "SELECT count(*
 	(SELECT seq FROM export_cursor WHERE exporter = 'webhook')")" = 0
 
 # phase 3: the receiver returns with one 429 Retry-After: 2; one more peer
-receiver "429:2"
+receiver "401,429:2"
 peers 1 back
 check all_delivered wait_for 30 bash -c "[ \$(jq -r 'select(.status == 200) | .events[].event_id' '$RLOG' | sort -u | wc -l) -ge \$(cat '$TMP'/run*.jsonl | wc -l) ]"
 
 # ---- what arrived -------------------------------------------------------------------------
 cat "$TMP"/run1.jsonl "$TMP"/run2.jsonl | jq -c .event >"$TMP/logged.jsonl"
-jq -c 'select(.status == 200) | .events[]' "$RLOG" >"$TMP/got.jsonl"
+# what the receiver kept: 2xx batches and the batch whose answer was lost
+jq -c 'select(.status == 200 or .status == "drop") | .events[]' "$RLOG" >"$TMP/got.jsonl"
 check every_event_arrived test "$(received)" = "$(wc -l <"$TMP/logged.jsonl")"
 check events_equal_logged bash -c "diff <(jq -S -c . '$TMP/logged.jsonl' | sort) \
 	<(jq -S -c . '$TMP/got.jsonl' | sort -u)"
 check order_kept bash -c "diff <(jq -r .event_id '$TMP/logged.jsonl') \
 	<(jq -r .event_id '$TMP/got.jsonl' | awk '!seen[\$0]++')"
+check duplicates_after_lost_answer test "$(jq -r .event_id "$TMP/got.jsonl" | sort | uniq -d | wc -l)" -gt 0
 check both_types jqe -s 'map(.type) | unique == ["classification", "handshake"]' <"$TMP/got.jsonl"
 check grpcio_arrived jqe -s 'map(select(.user_agent == "/kaspad:2.0.1/grpcio-down/")) | length == 1' \
 	<"$TMP/got.jsonl"
 check batch_bounded jqe -s 'map(.events // [] | length) | max <= 3 and min >= 1' <"$RLOG"
 check bearer_token jqe -s 'map(.auth) | unique == ["Bearer s3cret-token"]' <"$RLOG"
 check content_type jqe -s 'map(.content_type) | unique == ["application/json"]' <"$RLOG"
+check error_401_logged grep -q 'HTTP 401.*the receiver refuses the batch' "$TMP/run2.err"
 check retry_after_429 jqe -s '(map(.status) | index(429)) as $i | $i != null and
 	(.[$i + 1].t - .[$i].t) >= 1.9' <"$RLOG"
 # (retention has pruned the delivered rows by now: compare with the AUTOINCREMENT high mark)
@@ -154,6 +159,7 @@ n_run2=$(($(wc -l <"$TMP/logged.jsonl") - n_up))
 check metric_sent test "$(m vigil_kaspa_webhook_sent_total)" = "$n_run2"
 check metric_backlog_zero test "$(m vigil_kaspa_webhook_backlog)" = 0
 check metric_429 test "$(m 'vigil_kaspa_webhook_errors_total{class="429"}')" = 1
+check metric_4xx test "$(m 'vigil_kaspa_webhook_errors_total{class="4xx"}')" = 1
 check metric_last_success awk '$1 == "vigil_kaspa_webhook_last_success_timestamp_seconds" && $2 > 1.7e9 { ok = 1 } END { exit !ok }' "$TMP/metrics.txt"
 check sensor_alive kill -0 "$SPID"
 exit "$T_FAILED"

@@ -5,7 +5,9 @@
 # with a JSON array of event objects and appends one JSON line per request to --log:
 #   {"t": <unix time of the answer>, "status": N, "auth": "<Authorization>", "events": [...]}
 # --script lists the answers to the first requests ("503,503,429:2": two 503s, then a 429 with
-# Retry-After: 2); after them every well-formed request gets 200. Prints {"event":"listening"}.
+# Retry-After: 2; "drop": keep the events, logged with status "drop", and close the connection
+# without an answer, as if the answer were lost); after them every well-formed request gets 200.
+# Prints {"event":"listening"}.
 #
 #   webhook_receiver.py --port P --log FILE [--script LIST]
 import argparse
@@ -26,6 +28,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *a):
         pass
 
+    def record(self, status, events):
+        with open(args.log, "a") as f:
+            f.write(json.dumps({"t": time.time(), "status": status,
+                                "auth": self.headers.get("Authorization", ""),
+                                "content_type": self.headers.get("Content-Type", ""),
+                                "events": events}) + "\n")
+
     def answer(self, status, events, retry_after=None):
         body = json.dumps({"status": status}).encode()
         self.send_response(status)
@@ -36,11 +45,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
-        with open(args.log, "a") as f:
-            f.write(json.dumps({"t": time.time(), "status": status,
-                                "auth": self.headers.get("Authorization", ""),
-                                "content_type": self.headers.get("Content-Type", ""),
-                                "events": events}) + "\n")
+        self.record(status, events)
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
@@ -55,6 +60,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(400, None)
         if script:
             step = script.pop(0).split(":")
+            if step[0] == "drop":
+                self.record("drop", events)
+                self.close_connection = True
+                return
             return self.answer(int(step[0]), events, step[1] if len(step) > 1 else None)
         self.answer(200, events)
 
