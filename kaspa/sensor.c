@@ -92,6 +92,9 @@ struct kaspa_sensor {
 	struct kaspa_sensor_stats st;
 	sqlite3 *db;
 	sqlite3_stmt *ins_hs, *ins_cl, *ins_out;
+	bool in_tx;			/* a store transaction is open until commit_timer fires */
+	struct vloop_timer *commit_timer;
+	int64_t pending_seq;		/* newest outbox row of the open transaction */
 	struct kaspa_webhook *wh;
 	struct vmetric *m_conns, *m_hs, *m_cls, *m_probe_dur, *m_backlog;
 	struct vmetric *m_wh_backlog, *m_wh_sent, *m_wh_errors, *m_wh_last;
@@ -157,11 +160,45 @@ static void new_event_id(char *out)
 	kaspa_hex(r, sizeof(r), out);
 }
 
-/* Runs @st once (binding done by the caller) and resets it; counts a failure. */
+/*
+ * Ends the store transaction the writes of one loop turn share (one commit instead of one per
+ * row), then tells the webhook worker about the rows it can now see.
+ */
+static void store_commit(struct kaspa_sensor *s)
+{
+	if (!s->in_tx)
+		return;
+	s->in_tx = false;
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		s->st.store_errors++;
+		log_error(COMP, "cannot commit to the store %s: %s (the events of this moment are "
+			  "missing from it)", s->p.store, sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return;
+	}
+	if (s->wh && s->pending_seq)
+		kaspa_webhook_notify(s->wh, s->pending_seq);
+	s->pending_seq = 0;
+}
+
+static void commit_timer_cb(struct vloop *loop, void *ctx)
+{
+	(void)loop;
+	store_commit(ctx);
+}
+
+/* Runs @st once (binding done by the caller) and resets it; counts a failure. The first write
+ * of a loop turn opens the transaction that the commit timer (armed to fire at once, so on the
+ * loop's next turn) ends. */
 static int store_step(struct kaspa_sensor *s, sqlite3_stmt *st)
 {
 	int ret = 0;
 
+	if (!s->in_tx && s->commit_timer &&
+	    sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+		s->in_tx = true;
+		vloop_timer_set(s->commit_timer, 1, 0);
+	}
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		ret = -EIO;
 		if (s->st.store_errors++ == 0)
@@ -189,8 +226,11 @@ static void publish(struct kaspa_sensor *s, const char *suffix, const char *even
 		sqlite3_bind_text(st, 2, suffix, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, time_us);
 		sqlite3_bind_text(st, 4, json->data, (int)json->len, SQLITE_TRANSIENT);
-		if (store_step(s, st) == 0 && sqlite3_changes(s->db) == 1)
-			kaspa_webhook_notify(s->wh, sqlite3_last_insert_rowid(s->db));
+		if (store_step(s, st) == 0 && sqlite3_changes(s->db) == 1) {
+			s->pending_seq = sqlite3_last_insert_rowid(s->db);
+			if (!s->in_tx) /* no transaction could be opened: the row is committed */
+				kaspa_webhook_notify(s->wh, s->pending_seq);
+		}
 	}
 	if (!s->p.bus)
 		return;
@@ -934,7 +974,8 @@ static int store_open(struct kaspa_sensor *s)
 			  sqlite3_errmsg(s->db));
 		return -EIO;
 	}
-	return 0;
+	s->commit_timer = vloop_timer_add(s->loop, 0, 0, commit_timer_cb, s);
+	return s->commit_timer ? 0 : -errno;
 }
 
 /* The webhook's cursor, in SQL. */
@@ -1214,6 +1255,10 @@ void kaspa_sensor_free(struct kaspa_sensor *s)
 		}
 	if (s->housekeeping)
 		vloop_timer_del(s->housekeeping);
+	if (s->db)
+		store_commit(s);
+	if (s->commit_timer)
+		vloop_timer_del(s->commit_timer);
 	kaspa_webhook_free(s->wh);
 	sqlite3_finalize(s->ins_hs);
 	sqlite3_finalize(s->ins_cl);
@@ -1231,4 +1276,9 @@ uint16_t kaspa_sensor_port(const struct kaspa_sensor *s)
 void kaspa_sensor_get_stats(const struct kaspa_sensor *s, struct kaspa_sensor_stats *st)
 {
 	*st = s->st;
+}
+
+uint64_t kaspa_sensor_webhook_backlog(const struct kaspa_sensor *s)
+{
+	return s->wh ? kaspa_webhook_backlog(s->wh) : 0;
 }

@@ -83,6 +83,8 @@ void kaspa_sensor_free(struct kaspa_sensor *s);
 /* The bound port. */
 uint16_t kaspa_sensor_port(const struct kaspa_sensor *s);
 void kaspa_sensor_get_stats(const struct kaspa_sensor *s, struct kaspa_sensor_stats *st);
+/* Events the webhook receiver has not acknowledged yet (0 without a webhook). */
+uint64_t kaspa_sensor_webhook_backlog(const struct kaspa_sensor *s);
 
 const char *kaspa_class_name(enum kaspa_class c);	/* "public", "private", "unknown" */
 /* The port a network's nodes listen on by default (mainnet 16111, testnet 16211, simnet 16511,

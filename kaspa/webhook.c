@@ -39,6 +39,7 @@ struct kaspa_webhook {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool kick;			/* under mu: a full batch is waiting */
+	atomic_bool idle;		/* the worker waits for a kick (else kicks are not sent) */
 	atomic_bool stop;
 	_Atomic int64_t last_seq;	/* newest outbox row the sensor wrote */
 	_Atomic int64_t cursor;		/* newest row the receiver acknowledged */
@@ -250,9 +251,11 @@ static bool nap(struct kaspa_webhook *w, uint64_t ms, bool kickable)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&w->mu);
+	atomic_store(&w->idle, kickable);
 	while (!atomic_load(&w->stop) && !(kickable && w->kick))
 		if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
 			break;
+	atomic_store(&w->idle, false);
 	if (kickable)
 		w->kick = false;
 	go = !atomic_load(&w->stop);
@@ -547,11 +550,16 @@ void kaspa_webhook_free(struct kaspa_webhook *w)
 	free(w);
 }
 
+/*
+ * Only a worker waiting for a fuller batch is woken: one sending, or backing off after a
+ * failure, would only wake up to go back to sleep (once per event while the receiver is down).
+ * A kick lost to the race with the worker starting to wait costs at most one interval.
+ */
 void kaspa_webhook_notify(struct kaspa_webhook *w, int64_t seq)
 {
 	int64_t last = atomic_max(&w->last_seq, seq);
 
-	if ((uint64_t)(last - atomic_load(&w->cursor)) < w->p.batch)
+	if ((uint64_t)(last - atomic_load(&w->cursor)) < w->p.batch || !atomic_load(&w->idle))
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->kick = true;
