@@ -292,6 +292,21 @@ struct outcome {
 	char why[320];			/* for the log */
 };
 
+/* The error class of a libcurl failure. */
+static const char *transport_class(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT: return "timeout";
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING: return "connect";
+	default: return "other";
+	}
+}
+
 /* POSTs w->body once. */
 static void post(struct kaspa_webhook *w, struct outcome *o)
 {
@@ -304,13 +319,7 @@ static void post(struct kaspa_webhook *w, struct outcome *o)
 	curl_easy_setopt(w->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)w->body.len);
 	rc = curl_easy_perform(w->h);
 	if (rc != CURLE_OK) {
-		o->cls = rc == CURLE_OPERATION_TIMEDOUT			? "timeout"
-			 : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-					   rc == CURLE_COULDNT_RESOLVE_PROXY ||
-					   rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
-					   rc == CURLE_GOT_NOTHING
-				 ? "connect"
-				 : "other";
+		o->cls = transport_class(rc);
 		snprintf(o->why, sizeof(o->why), "%s", curl_easy_strerror(rc));
 		return;
 	}
@@ -325,6 +334,10 @@ static void post(struct kaspa_webhook *w, struct outcome *o)
 										      : "other";
 	snprintf(o->why, sizeof(o->why), "HTTP %ld%s%.*s", o->status, w->resp.len ? ": " : "",
 		 (int)strcspn(vbuf_cstr(&w->resp), "\r\n"), vbuf_cstr(&w->resp));
+	/* the receiver's words go to our log: printable ASCII only */
+	for (char *c = o->why; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
 }
 
 /* A random delay in [b/2, b]: retries of many sensors do not arrive together. */
@@ -356,6 +369,11 @@ static void log_failure(struct kaspa_webhook *w, const struct outcome *o, bool l
 	     w->body_n, w->url, o->why, hint, (unsigned long long)ms);
 }
 
+/*
+ * The worker: load the events after the cursor, wait for a fuller batch while the oldest is
+ * younger than the interval, POST, then advance the cursor (2xx) or wait out the backoff (or the
+ * Retry-After) and send the same events again. Ends when kaspa_webhook_free sets stop.
+ */
 static void *worker(void *arg)
 {
 	struct kaspa_webhook *w = arg;
