@@ -6,17 +6,20 @@
  * done. Both sides' cost is in the figure, so the sensor alone is faster than it says. The
  * sensor's own count (kaspa_sensor_get_stats) is the ground truth.
  *
- *   bench_kaspa_sensor [N [CONC [full]]]      defaults: 5000 64
+ *   bench_kaspa_sensor [N [CONC [full | webhook URL]]]      defaults: 5000 64
  *
  * "full" adds what a deployed sensor does per handshake: the events through the bus (JSON Lines
  * to /dev/null) and the SQLite store (a temporary file), and the TCP probe back (to a port
- * nobody listens on: refused, private).
+ * nobody listens on: refused, private). "webhook URL" is "full" plus the webhook export to URL
+ * (the outbox insert on the loop, the worker thread POSTing); after the handshakes it also says
+ * how long the worker took to deliver the rest.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,7 +92,8 @@ static int free_port(void)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 5000, conc = argc > 2 ? atol(argv[2]) : 64;
-	bool full = argc > 3 && strcmp(argv[3], "full") == 0;
+	bool webhook = argc > 4 && strcmp(argv[3], "webhook") == 0;
+	bool full = webhook || (argc > 3 && strcmp(argv[3], "full") == 0);
 	char dir[] = "/tmp/bench-kaspa.XXXXXX", store[64], spool[64];
 	struct vbus_cfg bc = { 0 };
 	struct vbus *bus = NULL;
@@ -98,6 +102,7 @@ int main(int argc, char **argv)
 	struct gen g = { 0 };
 	struct kaspa_sensor *s;
 	struct timespec t0, t1;
+	struct rusage ru;
 	char listen[32];
 	double secs;
 
@@ -123,6 +128,8 @@ int main(int argc, char **argv)
 		p.probe = KASPA_PROBE_TCP;
 		p.allow_private = true;
 		p.probe_interval_ms = 0;
+		if (webhook)
+			p.webhook.url = argv[4];
 	}
 	s = kaspa_sensor_new(g.loop, &p);
 	if (!g.loop || !s)
@@ -144,6 +151,7 @@ int main(int argc, char **argv)
 	while (g.done < n)
 		vloop_run_once(g.loop, 100);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	getrusage(RUSAGE_SELF, &ru);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	kaspa_sensor_get_stats(s, &st);
 	printf("handshakes: %llu ok, %llu failed at the sensor; %ld client failures\n",
@@ -152,7 +160,29 @@ int main(int argc, char **argv)
 	printf("%ld connections, %ld at a time, in %.2f s: %.0f full handshakes/s "
 	       "(sensor and load generator on one core)%s\n", n, conc, secs,
 	       (double)st.handshakes_ok / secs,
-	       full ? "; with events, store and TCP probes" : "");
+	       webhook ? "; with events, store, TCP probes and the webhook export"
+	       : full ? "; with events, store and TCP probes" : "");
+	printf("cpu until the last handshake (every thread): %.2f s user + %.2f s sys = %.0f us "
+	       "per handshake\n", (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+	       ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+		ru.ru_stime.tv_usec / 1e6) * 1e6 / (double)n);
+	if (webhook) {
+		/* the worker goes on delivering: how long until the receiver has everything */
+		struct timespec t2;
+		uint64_t left;
+
+		while ((left = kaspa_sensor_webhook_backlog(s)) > 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t2);
+			if (t2.tv_sec - t1.tv_sec > 60)
+				break;
+			vloop_run_once(g.loop, 10);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t2);
+		printf("webhook: %llu events left undelivered %.2f s after the last handshake\n",
+		       (unsigned long long)left, (double)(t2.tv_sec - t1.tv_sec) +
+		       (double)(t2.tv_nsec - t1.tv_nsec) / 1e9);
+	}
 	if (full)
 		printf("classified: %llu public, %llu private, %llu unknown\n",
 		       (unsigned long long)st.classified[0], (unsigned long long)st.classified[1],
