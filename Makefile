@@ -95,6 +95,10 @@ $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
 	$(call msg,GEN,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
+# The watchdog needs BPF atomics that return a value (fetch-and-add, compare-and-swap: ISA v3,
+# kernels 5.12+); the other programs keep the compiler's default instruction set.
+$(BUILD)/bpf/watchdog.bpf.o: BPF_CFLAGS += -mcpu=v3
+
 $(BUILD)/bpf/%.bpf.o: %.bpf.c $(BUILD)/vmlinux.h $(SRC_HDRS)
 	@mkdir -p $(dir $@)
 	$(call msg,BPF,$@)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

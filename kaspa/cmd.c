@@ -38,6 +38,13 @@ struct sensor_cli {
 	bool allow_private;
 	char *store;
 	uint64_t retention;
+	char *webhook;
+	char *webhook_header;
+	char *webhook_token_file;
+	long long webhook_batch;
+	uint64_t webhook_interval;
+	uint64_t webhook_timeout;
+	uint64_t webhook_retry_max;
 };
 
 static struct sensor_cli cli;
@@ -69,7 +76,24 @@ static const struct vopt sensor_opts[] = {
 	VOPT_STRING("store", 0, struct sensor_cli, store, NULL, "FILE",
 		    "SQLite file (WAL) keeping handshakes and classifications"),
 	VOPT_DURATION("retention", 0, struct sensor_cli, retention, "30d", 0, 3650 * 86400000LL * MS,
-		      "delete store rows older than this (0: keep everything)"),
+		      "delete store rows older than this (0: keep everything; events the webhook "
+		      "has not delivered are kept)"),
+	VOPT_STRING("webhook", 0, struct sensor_cli, webhook, NULL, "URL",
+		    "also POST every event, in batches (a JSON array), to this http(s) URL; "
+		    "needs --store, where events wait until the receiver answers 2xx"),
+	VOPT_STRING("webhook-header", 0, struct sensor_cli, webhook_header, NULL, "HEADER",
+		    "an extra request header, \"Name: value\" (e.g. an API key)"),
+	VOPT_STRING("webhook-token-file", 0, struct sensor_cli, webhook_token_file, NULL, "FILE",
+		    "send \"Authorization: Bearer <the file's first line>\""),
+	VOPT_INT("webhook-batch", 0, struct sensor_cli, webhook_batch, "256", "N", 1, 100000,
+		 "events per POST at most"),
+	VOPT_DURATION("webhook-interval", 0, struct sensor_cli, webhook_interval, "1s", MS,
+		      3600000 * MS, "how long an event may wait for a fuller batch"),
+	VOPT_DURATION("webhook-timeout", 0, struct sensor_cli, webhook_timeout, "10s", MS,
+		      600000 * MS, "time limit of one POST (connect included)"),
+	VOPT_DURATION("webhook-retry-max", 0, struct sensor_cli, webhook_retry_max, "1m", MS,
+		      3600000 * MS, "cap of the exponential backoff between failed POSTs "
+		      "(a Retry-After from the receiver is honoured instead)"),
 	VOPT_END
 };
 
@@ -122,6 +146,26 @@ static int run_sensor(int argc, char **argv)
 	p.allow_private = cli.allow_private;
 	p.store = cli.store;
 	p.retention_ms = cli.retention / MS;
+	if (cli.webhook && *cli.webhook) {
+		char err[512];
+
+		if (kaspa_webhook_check_url(cli.webhook, err, sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", argv[0], err);
+			return 2;
+		}
+		if (!cli.store || !*cli.store) {
+			fprintf(stderr, "%s: --webhook needs --store FILE: the events wait there "
+				"until the receiver has them\n", argv[0]);
+			return 2;
+		}
+		p.webhook.url = cli.webhook;
+		p.webhook.header = cli.webhook_header;
+		p.webhook.token_file = cli.webhook_token_file;
+		p.webhook.batch = (unsigned)cli.webhook_batch;
+		p.webhook.interval_ms = cli.webhook_interval / MS;
+		p.webhook.timeout_ms = cli.webhook_timeout / MS;
+		p.webhook.retry_max_ms = cli.webhook_retry_max / MS;
+	}
 	/* with no sink configured, events go to stdout as JSON Lines */
 	vbus_cfg_default_stdout(&bus_cfg);
 	loop = vloop_new();
@@ -624,7 +668,9 @@ const struct vcmd kaspa_cmds[] = {
 			 "reason, is an event on <app_id>.kaspa.handshakes; each peer is then "
 			 "probed back on its advertised port and classified public, private or "
 			 "unknown on <app_id>.kaspa.classifications. Events carry a unique "
-			 "event_id; --store keeps them in SQLite too." },
+			 "event_id; --store keeps them in SQLite too, and --webhook POSTs them "
+			 "in batches to an HTTP receiver from there, retrying until it answers "
+			 "2xx." },
 	{ .name = "crawl", .summary = "crawl the Kaspa P2P network breadth-first from seeds",
 	  .run = run_crawl, .sets = crawl_sets,
 	  .description = "Dials the seeds (--seed, --dns-seed) as a client, completes the "

@@ -349,7 +349,7 @@ static void write_conn(struct kaspa_crawl *c, struct cconn *cc)
 	kaspa_netaddr_str(&c->set.addrs[cc->idx], peer, sizeof(peer));
 	if (!st || (!cc->n_resp && !cc->acc.set.n))
 		return;
-	e = kaspa_crawl_store_exec(st, "BEGIN", NULL, 0);
+	e = kaspa_crawl_store_begin(st);
 	for (size_t i = 0; !e && i < cc->n_resp; i++) {
 		snprintf(round, sizeof(round), "%zu", i + 1);
 		snprintf(t, sizeof(t), "%llu", (unsigned long long)cc->resp[i].time_us);
@@ -379,10 +379,10 @@ static void write_conn(struct kaspa_crawl *c, struct cconn *cc)
 								  port, t, cnt }, 8);
 	}
 	if (!e)
-		e = kaspa_crawl_store_exec(st, "COMMIT", NULL, 0);
+		e = kaspa_crawl_store_commit(st);
 	if (e) {
 		store_error(c, "responses and edges");
-		kaspa_crawl_store_exec(st, "ROLLBACK", NULL, 0);
+		kaspa_crawl_store_rollback(st);
 	}
 }
 
@@ -805,7 +805,7 @@ static void write_nodes(struct kaspa_crawl *c)
 	struct kaspa_crawl_store *st = c->p.store;
 	char addr[KASPA_ADDR_STRLEN], ip[INET6_ADDRSTRLEN], port[8], first[24], last[24], pv[16];
 	char adv[16], t[24], nodes[24], reach[24], resp[24], edges[24];
-	int e = kaspa_crawl_store_exec(st, "BEGIN", NULL, 0);
+	int e = kaspa_crawl_store_begin(st);
 
 	for (size_t i = 0; !e && i < c->set.n; i++) {
 		const struct cnode *n = &c->nodes[i];
@@ -847,10 +847,10 @@ static void write_nodes(struct kaspa_crawl *c)
 					   (const char *const[]){ t, nodes, reach, resp, edges,
 								  c->st.crawl_id }, 6);
 	if (!e)
-		e = kaspa_crawl_store_exec(st, "COMMIT", NULL, 0);
+		e = kaspa_crawl_store_commit(st);
 	if (e) {
 		store_error(c, "the nodes");
-		kaspa_crawl_store_exec(st, "ROLLBACK", NULL, 0);
+		kaspa_crawl_store_rollback(st);
 	}
 }
 

@@ -14,6 +14,9 @@
 #include "crawl_store.h"
 
 #define STMT_CACHE 16
+/* PostgreSQL: pipelined statements sent before their results are read (bounds what the socket
+ * buffers must hold while neither side reads) */
+#define PIPE_DRAIN 256
 
 const char kaspa_crawl_schema[] =
 	"CREATE TABLE IF NOT EXISTS kaspa_crawls ("
@@ -52,6 +55,9 @@ struct kaspa_crawl_store {
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
 	unsigned n_cache;
+	bool pipeline;			/* PostgreSQL, inside _begin/_commit */
+	unsigned pending;		/* statements sent since the last drain */
+	int pipe_err;			/* the first error of the batch */
 };
 
 static bool pg_ok(PGresult *r)
@@ -229,8 +235,107 @@ int kaspa_crawl_store_select(struct kaspa_crawl_store *st, const char *sql,
 	return 0;
 }
 
+/* Pipeline: a sync, then every result up to it; the first error is kept. */
+static int pipe_drain(struct kaspa_crawl_store *st)
+{
+	unsigned nulls = 0;
+
+	if (PQpipelineSync(st->pg) != 1) {
+		set_err(st, PQerrorMessage(st->pg));
+		st->pipe_err = -EIO;
+		return -EIO;
+	}
+	for (;;) {
+		PGresult *r = PQgetResult(st->pg);
+		ExecStatusType s;
+
+		if (!r) {
+			/* one NULL ends each statement's results; more than that: the link is gone */
+			if (PQstatus(st->pg) != CONNECTION_OK || ++nulls > st->pending + 1) {
+				if (!st->pipe_err)
+					set_err(st, PQerrorMessage(st->pg));
+				st->pipe_err = -EIO;
+				break;
+			}
+			continue;
+		}
+		s = PQresultStatus(r);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (s == PGRES_FATAL_ERROR && !st->pipe_err) {
+			set_err(st, PQresultErrorMessage(r));
+			st->pipe_err = -EIO;
+		}
+		PQclear(r);
+	}
+	st->pending = 0;
+	return st->pipe_err;
+}
+
+int kaspa_crawl_store_begin(struct kaspa_crawl_store *st)
+{
+	if (!st->pg)
+		return kaspa_crawl_store_exec(st, "BEGIN", NULL, 0);
+	if (PQenterPipelineMode(st->pg) != 1) {
+		set_err(st, PQerrorMessage(st->pg));
+		return -EIO;
+	}
+	st->pipeline = true;
+	st->pending = 0;
+	st->pipe_err = 0;
+	return kaspa_crawl_store_exec(st, "BEGIN", NULL, 0);
+}
+
+int kaspa_crawl_store_commit(struct kaspa_crawl_store *st)
+{
+	int e;
+
+	if (!st->pg)
+		return kaspa_crawl_store_exec(st, "COMMIT", NULL, 0);
+	if (!st->pipeline)
+		return -EINVAL;
+	if (!st->pipe_err)
+		kaspa_crawl_store_exec(st, "COMMIT", NULL, 0);
+	e = pipe_drain(st);
+	st->pipeline = false;
+	PQexitPipelineMode(st->pg);
+	if (e) {
+		/* statements after an error are skipped up to the sync, COMMIT included: the failed
+		 * transaction is still open */
+		PGresult *r = PQexec(st->pg, "ROLLBACK");
+
+		PQclear(r);
+	}
+	return e;
+}
+
+int kaspa_crawl_store_rollback(struct kaspa_crawl_store *st)
+{
+	if (!st->pg)
+		return kaspa_crawl_store_exec(st, "ROLLBACK", NULL, 0);
+	if (!st->pipeline)
+		return kaspa_crawl_store_exec(st, "ROLLBACK", NULL, 0);
+	if (!st->pipe_err)
+		st->pipe_err = -ECANCELED;
+	kaspa_crawl_store_commit(st);
+	return 0;
+}
+
 int kaspa_crawl_store_exec(struct kaspa_crawl_store *st, const char *sql,
 			   const char *const *params, int n)
 {
-	return kaspa_crawl_store_select(st, sql, params, n, NULL, NULL);
+	if (!st->pipeline)
+		return kaspa_crawl_store_select(st, sql, params, n, NULL, NULL);
+	if (st->pipe_err)
+		return st->pipe_err; /* the transaction is lost: stop sending */
+	if (PQsendQueryParams(st->pg, sql, n, NULL, params, NULL, NULL, 0) != 1) {
+		set_err(st, PQerrorMessage(st->pg));
+		st->pipe_err = -EIO;
+		return -EIO;
+	}
+	if (++st->pending >= PIPE_DRAIN)
+		return pipe_drain(st);
+	return 0;
 }

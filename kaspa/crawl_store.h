@@ -37,6 +37,17 @@ void kaspa_crawl_store_close(struct kaspa_crawl_store *st);
 /* "SQLite file X" / "PostgreSQL" for messages. */
 const char *kaspa_crawl_store_name(const struct kaspa_crawl_store *st);
 
+/*
+ * A transaction of writes: between _begin and _commit, _exec on PostgreSQL only queues the
+ * statement (libpq pipeline mode, drained every few hundred statements), so a batch costs a few
+ * round trips instead of one per row; an error then surfaces at the next drain or at _commit,
+ * which then rolls the whole transaction back. On SQLite they are BEGIN and COMMIT. 0 or -EIO.
+ */
+int kaspa_crawl_store_begin(struct kaspa_crawl_store *st);
+int kaspa_crawl_store_commit(struct kaspa_crawl_store *st);
+/* Abandons the transaction _begin opened (after a failed _exec). */
+int kaspa_crawl_store_rollback(struct kaspa_crawl_store *st);
+
 /* Runs @sql (one statement) with @n text parameters. 0 or -EIO (the error is in _errmsg). */
 int kaspa_crawl_store_exec(struct kaspa_crawl_store *st, const char *sql,
 			   const char *const *params, int n);

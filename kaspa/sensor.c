@@ -91,10 +91,13 @@ struct kaspa_sensor {
 	struct vloop_timer *housekeeping;
 	struct kaspa_sensor_stats st;
 	sqlite3 *db;
-	sqlite3_stmt *ins_hs, *ins_cl;
-	bool in_tx;			/* a batch of inserts is open */
+	sqlite3_stmt *ins_hs, *ins_cl, *ins_out;
+	bool in_tx;			/* a store transaction is open until commit_timer fires */
 	struct vloop_timer *commit_timer;
+	int64_t pending_seq;		/* newest outbox row of the open transaction */
+	struct kaspa_webhook *wh;
 	struct vmetric *m_conns, *m_hs, *m_cls, *m_probe_dur, *m_backlog;
+	struct vmetric *m_wh_backlog, *m_wh_sent, *m_wh_errors, *m_wh_last;
 };
 
 const char *kaspa_class_name(enum kaspa_class c)
@@ -157,10 +160,78 @@ static void new_event_id(char *out)
 	kaspa_hex(r, sizeof(r), out);
 }
 
-static void publish(struct kaspa_sensor *s, const char *suffix, struct vbuf *json)
+/*
+ * Ends the store transaction the writes of one loop turn share (one commit instead of one per
+ * row), then tells the webhook worker about the rows it can now see.
+ */
+static void store_commit(struct kaspa_sensor *s)
+{
+	if (!s->in_tx)
+		return;
+	s->in_tx = false;
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		s->st.store_errors++;
+		log_error(COMP, "cannot commit to the store %s: %s (the events of this moment are "
+			  "missing from it)", s->p.store, sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return;
+	}
+	if (s->wh && s->pending_seq)
+		kaspa_webhook_notify(s->wh, s->pending_seq);
+	s->pending_seq = 0;
+}
+
+static void commit_timer_cb(struct vloop *loop, void *ctx)
+{
+	(void)loop;
+	store_commit(ctx);
+}
+
+/* Runs @st once (binding done by the caller) and resets it; counts a failure. The first write
+ * of a loop turn opens the transaction that the commit timer (armed to fire at once, so on the
+ * loop's next turn) ends. */
+static int store_step(struct kaspa_sensor *s, sqlite3_stmt *st)
+{
+	int ret = 0;
+
+	if (!s->in_tx && s->commit_timer &&
+	    sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+		s->in_tx = true;
+		vloop_timer_set(s->commit_timer, 1, 0);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		ret = -EIO;
+		if (s->st.store_errors++ == 0)
+			log_error(COMP, "cannot write to the store %s: %s (later errors are only "
+				  "counted)", s->p.store, sqlite3_errmsg(s->db));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+/*
+ * Hands the event @json to the bus and, with a webhook, to the store's outbox (in the same
+ * order), then tells the webhook worker.
+ */
+static void publish(struct kaspa_sensor *s, const char *suffix, const char *event_id,
+		    int64_t time_us, struct vbuf *json)
 {
 	int e;
 
+	if (s->ins_out) {
+		sqlite3_stmt *st = s->ins_out;
+
+		sqlite3_bind_text(st, 1, event_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, suffix, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, time_us);
+		sqlite3_bind_text(st, 4, json->data, (int)json->len, SQLITE_TRANSIENT);
+		if (store_step(s, st) == 0 && sqlite3_changes(s->db) == 1) {
+			s->pending_seq = sqlite3_last_insert_rowid(s->db);
+			if (!s->in_tx) /* no transaction could be opened: the row is committed */
+				kaspa_webhook_notify(s->wh, s->pending_seq);
+		}
+	}
 	if (!s->p.bus)
 		return;
 	e = vbus_publish(s->p.bus, suffix, json->data, json->len);
@@ -169,48 +240,6 @@ static void publish(struct kaspa_sensor *s, const char *suffix, struct vbuf *jso
 		log_warn(COMP, "cannot publish a %s event: %s (it is kept in the local store only)",
 			 suffix, strerror(-e));
 	}
-}
-
-/*
- * Inserts are grouped: the first one opens a transaction that commit_timer commits on the loop's
- * next turn, so a burst of handshakes costs one commit instead of one each (WAL appends and the
- * commit bookkeeping were half of the sensor's CPU per handshake). Rows are durable within a turn
- * of the loop; a failed BEGIN leaves the inserts in autocommit as before.
- */
-static void store_commit(struct kaspa_sensor *s)
-{
-	if (!s->in_tx)
-		return;
-	s->in_tx = false;
-	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		if (s->st.store_errors++ == 0)
-			log_error(COMP, "cannot commit to the store %s: %s (later errors are only "
-				  "counted)", s->p.store, sqlite3_errmsg(s->db));
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-}
-
-static void on_commit_timer(struct vloop *loop, void *ctx)
-{
-	(void)loop;
-	store_commit(ctx);
-}
-
-/* Runs @st once (binding done by the caller) and resets it; counts a failure. */
-static void store_step(struct kaspa_sensor *s, sqlite3_stmt *st)
-{
-	if (!s->in_tx && s->commit_timer &&
-	    sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
-		s->in_tx = true;
-		vloop_timer_set(s->commit_timer, 1, 0);
-	}
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (s->st.store_errors++ == 0)
-			log_error(COMP, "cannot write to the store %s: %s (later errors are only "
-				  "counted)", s->p.store, sqlite3_errmsg(s->db));
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -297,7 +326,8 @@ static void log_handshake(struct sconn *sc, bool ok, char *event_id)
 	}
 	vjw_kuint(&w, "duration_us", dur_us);
 	vjw_end(&w);
-	publish(s, KASPA_SENSOR_SUBJECT_HANDSHAKES, &b);
+	publish(s, KASPA_SENSOR_SUBJECT_HANDSHAKES, event_id,
+		(int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &b);
 	if (ok)
 		log_info(COMP, "handshake with %s:%u: %s %s protocol %u id %s", sc->ip, sc->port,
 			 pi->user_agent, pi->network, pi->protocol_version, pi->id_hex);
@@ -373,7 +403,8 @@ static void log_classification(struct kaspa_sensor *s, const char *hs_event_id, 
 	vjw_kbool(&w, "cached", cached);
 	vjw_kdouble(&w, "probe_duration_ms", dur_s * 1000.0);
 	vjw_end(&w);
-	publish(s, KASPA_SENSOR_SUBJECT_CLASSIFICATIONS, &b);
+	publish(s, KASPA_SENSOR_SUBJECT_CLASSIFICATIONS, event_id,
+		(int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &b);
 	vbuf_free(&b);
 	log_info(COMP, "%s (port %u) is %s%s%s%s", ip, port, kaspa_class_name(cls),
 		 *err ? " (" : "", err, *err ? ")" : "");
@@ -894,7 +925,8 @@ static const char schema[] =
 	" error_class TEXT NOT NULL, probe_duration_ms REAL, cached INTEGER NOT NULL,"
 	" peer_id TEXT);"
 	"CREATE INDEX IF NOT EXISTS classifications_time ON classifications(time_us);"
-	"CREATE INDEX IF NOT EXISTS classifications_ip ON classifications(peer_ip);";
+	"CREATE INDEX IF NOT EXISTS classifications_ip ON classifications(peer_ip);"
+	KASPA_WEBHOOK_SCHEMA;
 
 static int store_open(struct kaspa_sensor *s)
 {
@@ -921,14 +953,32 @@ static int store_open(struct kaspa_sensor *s)
 		sqlite3_free(err);
 		return -EIO;
 	}
-	return 0;
+	if (s->p.webhook.url &&
+	    sqlite3_prepare_v2(s->db,
+			       "INSERT OR IGNORE INTO outbox (event_id, subject, time_us, event)"
+			       " VALUES (?,?,?,?)", -1, &s->ins_out, NULL) != SQLITE_OK) {
+		log_error(COMP, "cannot set up the outbox in %s: %s", s->p.store,
+			  sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	s->commit_timer = vloop_timer_add(s->loop, 0, 0, commit_timer_cb, s);
+	return s->commit_timer ? 0 : -errno;
 }
 
-/* Deletes rows older than the retention. */
+/* The webhook's cursor, in SQL. */
+#define CURSOR "coalesce((SELECT seq FROM export_cursor WHERE exporter = '" \
+	KASPA_WEBHOOK_EXPORTER "'), 0)"
+
+/*
+ * Deletes rows older than the retention. Outbox rows go only once the webhook receiver has
+ * them (at or below the cursor); without --webhook nobody will export them, so old ones go too,
+ * with a log line counting them.
+ */
 static void store_prune(struct kaspa_sensor *s)
 {
-	char sql[256];
+	char sql[512];
 	long long cut;
+	int n;
 
 	if (!s->db || !s->p.retention_ms)
 		return;
@@ -936,8 +986,23 @@ static void store_prune(struct kaspa_sensor *s)
 	snprintf(sql, sizeof(sql),
 		 "DELETE FROM handshakes WHERE time_us < %lld;"
 		 "DELETE FROM classifications WHERE time_us < %lld;", cut, cut);
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		log_warn(COMP, "cannot prune the store %s: %s", s->p.store, sqlite3_errmsg(s->db));
+		return;
+	}
+	snprintf(sql, sizeof(sql), "DELETE FROM outbox WHERE time_us < %lld AND seq <= " CURSOR,
+		 cut);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_warn(COMP, "cannot prune the outbox of %s: %s", s->p.store,
+			 sqlite3_errmsg(s->db));
+	if (s->p.webhook.url)
+		return;
+	snprintf(sql, sizeof(sql), "DELETE FROM outbox WHERE time_us < %lld AND seq > " CURSOR,
+		 cut);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
+	    (n = sqlite3_changes(s->db)) > 0)
+		log_warn(COMP, "dropped %d webhook events older than --retention from %s that were "
+			 "never delivered (the sensor runs without --webhook)", n, s->p.store);
 }
 
 static void housekeeping(struct vloop *loop, void *ctx)
@@ -953,11 +1018,13 @@ static void collect(struct vmetrics *reg, void *ctx)
 {
 	struct kaspa_sensor *s = ctx;
 	struct vbus_stats bs = { 0 };
+	uint64_t wh = s->wh ? kaspa_webhook_backlog(s->wh) : 0;
 
 	(void)reg;
 	if (s->p.bus)
 		vbus_get_stats(s->p.bus, &bs);
-	vmetric_set(s->m_backlog, (double)(bs.spool_depth + bs.in_flight));
+	vmetric_set(s->m_backlog, (double)(bs.spool_depth + bs.in_flight + wh));
+	vmetric_set(s->m_wh_backlog, (double)wh);
 }
 
 static int metrics_init(struct kaspa_sensor *s, struct vmetrics *reg)
@@ -979,8 +1046,25 @@ static int metrics_init(struct kaspa_sensor *s, struct vmetrics *reg)
 	s->m_backlog = vmetrics_gauge(reg, "vigil_kaspa_export_backlog",
 				      "events stored locally and not yet acknowledged by the "
 				      "exporter", NULL);
-	if (!s->m_conns || !s->m_hs || !s->m_cls || !s->m_probe_dur || !s->m_backlog)
+	s->m_wh_backlog = vmetrics_gauge(reg, "vigil_kaspa_webhook_backlog",
+					 "events in the store not yet acknowledged by the webhook "
+					 "receiver", NULL);
+	s->m_wh_sent = vmetrics_counter(reg, "vigil_kaspa_webhook_sent_total",
+					"events the webhook receiver acknowledged (2xx)", NULL);
+	s->m_wh_errors = vmetrics_counter(reg, "vigil_kaspa_webhook_errors_total",
+					  "failed webhook requests by class", "class");
+	s->m_wh_last = vmetrics_gauge(reg, "vigil_kaspa_webhook_last_success_timestamp_seconds",
+				      "Unix time of the last batch the webhook receiver "
+				      "acknowledged (0: none yet)", NULL);
+	if (!s->m_conns || !s->m_hs || !s->m_cls || !s->m_probe_dur || !s->m_backlog ||
+	    !s->m_wh_backlog || !s->m_wh_sent || !s->m_wh_errors || !s->m_wh_last)
 		return -errno;
+	vmetric_add(s->m_wh_sent, 0);
+	vmetric_set(s->m_wh_last, 0);
+	for (const char *const *c = (const char *const[]){ "connect", "timeout", "4xx", "429",
+							    "5xx", "other", "store", NULL };
+	     *c; c++)
+		vmetric_add(s->m_wh_errors, 0, *c);
 	/* the series exist from the start, at zero */
 	vmetric_add(s->m_conns, 0, "inbound");
 	vmetric_add(s->m_conns, 0, "outbound");
@@ -1069,13 +1153,25 @@ struct kaspa_sensor *kaspa_sensor_new(struct vloop *loop, const struct kaspa_sen
 			goto fail;
 		}
 	}
+	if (s->p.webhook.url && (!p->store || !*p->store)) {
+		log_error(COMP, "--webhook %s needs --store FILE: the events wait there until the "
+			  "receiver has them", s->p.webhook.url);
+		e = -EINVAL;
+		goto fail;
+	}
 	if (p->store && *p->store) {
 		e = store_open(s);
 		if (e)
 			goto fail;
 		store_prune(s);
-		s->commit_timer = vloop_timer_add(loop, 0, 0, on_commit_timer, s);
-		if (!s->commit_timer) {
+	}
+	if (s->p.webhook.url) {
+		s->p.webhook.store = p->store;
+		s->p.webhook.m_sent = s->m_wh_sent;
+		s->p.webhook.m_errors = s->m_wh_errors;
+		s->p.webhook.m_last_success = s->m_wh_last;
+		s->wh = kaspa_webhook_new(&s->p.webhook);
+		if (!s->wh) {
 			e = -errno;
 			goto fail;
 		}
@@ -1146,10 +1242,14 @@ void kaspa_sensor_free(struct kaspa_sensor *s)
 		}
 	if (s->housekeeping)
 		vloop_timer_del(s->housekeeping);
-	store_commit(s);
-	vloop_timer_del(s->commit_timer);
+	if (s->db)
+		store_commit(s);
+	if (s->commit_timer)
+		vloop_timer_del(s->commit_timer);
+	kaspa_webhook_free(s->wh);
 	sqlite3_finalize(s->ins_hs);
 	sqlite3_finalize(s->ins_cl);
+	sqlite3_finalize(s->ins_out);
 	if (s->db)
 		sqlite3_close(s->db);
 	free(s);
@@ -1163,4 +1263,9 @@ uint16_t kaspa_sensor_port(const struct kaspa_sensor *s)
 void kaspa_sensor_get_stats(const struct kaspa_sensor *s, struct kaspa_sensor_stats *st)
 {
 	*st = s->st;
+}
+
+uint64_t kaspa_sensor_webhook_backlog(const struct kaspa_sensor *s)
+{
+	return s->wh ? kaspa_webhook_backlog(s->wh) : 0;
 }

@@ -14,7 +14,9 @@
  * Events go to the bus (subject suffixes "kaspa.handshakes" and "kaspa.classifications"), each
  * with a unique "event_id" so consumers can drop duplicates; a classification names the handshake
  * it follows ("handshake_event_id"). With a store path both are also kept in a local SQLite (WAL)
- * file, pruned by retention. Everything runs on the caller's event loop.
+ * file, pruned by retention. With a webhook (webhook.h) every event also goes to the store's
+ * outbox, which a worker thread POSTs to the receiver; retention never deletes an outbox row the
+ * receiver has not acknowledged. Everything else runs on the caller's event loop.
  */
 #ifndef VIGIL_KASPA_SENSOR_H
 #define VIGIL_KASPA_SENSOR_H
@@ -24,6 +26,7 @@
 
 #include "vigil/loop.h"
 #include "conn.h"
+#include "webhook.h"
 
 struct vbus;
 struct vmetrics;
@@ -56,6 +59,9 @@ struct kaspa_sensor_params {
 	struct vmetrics *metrics;	/* vigil_kaspa_* metrics; NULL: none */
 	const char *store;		/* SQLite file; NULL or "": no store */
 	uint64_t retention_ms;		/* store rows older than this are deleted; 0: kept */
+	/* HTTP export from the store (webhook.url NULL: off; needs the store). Its store and
+	 * metric fields are filled by the sensor. */
+	struct kaspa_webhook_params webhook;
 };
 
 struct kaspa_sensor_stats {
@@ -77,6 +83,8 @@ void kaspa_sensor_free(struct kaspa_sensor *s);
 /* The bound port. */
 uint16_t kaspa_sensor_port(const struct kaspa_sensor *s);
 void kaspa_sensor_get_stats(const struct kaspa_sensor *s, struct kaspa_sensor_stats *st);
+/* Events the webhook receiver has not acknowledged yet (0 without a webhook). */
+uint64_t kaspa_sensor_webhook_backlog(const struct kaspa_sensor *s);
 
 const char *kaspa_class_name(enum kaspa_class c);	/* "public", "private", "unknown" */
 /* The port a network's nodes listen on by default (mainnet 16111, testnet 16211, simnet 16511,

@@ -513,6 +513,10 @@ static void on_done(struct vloop *loop, void *ctx)
 	err = output(c);
 	if (err)
 		log_error("peers", "cannot render the peer table: %s", strerror(-err));
+	/* a rendered 1,000 peers is hundreds of KB: not kept until the next refresh */
+	if (c->out.cap > PEERS_MMAP_THRESHOLD)
+		vbuf_free(&c->out);
+	peers_memory_release();
 
 	pthread_mutex_lock(&c->mu);
 	c->busy = false;
@@ -616,6 +620,7 @@ static int run_watch(struct pcmd *c)
 {
 	int err;
 
+	peers_memory_setup(); /* before the worker thread exists */
 	c->loop = vloop_new();
 	c->reg = vmetrics_new();
 	if (!c->loop || !c->reg) {

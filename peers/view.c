@@ -567,12 +567,21 @@ int peers_render_csv(struct vbuf *out, const struct peers_snapshot *s, bool head
 void peers_tracker_init(struct peers_tracker *t)
 {
 	memset(t, 0, sizeof(*t));
-	peer_list_init(&t->known);
+}
+
+static void seen_free(struct peer_seen *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].name);
+		free(v[i].remote);
+	}
+	free(v);
 }
 
 void peers_tracker_free(struct peers_tracker *t)
 {
-	peer_list_free(&t->known);
+	seen_free(t->known, t->n);
 	peers_tracker_init(t);
 }
 
@@ -581,13 +590,20 @@ static int cmp_ptr_id(const void *pa, const void *pb)
 	return cmp_id(*(const struct peer *const *)pa, *(const struct peer *const *)pb);
 }
 
-/* The fields an event and the next update need, copied. */
-static int peer_copy_min(struct peer *dst, const struct peer *src)
+/* Same order as cmp_id(), between a remembered peer and a current one. */
+static int cmp_seen(const struct peer_seen *k, const struct peer *c)
+{
+	if (k->side != c->side)
+		return (int)k->side - (int)c->side;
+	return strcmp_null(k->id, c->id);
+}
+
+/* The fields a leave event and the next update need, copied. */
+static int seen_set(struct peer_seen *dst, const struct peer *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->side = src->side;
 	dst->dir = src->dir;
-	dst->client = src->client;
 	memcpy(dst->short_id, src->short_id, sizeof(dst->short_id));
 	dst->since_ns = src->since_ns;
 	dst->since_exact = src->since_exact;
@@ -601,6 +617,21 @@ static int peer_copy_min(struct peer *dst, const struct peer *src)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* The peer a leave event reports, from what was remembered of it (pointers borrowed). */
+static void seen_peer(struct peer *p, const struct peer_seen *k)
+{
+	memset(p, 0, sizeof(*p));
+	p->side = k->side;
+	p->dir = k->dir;
+	p->id = k->id;
+	p->name = k->name;
+	p->remote = k->remote;
+	memcpy(p->short_id, k->short_id, sizeof(p->short_id));
+	p->since_ns = k->since_ns;
+	p->since_exact = k->since_exact;
+	peer_client_parse(k->name, &p->client);
 }
 
 static void emit(const char *kind, const struct peer *p, uint64_t now, peers_event_fn fn,
@@ -635,12 +666,12 @@ int peers_tracker_update(struct peers_tracker *t, struct peer_list *cur, unsigne
 			 uint64_t now_ns, peers_event_fn fn, void *ctx)
 {
 	struct peer **idx = NULL;
-	struct peer_list next;
+	struct peer_seen *next;
+	struct peer gone;
 	struct vbuf ev = VBUF_INIT;
-	size_t i = 0, j = 0, m = 0;
+	size_t i = 0, j = 0, m = 0, n = 0;
 	int events = 0, rc = 0;
 
-	peer_list_init(&next);
 	/* index of the observed sides' current peers, sorted like t->known */
 	idx = malloc((cur->n ? cur->n : 1) * sizeof(*idx));
 	if (!idx)
@@ -649,16 +680,15 @@ int peers_tracker_update(struct peers_tracker *t, struct peer_list *cur, unsigne
 		if (observed & (1u << cur->v[k].side))
 			idx[m++] = &cur->v[k];
 	qsort(idx, m, sizeof(*idx), cmp_ptr_id);
-	next.cap = t->known.n + m;
-	next.v = calloc(next.cap ? next.cap : 1, sizeof(*next.v));
-	if (!next.v) {
+	next = calloc(t->n + m ? t->n + m : 1, sizeof(*next));
+	if (!next) {
 		free(idx);
 		return -ENOMEM;
 	}
-	while (i < t->known.n || j < m) {
-		struct peer *k = i < t->known.n ? &t->known.v[i] : NULL;
+	while (i < t->n || j < m) {
+		struct peer_seen *k = i < t->n ? &t->known[i] : NULL;
 		struct peer *c = j < m ? idx[j] : NULL;
-		int r = !k ? 1 : !c ? -1 : cmp_id(k, c);
+		int r = !k ? 1 : !c ? -1 : cmp_seen(k, c);
 
 		if (j > 0 && c && cmp_id(idx[j - 1], c) == 0) {
 			/* a node listing one peer twice: count it once */
@@ -669,19 +699,20 @@ int peers_tracker_update(struct peers_tracker *t, struct peer_list *cur, unsigne
 		}
 		if (r < 0 && !(observed & (1u << k->side))) {
 			/* side not observed this time: remember the peer unchanged */
-			next.v[next.n++] = *k;
+			next[n++] = *k;
 			memset(k, 0, sizeof(*k));
 			i++;
 		} else if (r < 0) {
-			emit("leave", k, now_ns, fn, ctx, &ev);
+			seen_peer(&gone, k);
+			emit("leave", &gone, now_ns, fn, ctx, &ev);
 			events++;
 			i++;
 		} else if (r == 0) {
 			c->since_ns = k->since_ns;
 			c->since_exact = k->since_exact;
-			if ((rc = peer_copy_min(&next.v[next.n], c)))
+			if ((rc = seen_set(&next[n], c)))
 				goto out;
-			next.n++;
+			n++;
 			i++;
 			j++;
 		} else {
@@ -691,20 +722,22 @@ int peers_tracker_update(struct peers_tracker *t, struct peer_list *cur, unsigne
 				emit("join", c, now_ns, fn, ctx, &ev);
 				events++;
 			}
-			if ((rc = peer_copy_min(&next.v[next.n], c)))
+			if ((rc = seen_set(&next[n], c)))
 				goto out;
-			next.n++;
+			n++;
 			j++;
 		}
 	}
 	for (int s = 0; s < 2; s++)
 		if (observed & (1u << s))
 			t->primed[s] = true;
-	peer_list_free(&t->known);
+	seen_free(t->known, t->n);
 	t->known = next;
-	peer_list_init(&next);
+	t->n = n;
+	next = NULL;
+	n = 0;
 out:
-	peer_list_free(&next);
+	seen_free(next, n);
 	vbuf_free(&ev);
 	free(idx);
 	return rc ? rc : events;

@@ -108,8 +108,20 @@ int peers_render_csv(struct vbuf *out, const struct peers_snapshot *s, bool head
  *   {"event":"leave", ...same..., "connected_seconds":123, "since_exact":true}
  */
 typedef void (*peers_event_fn)(const char *json, size_t len, void *ctx);
+/* What the tracker keeps of a peer between two updates: enough to match it and to report its
+ * leave (the client is parsed again from @name then), a tenth of a struct peer. */
+struct peer_seen {
+	char *id, *name, *remote;
+	uint64_t since_ns;
+	enum peer_side side;
+	enum peer_dir dir;
+	char short_id[12];
+	bool since_exact;
+};
+
 struct peers_tracker {
-	struct peer_list known; /* sorted by side, id; only id/name/remote/client copied */
+	struct peer_seen *known; /* sorted by side, id */
+	size_t n;
 	bool primed[2];
 };
 void peers_tracker_init(struct peers_tracker *t);

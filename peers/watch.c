@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The per-refresh driver of `vigil peers` and its option table; see watch.h. */
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,17 @@ int peers_watch_refresh(struct peers_watch *w, peers_event_fn fn, void *ctx)
 	peers_snapshot_init(&next);
 	rc = peers_watch_collect(w, &next, PEERS_SIDES_ALL);
 	return peers_watch_apply(w, &next, rc, fn, ctx);
+}
+
+void peers_memory_setup(void)
+{
+	mallopt(M_MMAP_THRESHOLD, PEERS_MMAP_THRESHOLD);
+	mallopt(M_ARENA_MAX, 1);
+}
+
+void peers_memory_release(void)
+{
+	malloc_trim(0);
 }
 
 int peers_watch_render(const struct peers_watch *w, enum peers_format fmt,

@@ -78,6 +78,19 @@ int peers_watch_collect(struct peers_watch *w, struct peers_snapshot *next, unsi
 int peers_watch_apply(struct peers_watch *w, struct peers_snapshot *next, int collect_rc,
 		      peers_event_fn fn, void *ctx);
 
+/*
+ * Memory of a long-running `vigil peers`. Each refresh allocates and frees a few blocks of
+ * hundreds of KB (response bodies, peer arrays, the rendered output). By default glibc raises
+ * its mmap threshold to the largest block freed, so from the second refresh on these come from
+ * the heap, whose freed pages stay resident, and the fetch thread gets an arena (heap) of its
+ * own. peers_memory_setup() (once, before any thread starts) fixes the threshold at
+ * PEERS_MMAP_THRESHOLD, so such blocks are mapped and unmapped, and keeps one arena;
+ * peers_memory_release() (after each refresh) gives the heap's free pages back.
+ */
+#define PEERS_MMAP_THRESHOLD (64 * 1024)
+void peers_memory_setup(void);
+void peers_memory_release(void);
+
 /* The last snapshot in @fmt appended to @out; CSV carries its header on the first refresh only;
  * JSON is one line per refresh (JSON Lines in watch mode). @o is for the table (may be NULL). */
 int peers_watch_render(const struct peers_watch *w, enum peers_format fmt,

@@ -75,7 +75,8 @@ static const struct vopt run_opts[] = {
 		  "pin programs and maps under " WD_PIN_DIR " so enforcement and counters survive "
 		  "vigil stopping (remove with `vigil watchdog unpin`)"),
 	VOPT_INT("max-keys", 0, struct wd_cli, max_keys, "16384", "N", 64, 1 << 22,
-		 "processes (or cgroups) the kernel tracks at once (LRU beyond)"),
+		 "capacity of the counters hash (LRU beyond): cgroups with --scope cgroup, "
+		 "processes on kernels without task-local storage"),
 	VOPT_END
 };
 
@@ -352,7 +353,8 @@ struct top_row {
 };
 
 struct top_ctx {
-	int fd;
+	struct wd_stores s;
+	bool pinned; /* s holds fds of the pins, ours to close */
 	struct top_row *prev, *cur;
 	size_t nprev, ncur, cap;
 	double interval_s;
@@ -368,50 +370,50 @@ static int by_delta(const void *a, const void *b)
 	return x->delta < y->delta ? 1 : x->delta > y->delta ? -1 : (x->key > y->key) - (x->key < y->key);
 }
 
-/* One table: reads every counters entry, computes calls since the last table per process. */
+/* One row per counters entry (wd_entries_walk callback): calls since the last table. */
+static void top_row(uint64_t key, const struct wd_entry *e, void *ctx)
+{
+	struct top_ctx *t = ctx;
+	struct top_row *r;
+
+	if (e->allowed)
+		return;
+	if (t->ncur == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 256;
+		struct top_row *a = realloc(t->cur, nc * sizeof(*a)), *b = NULL;
+
+		if (a)
+			t->cur = a;
+		b = a ? realloc(t->prev, nc * sizeof(*b)) : NULL;
+		if (!b)
+			return;
+		t->prev = b;
+		t->cap = nc;
+	}
+	r = &t->cur[t->ncur++];
+	r->key = key;
+	r->tgid = e->tgid;
+	memcpy(r->comm, e->comm, sizeof(r->comm));
+	r->comm[WD_COMM_LEN - 1] = 0;
+	r->total = e->total;
+	r->delta = e->total;
+	r->over = false;
+	for (int i = 0; i < WD_MAX_RULES; i++)
+		r->over |= e->w[i].reported != 0;
+	for (size_t j = 0; j < t->nprev; j++)
+		if (t->prev[j].key == key) {
+			r->delta = e->total >= t->prev[j].total ? e->total - t->prev[j].total : 0;
+			break;
+		}
+}
+
+/* One table: reads every counters entry (hash and task-local), busiest first. */
 static void top_tick(struct vloop *loop, void *ctx)
 {
 	struct top_ctx *t = ctx;
-	struct wd_entry e;
-	__u64 key, next;
-	void *prevk = NULL;
 
 	t->ncur = 0;
-	while (bpf_map_get_next_key(t->fd, prevk, &next) == 0) {
-		key = next;
-		prevk = &key;
-		if (bpf_map_lookup_elem(t->fd, &key, &e) || e.allowed)
-			continue;
-		if (t->ncur == t->cap) {
-			size_t nc = t->cap ? t->cap * 2 : 256;
-			struct top_row *a = realloc(t->cur, nc * sizeof(*a)),
-				       *b2 = realloc(t->prev, nc * sizeof(*b2));
-
-			if (a)
-				t->cur = a;
-			if (b2)
-				t->prev = b2;
-			if (!a || !b2)
-				break;
-			t->cap = nc;
-		}
-		struct top_row *r = &t->cur[t->ncur++];
-
-		r->key = key;
-		r->tgid = e.tgid;
-		memcpy(r->comm, e.comm, sizeof(r->comm));
-		r->comm[WD_COMM_LEN - 1] = 0;
-		r->total = e.total;
-		r->delta = e.total;
-		r->over = false;
-		for (int i = 0; i < WD_MAX_RULES; i++)
-			r->over |= e.w[i].reported != 0;
-		for (size_t j = 0; j < t->nprev; j++)
-			if (t->prev[j].key == key) {
-				r->delta = e.total >= t->prev[j].total ? e.total - t->prev[j].total : 0;
-				break;
-			}
-	}
+	wd_entries_walk(&t->s, top_row, t);
 	qsort(t->cur, t->ncur, sizeof(*t->cur), by_delta);
 	size_t n = t->ncur < (size_t)cli.top_n ? t->ncur : (size_t)cli.top_n;
 
@@ -477,11 +479,11 @@ static int run_top(int argc, char **argv)
 	int ret = 1;
 
 	(void)argc;
-	t.fd = bpf_obj_get(WD_PIN_DIR "/counters");
+	t.pinned = wd_stores_pinned(NULL, &t.s) == 0;
 	loop = vloop_new();
 	if (!loop)
 		goto out;
-	if (t.fd < 0) {
+	if (!t.pinned) {
 		snprintf(r.origin, sizeof(r.origin), "flags");
 		if (wd_rules_add_rule(&r, cli.syscalls, WD_MAX_LIMIT, WD_MAX_WINDOW_NS, "--syscalls",
 				      err, sizeof(err))) {
@@ -493,7 +495,7 @@ static int run_top(int argc, char **argv)
 		d = wd_new(loop, &r, &p);
 		if (!d)
 			goto out;
-		t.fd = wd_counters_fd(d);
+		t.s = wd_stores(d);
 	}
 	t.interval_s = cli.interval / 1e9;
 	t.tty = isatty(STDOUT_FILENO) && !vopt_common.json;
@@ -505,10 +507,14 @@ static int run_top(int argc, char **argv)
 out:
 	if (tm)
 		vloop_timer_del(tm);
-	if (d)
-		wd_free(d);
-	else if (t.fd >= 0)
-		close(t.fd);
+	wd_free(d);
+	if (t.pinned) {
+		close(t.s.hash);
+		if (t.s.slots >= 0)
+			close(t.s.slots);
+		if (t.s.task >= 0)
+			close(t.s.task);
+	}
 	wd_rules_free(&r);
 	vloop_free(loop);
 	free(t.cur);

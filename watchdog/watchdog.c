@@ -32,8 +32,8 @@
 #include "vigil/buf.h"
 #include "vigil/bus.h"
 #include "vigil/log.h"
+#include "watchdog/wd.h" /* before the skeleton: its .bss holds a struct wd_config */
 #include "watchdog.skel.h"
-#include "watchdog/wd.h"
 
 #define COMP "watchdog"
 #define MAX_EPISODES 4096
@@ -53,6 +53,8 @@ struct wd {
 	struct bpf_link *links[32];
 	int nlinks;
 	enum wd_mode mode;
+	bool slots;	 /* per-process counters in the slot table first */
+	bool task_store; /* then in task_counters (else in the hash) */
 	struct wd_config cfg;
 	struct wd_params p;
 	char pin_dir[256];
@@ -62,7 +64,7 @@ struct wd {
 	/* metrics */
 	struct vmetrics *reg;
 	struct vmetric *m_blocked, *m_episodes, *m_mode, *m_keys, *m_keys_max, *m_fullness,
-		*m_lost, *m_throttled, *m_mode_num;
+		*m_lost, *m_throttled, *m_mode_num, *m_slot_taken;
 };
 
 /* Every mode counts on raw_tp/sys_enter, follows processes with the sched tracepoints (tp and
@@ -282,6 +284,20 @@ static void warn_coverage(const struct wd *d, const struct wd_rules *rules)
 }
 
 /*
+ * Writes @c into the program's global wd_cfg (the .bss map, mmap'ed by the skeleton): everything
+ * but the generation first, the generation last, so a key that sees the new generation re-checks
+ * its allowlist against the new rules. A program running meanwhile may see a mix for one call.
+ */
+static void write_config(struct wd *d, const struct wd_config *c)
+{
+	struct wd_config *k = &d->skel->bss->wd_cfg;
+
+	memcpy((char *)k + sizeof(k->gen), (const char *)c + sizeof(c->gen),
+	       sizeof(*c) - sizeof(c->gen));
+	__atomic_store_n(&k->gen, c->gen, __ATOMIC_RELEASE);
+}
+
+/*
  * Writes @rules into the kernel: allowlists first, then the config with a new generation, so
  * a key re-checks its allowlist against the complete new lists. Allowlist entries are resolved
  * before anything is changed, so a bad path leaves the old rules in force.
@@ -291,7 +307,6 @@ static int apply_rules(struct wd *d, const struct wd_rules *rules)
 	struct stat st;
 	struct wd_config c;
 	uint32_t mask = 0;
-	__u32 zero = 0;
 	int err;
 
 	for (int i = 0; i < rules->nallow; i++) {
@@ -322,11 +337,7 @@ static int apply_rules(struct wd *d, const struct wd_rules *rules)
 	}
 	build_config(d, rules, &c);
 	c.allow_mask = mask;
-	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.wd_config), &zero, &c, BPF_ANY)) {
-		err = -errno;
-		log_error(COMP, "cannot write the rules into the kernel: %s", strerror(-err));
-		return err;
-	}
+	write_config(d, &c);
 	d->cfg = c;
 	return 0;
 }
@@ -388,10 +399,11 @@ static void emit(struct wd *d, const char *suffix, const struct wd_episode *ep, 
 static uint32_t final_count(struct wd *d, const struct wd_event *ev)
 {
 	struct wd_entry e;
-	__u64 key = ev->key;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.counters), &key, &e))
-		return ev->count; /* the entry is gone (evicted): what the kernel told us */
+	struct wd_stores s = wd_stores(d);
+
+	if (wd_entry_lookup(&s, ev->key, &e))
+		return ev->count; /* the entry is gone (evicted, exited): what the kernel told us */
 	if (e.w[ev->rule].start == ev->win_start)
 		return e.w[ev->rule].count;
 	if (e.w[ev->rule].prev_start == ev->win_start)
@@ -571,21 +583,26 @@ static uint64_t stat_sum(const struct wd *d, __u32 idx)
 	return sum;
 }
 
-/* Counts entries by walking the keys: BPF hash maps keep no element count user space can read
- * on this kernel, and a scrape every few seconds can afford --max-keys steps. */
-int wd_keys(const struct wd *d, uint32_t *used, uint32_t *max)
+/* Counts one entry (wd_entries_walk callback). */
+static void count_entry(uint64_t key, const struct wd_entry *e, void *ctx)
 {
-	int fd = bpf_map__fd(d->skel->maps.counters);
-	__u64 key, next;
-	uint32_t n = 0;
-	void *prev = NULL;
+	(void)key;
+	(void)e;
+	(*(uint32_t *)ctx)++;
+}
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	*used = n;
+/* Counts entries by walking them: BPF hash maps keep no element count user space can read on
+ * this kernel, and a scrape every few seconds can afford --max-keys + WD_SLOTS lookups (plus one
+ * pidfd lookup per process with task-local counters). */
+int wd_keys(const struct wd *d, uint32_t *used, uint32_t *hash_used, uint32_t *max)
+{
+	struct wd_stores all = wd_stores(d), hash = { .slots = -1, .task = -1, .hash = all.hash };
+
+	*hash_used = 0;
+	wd_entries_walk(&hash, count_entry, hash_used);
+	all.hash = -1;
+	*used = *hash_used;
+	wd_entries_walk(&all, count_entry, used);
 	*max = bpf_map__max_entries(d->skel->maps.counters);
 	return 0;
 }
@@ -594,7 +611,7 @@ int wd_keys(const struct wd *d, uint32_t *used, uint32_t *max)
 static void collect(struct vmetrics *reg, void *ctx)
 {
 	struct wd *d = ctx;
-	uint32_t used = 0, max = 0;
+	uint32_t used = 0, hash_used = 0, max = 0;
 
 	(void)reg;
 	for (int nr = 0; nr < WD_MAX_SYSCALLS; nr++) {
@@ -608,11 +625,12 @@ static void collect(struct vmetrics *reg, void *ctx)
 		vmetric_child_set_u64(VMETRIC__CHILD(d->m_blocked, wd_syscall_name(nr),
 						     wd_action(d->mode, nr, true)), n);
 	}
-	wd_keys(d, &used, &max);
+	wd_keys(d, &used, &hash_used, &max);
 	vmetric_child_set_u64(VMETRIC__CHILD(d->m_keys), used);
 	vmetric_child_set_u64(VMETRIC__CHILD(d->m_keys_max), max);
-	vmetric_child_set(VMETRIC__CHILD(d->m_fullness), max ? (double)used / max : 0);
+	vmetric_child_set(VMETRIC__CHILD(d->m_fullness), max ? (double)hash_used / max : 0);
 	vmetric_child_set_u64(VMETRIC__CHILD(d->m_lost), stat_sum(d, WD_STAT_LOST) + d->dropped_eps);
+	vmetric_child_set_u64(VMETRIC__CHILD(d->m_slot_taken), stat_sum(d, WD_STAT_SLOT_TAKEN));
 }
 
 /* Registers the watchdog's metrics (names and help in docs/watchdog_guide.md) and the collect
@@ -634,19 +652,24 @@ static int init_metrics(struct wd *d)
 				       "Enforcement mode in use as a number (0 lsm, 1 fmod_ret, "
 				       "2 kprobe, 3 throttle, 4 monitor)", NULL);
 	d->m_keys = vmetrics_gauge(reg, "vigil_watchdog_map_entries",
-				   "Processes (or cgroups) in the kernel's counters map", NULL);
+				   "Processes (or cgroups) with counters in the kernel", NULL);
 	d->m_keys_max = vmetrics_gauge(reg, "vigil_watchdog_map_capacity",
-				       "Capacity of the counters map (--max-keys)", NULL);
+				       "Capacity of the counters hash (--max-keys; task-local "
+				       "counters have no capacity)", NULL);
 	d->m_fullness = vmetrics_gauge(reg, "vigil_watchdog_map_fullness_ratio",
-				       "Counters map entries over its capacity (LRU: the least "
-				       "recently counted process is forgotten at 1)", NULL);
+				       "Counters hash entries over its capacity (LRU: the least "
+				       "recently counted key is forgotten at 1)", NULL);
+	d->m_slot_taken = vmetrics_counter(reg, "vigil_watchdog_slot_taken_calls_total",
+					   "Counted calls of processes whose slot another process "
+					   "held (counted in the slower fallback store instead)", NULL);
 	d->m_lost = vmetrics_counter(reg, "vigil_watchdog_events_lost_total",
 				     "Episode records the ring buffer or the daemon had no room for",
 				     NULL);
 	d->m_throttled = vmetrics_gauge(reg, "vigil_watchdog_throttled_processes",
 					"Processes stopped by throttle mode right now", NULL);
 	if (!d->m_blocked || !d->m_episodes || !d->m_mode || !d->m_mode_num || !d->m_keys ||
-	    !d->m_keys_max || !d->m_fullness || !d->m_lost || !d->m_throttled) {
+	    !d->m_keys_max || !d->m_fullness || !d->m_lost || !d->m_throttled ||
+	    !d->m_slot_taken) {
 		log_error(COMP, "cannot register metrics: %s (is a watchdog already registered?)",
 			  strerror(errno));
 		return -errno;
@@ -659,13 +682,14 @@ static int init_metrics(struct wd *d)
 
 /* ---- loading ---------------------------------------------------------------------------------- */
 
-/* Whether program @p belongs to mode @m (the counting programs belong to every mode). */
-static bool prog_in_mode(const struct bpf_program *p, enum wd_mode m)
+/* Whether program @p belongs to mode @m with counting hook @hook (the counting programs belong
+ * to every mode, one per hook). */
+static bool prog_in_mode(const struct bpf_program *p, enum wd_mode m, enum wd_count_hook hook)
 {
 	const char *name = bpf_program__name(p);
 
-	if (strcmp(name, "wd_sys_enter_empty") == 0)
-		return false;
+	if (strncmp(name, "wd_sys_enter", 12) == 0)
+		return strcmp(name, hook == WD_COUNT_RAW_TP ? "wd_sys_enter_raw" : "wd_sys_enter") == 0;
 	if (strncmp(name, "wd_lsm_", 7) == 0)
 		return m == WD_MODE_LSM;
 	if (strncmp(name, "wd_fmr_", 7) == 0)
@@ -737,6 +761,9 @@ static bool pinned_links(const char *dir)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/link_wd_sys_enter", dir);
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/link_wd_sys_enter_raw", dir);
 	return access(path, F_OK) == 0;
 }
 
@@ -837,6 +864,37 @@ static int set_pins(struct wd *d)
 	return 0;
 }
 
+/*
+ * Where per-process counters live, decided before load: the slot table unless the caller asked
+ * for another store, with task-local storage behind it when the kernel has it (5.11+), the hash
+ * otherwise. The program's branches for stores not used are dead code (use_slots and
+ * use_task_store are read-only data the verifier folds), but their maps are still created: a
+ * task storage map the kernel cannot make becomes a one-entry hash nobody uses. The choice holds
+ * for the daemon's life; scope=cgroup (which a reload may switch to) always uses the hash.
+ */
+static int choose_store(struct wd *d)
+{
+	bool have_task = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 1;
+
+	d->slots = d->p.store == WD_STORE_SLOTS;
+	d->task_store = d->p.store != WD_STORE_HASH && have_task;
+	d->skel->rodata->use_slots = d->slots;
+	d->skel->rodata->use_task_store = d->task_store;
+	if (!d->slots)
+		bpf_map__set_max_entries(d->skel->maps.slots, 1);
+	if (d->task_store)
+		return 0;
+	if (bpf_map__set_type(d->skel->maps.task_counters, BPF_MAP_TYPE_HASH) ||
+	    bpf_map__set_max_entries(d->skel->maps.task_counters, 1)) {
+		log_error(COMP, "cannot prepare the counters hash: %s", strerror(errno));
+		return -errno;
+	}
+	if (!have_task)
+		log_info(COMP, "this kernel has no task-local storage: per-process counters %sgo to "
+			 "the TGID hash", d->slots ? "whose slot is taken " : "");
+	return 0;
+}
+
 struct wd *wd_new(struct vloop *loop, const struct wd_rules *rules, const struct wd_params *p)
 {
 	struct vprobe_report local = { 0 }, *r = p->probe ? p->probe : &local;
@@ -890,9 +948,12 @@ struct wd *wd_new(struct vloop *loop, const struct wd_rules *rules, const struct
 		goto fail;
 	}
 	bpf_object__for_each_program(prog, d->skel->obj)
-		bpf_program__set_autoload(prog, prog_in_mode(prog, d->mode));
+		bpf_program__set_autoload(prog, prog_in_mode(prog, d->mode, p->hook));
 	bpf_map__set_max_entries(d->skel->maps.counters,
 				 p->max_keys ? p->max_keys : WD_MAX_KEYS_DEFAULT);
+	err = choose_store(d);
+	if (err)
+		goto fail;
 	if (p->pin) {
 		err = mkdir_p(d->pin_dir);
 		if (!err)
@@ -988,12 +1049,9 @@ void wd_free(struct wd *d)
 	if (d->timer)
 		vloop_timer_del(d->timer);
 	if (d->p.pin && d->skel && d->nlinks) {
-		struct wd_config c = d->cfg;
-		__u32 zero = 0;
-
-		/* Our PID may be reused by any process once we are gone: stop exempting it. */
-		c.self_tgid = 0;
-		bpf_map_update_elem(bpf_map__fd(d->skel->maps.wd_config), &zero, &c, BPF_ANY);
+		/* Our PID may be reused by any process once we are gone: stop exempting it. The
+		 * .bss map outlives our mapping of it: the pinned programs hold it. */
+		d->skel->bss->wd_cfg.self_tgid = 0;
 	}
 	if (d->p.pin) {
 		/* The pins keep the programs attached; our references go. */
@@ -1014,4 +1072,13 @@ enum wd_mode wd_mode(const struct wd *d)
 int wd_counters_fd(const struct wd *d)
 {
 	return bpf_map__fd(d->skel->maps.counters);
+}
+
+struct wd_stores wd_stores(const struct wd *d)
+{
+	return (struct wd_stores){
+		.slots = d->slots ? bpf_map__fd(d->skel->maps.slots) : -1,
+		.task = d->task_store ? bpf_map__fd(d->skel->maps.task_counters) : -1,
+		.hash = bpf_map__fd(d->skel->maps.counters),
+	};
 }

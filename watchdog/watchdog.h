@@ -5,9 +5,11 @@
  * -target bpf, gcc) and must agree on every offset, which the _Static_asserts pin.
  *
  * The kernel side counts the calls of every watched syscall per key (a TGID, or a cgroup id with
- * scope=cgroup) in fixed windows, one window per rule, in the LRU hash `counters`. The user side
- * writes the rules into the one-element array `wd_config` and the allowlists into the allow_* hashes;
- * it may rewrite them at any time (SIGHUP): `gen` tells the kernel side to re-evaluate each key's
+ * scope=cgroup) in fixed windows, one window per rule, in a struct wd_entry: in the slot table
+ * `slots` (index TGID % WD_SLOTS, owned by the TGID in the entry), else in task-local storage on
+ * the process's leader (`task_counters`), else in the LRU hash `counters`. The user side writes
+ * the rules into the global `wd_cfg` (.bss) and the allowlists into the allow_* hashes; it may
+ * rewrite them at any time (SIGHUP): `gen` tells the kernel side to re-evaluate each key's
  * allowlist status on the key's next call. Over the limit, the first call of an episode (a window
  * in which a key went over its rule's limit) sends one struct wd_event through the ring buffer.
  */
@@ -22,6 +24,7 @@
 #define WD_MAX_RULES	8   /* a power of two: the BPF side masks the rule index with it */
 #define WD_COMM_LEN	16
 #define WD_MAX_KEYS_DEFAULT 16384
+#define WD_SLOTS	8192 /* the direct-mapped per-process table (a power of two): TGID % WD_SLOTS */
 
 /* Enforcement modes, best first; also the value of vigil_watchdog_mode's numeric form. */
 enum wd_mode {
@@ -67,6 +70,7 @@ enum wd_stat {
 	WD_STAT_EVENTS = 0, /* episode events written to the ring buffer */
 	WD_STAT_LOST,	    /* episode events the ring buffer had no room for */
 	WD_STAT_NEW_KEYS,   /* counters entries created */
+	WD_STAT_SLOT_TAKEN, /* counted calls whose slot another process held (went to the fallback) */
 	WD_STAT_MAX,
 };
 
@@ -99,7 +103,8 @@ struct wd_entry {
 	__u64 gen;     /* config gen `allowed` was computed for; 0: never */
 	__u64 total;   /* every counted call since the key appeared (approximate with threads) */
 	__u32 allowed; /* 1: allowlisted, not counted */
-	__u32 tgid;    /* the process that created the entry (scope=cgroup: the first one) */
+	__u32 tgid;    /* the process that created the entry (scope=cgroup: the first one); in
+			* `slots`, the owner (0: free) */
 	char comm[WD_COMM_LEN];
 	struct wd_win w[WD_MAX_RULES];
 };

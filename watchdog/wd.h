@@ -133,12 +133,28 @@ typedef void (*wd_episode_fn)(const struct wd_episode *ep, const char *json, voi
 
 struct vbus;
 
+/* Where sys_enter is counted (the same tracepoint, two attachment types). */
+enum wd_count_hook {
+	WD_COUNT_TP_BTF = 0, /* tp_btf/sys_enter: the default */
+	WD_COUNT_RAW_TP = 1, /* raw_tp/sys_enter */
+};
+
+/* Where per-process (scope=process) counters live; scope=cgroup always uses the LRU hash. */
+enum wd_store {
+	WD_STORE_SLOTS = 0, /* the slot table; task-local storage (or, without it, the hash) for a
+			     * process whose slot another one holds: the default */
+	WD_STORE_TASK = 1,  /* task-local storage on the group leader (the hash without it) */
+	WD_STORE_HASH = 2,  /* the TGID-keyed LRU hash */
+};
+
 struct wd_params {
 	int mode;	     /* enum wd_mode, or -1: auto */
 	bool require_eperm;
 	bool pin;	     /* keep programs and maps in @pin_dir after exit */
 	const char *pin_dir; /* NULL: WD_PIN_DIR */
 	uint32_t max_keys;   /* 0: WD_MAX_KEYS_DEFAULT */
+	enum wd_count_hook hook;
+	enum wd_store store; /* where per-process counters live (tests and bench pick others) */
 	struct vbus *bus;    /* episodes go to <app_id>.watchdog.events; NULL: */
 	FILE *events;	     /* ... JSON Lines of bare episodes here instead; NULL: none */
 	wd_episode_fn on_episode; /* also called per episode; may be NULL */
@@ -159,12 +175,32 @@ int wd_reload(struct wd *d, const struct wd_rules *rules);
 /* Resumes throttled processes, reports open episodes, detaches (unless pinned), frees. */
 void wd_free(struct wd *d);
 enum wd_mode wd_mode(const struct wd *d);
-/* The counters map fd (for tests and `top`). */
-int wd_counters_fd(const struct wd *d);
+/* The maps counters may be in; -1 for a store not in use. Not owned: the daemon (or whoever
+ * opened the pins) closes them. */
+struct wd_stores {
+	int slots, task, hash;
+};
+
+/* The daemon's stores (valid until wd_free). */
+struct wd_stores wd_stores(const struct wd *d);
+/* The stores a --pin'ed watchdog left under @dir (NULL: WD_PIN_DIR); the caller closes the fds.
+ * -ENOENT when there is none. */
+int wd_stores_pinned(const char *dir, struct wd_stores *s);
+/*
+ * The counters entry of @key (a TGID, or a cgroup id with scope=cgroup): from the hash, the slot
+ * @key owns, or the task-local storage of process @key (looked up through a pidfd). 0, or
+ * -ENOENT when there is none (also for a process that is gone).
+ */
+int wd_entry_lookup(const struct wd_stores *s, uint64_t key, struct wd_entry *e);
+/* Calls @fn for every entry: the hash's, the owned slots, then each process under /proc that
+ * has a task-local entry. Returns the number of entries. */
+typedef void (*wd_entry_fn)(uint64_t key, const struct wd_entry *e, void *ctx);
+int wd_entries_walk(const struct wd_stores *s, wd_entry_fn fn, void *ctx);
 /* Sum over CPUs of blocked[@nr]. */
 uint64_t wd_blocked(const struct wd *d, unsigned nr);
-/* Entries in the counters map, and its capacity. */
-int wd_keys(const struct wd *d, uint32_t *used, uint32_t *max);
+/* Entries in both stores (@used), in the hash alone (@hash_used), and the hash's capacity
+ * (task-local entries have none: each lives on its process). */
+int wd_keys(const struct wd *d, uint32_t *used, uint32_t *hash_used, uint32_t *max);
 /* Removes every pin under @dir (NULL: WD_PIN_DIR): the pinned programs detach. 0 or -errno. */
 int wd_unpin(const char *dir);
 

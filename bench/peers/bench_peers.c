@@ -4,10 +4,15 @@
  * admin_peers body of 500 peers and a beacon /eth/v1/node/peers body of 500 (client names drawn
  * from real version strings), track joins/leaves against the previous refresh (with 2% churn),
  * sort, and render the table and the JSON document. Reports time per refresh (mean, p50, p99)
- * and its parts, and the process's resident set after warm-up and at the end.
+ * and its parts, and the process's memory (/proc/self/smaps_rollup: RSS, PSS, anonymous and
+ * file-backed) at start, after warm-up (steady) and at the end, and its peak RSS.
  *
- *	bench_peers [refreshes]      default 300; goal: < 5 ms per refresh, < 10 MB RSS
+ *	bench_peers [refreshes]         default 300; goal: < 5 ms per refresh, < 10 MB RSS
+ *	bench_peers --fixtures DIR      writes the same bodies (500 + 500 peers) as DIR/
+ *	                                geth_admin_peers.json and DIR/prysm_peers.json, for
+ *	                                bench/peers/run's measurement of a real `vigil peers`
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 #include <time.h>
 
 #include "../../peers/view.h"
+#include "../../peers/watch.h"
 #include "vigil/util.h"
 
 static const char *const exec_names[] = {
@@ -41,9 +47,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static long rss_kb(const char *key)
+/* One field (kB) of a /proc/self file whose lines read "Key:   123 kB". */
+static long proc_kb(const char *file, const char *key)
 {
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(file, "r");
 	char line[256];
 	long v = -1;
 
@@ -53,6 +60,29 @@ static long rss_kb(const char *key)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+static long rss_kb(const char *key)
+{
+	return proc_kb("/proc/self/status", key);
+}
+
+struct mem {
+	long rss, pss, anon, pss_file;
+};
+
+static struct mem mem_now(void)
+{
+	const char *r = "/proc/self/smaps_rollup";
+
+	return (struct mem){ proc_kb(r, "Rss:"), proc_kb(r, "Pss:"), proc_kb(r, "Anonymous:"),
+			     proc_kb(r, "Pss_File:") };
+}
+
+static void mem_print(const char *what, struct mem m)
+{
+	printf("  %-9s RSS %6ld kB  PSS %6ld kB  anonymous %6ld kB  file-backed PSS %6ld kB\n", what,
+	       m.rss, m.pss, m.anon, m.pss_file);
 }
 
 /* admin_peers body with @n peers whose ids start at @base (churn shifts the window). */
@@ -92,6 +122,29 @@ static void make_cons(struct vbuf *b, int n, int base)
 	vbuf_printf(b, "],\"meta\":{\"count\":%d}}", n);
 }
 
+/* The benchmark's bodies as the stand-in node's fixture files. */
+static int write_fixtures(const char *dir)
+{
+	struct vbuf b = VBUF_INIT;
+	char path[4096];
+	int rc = 0;
+
+	for (int i = 0; i < 2 && !rc; i++) {
+		FILE *f;
+
+		(i ? make_cons : make_exec)(&b, 500, 0);
+		snprintf(path, sizeof(path), "%s/%s", dir,
+			 i ? "prysm_peers.json" : "geth_admin_peers.json");
+		f = fopen(path, "w");
+		if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f)) {
+			fprintf(stderr, "bench_peers: cannot write %s: %s\n", path, strerror(errno));
+			rc = 1;
+		}
+	}
+	vbuf_free(&b);
+	return rc;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -105,14 +158,15 @@ int main(int argc, char **argv)
 	struct vbuf eb = VBUF_INIT, cb = VBUF_INIT, out = VBUF_INIT;
 	struct peers_tracker t;
 	uint64_t *total, parse = 0, track = 0, table = 0, json = 0, bytes = 0;
-	long rss_warm = 0;
+	struct mem m_start = mem_now(), m_warm = { 0 };
 	char err[PEERS_ERRLEN];
 	int events = 0;
 
-	long rss_start = rss_kb("VmRSS:"), anon_start = rss_kb("RssAnon:");
-
+	if (argc == 3 && strcmp(argv[1], "--fixtures") == 0)
+		return write_fixtures(argv[2]);
 	if (refreshes < 1)
 		refreshes = 1;
+	peers_memory_setup(); /* as `vigil peers` does */
 	total = calloc((size_t)refreshes, sizeof(*total));
 	peers_tracker_init(&t);
 	for (int r = -warm; r < refreshes; r++) {
@@ -151,8 +205,13 @@ int main(int argc, char **argv)
 		peers_render_json(&out, &s);
 		t4 = now_ns();
 		peers_snapshot_free(&s);
+		/* as `vigil peers` does after a refresh: bodies and output are not kept */
+		vbuf_free(&eb);
+		vbuf_free(&cb);
+		vbuf_free(&out);
+		peers_memory_release();
 		if (r == -1)
-			rss_warm = rss_kb("VmRSS:");
+			m_warm = mem_now();
 		if (r < 0)
 			continue;
 		total[r] = t4 - t0;
@@ -174,11 +233,11 @@ int main(int argc, char **argv)
 	       (double)parse / refreshes / 1e6, (double)track / refreshes / 1e6,
 	       (double)table / refreshes / 1e6, bytes, (double)json / refreshes / 1e6);
 	printf("  events: %d joins+leaves (expected %d)\n", events, refreshes * 40);
-	printf("  RSS: %ld kB at start (shared libraries the build links), ", rss_start);
-	printf("%ld kB after warm-up, %ld kB at end, peak %ld kB  (goal < 10240 kB)\n",
-	       rss_warm, rss_kb("VmRSS:"), rss_kb("VmHWM:"));
-	printf("  of which anonymous (heap: bodies, peers, tracker, output): %ld kB at start, "
-	       "%ld kB at end\n", anon_start, rss_kb("RssAnon:"));
+	printf("  memory (/proc/self/smaps_rollup; goal RSS < 10240 kB):\n");
+	mem_print("start", m_start);
+	mem_print("warm", m_warm);
+	mem_print("end", mem_now());
+	printf("  peak RSS %ld kB\n", rss_kb("VmHWM:"));
 	peers_tracker_free(&t);
 	vbuf_free(&eb);
 	vbuf_free(&cb);

@@ -4,12 +4,18 @@
  * (the cheapest syscall) and of pread() of a small file, timed in a child process (the daemon
  * never counts itself) under each configuration:
  *
- *   none      no BPF program
- *   empty     an empty program on the same hook (raw_tp/sys_enter): the floor any hook pays
- *   monitor   the watchdog counting both syscalls (limit never reached)
- *   <mode>    each enforcing mode this kernel allows (throttle on the host; lsm and fmod_ret in
- *             the VM, where the numbers are emulated), limit never reached, so the cost is that
- *             of counting plus the enforcing hook asking its question
+ *   none             no BPF program
+ *   empty            an empty program on tp_btf/sys_enter: the floor any program there pays
+ *   empty-raw_tp     the same on raw_tp/sys_enter
+ *   monitor          the watchdog as it runs by default (tp_btf, counters in the slot table)
+ *                    counting both syscalls (limit never reached)
+ *   monitor-raw_tp   the same counting from raw_tp/sys_enter
+ *   monitor-task     per-process counters in task-local storage on the group leader instead
+ *   monitor-hash     per-process counters in the TGID-keyed LRU hash instead (what scope=cgroup
+ *                    uses)
+ *   <mode>           each enforcing mode this kernel allows (throttle on the host; lsm and
+ *                    fmod_ret in the VM, where the numbers are emulated), limit never reached,
+ *                    so the cost is that of counting plus the enforcing hook asking its question
  *
  * Each figure is the fastest of REPS runs of ITERS calls (the minimum: on a shared machine the
  * other runs measure other people's load), the configurations interleaved run by run; "added"
@@ -30,8 +36,8 @@
 #include <bpf/libbpf.h>
 
 #include "vigil/log.h"
+#include "watchdog/wd.h" /* before the skeleton: its .bss holds a struct wd_config */
 #include "watchdog.skel.h"
-#include "watchdog/wd.h"
 
 #ifndef REPS
 #define REPS 15
@@ -90,12 +96,16 @@ static double run_child(int sc, long iters, int fd)
 
 struct row {
 	const char *name;
+	const char *empty;  /* an empty program's name, or NULL */
+	int mode;	    /* -1: none or empty */
+	enum wd_count_hook hook;
+	enum wd_store store;
 	double ns[SC__N];
 	bool ok;
 };
 
-/* The floor: only wd_sys_enter_empty loaded and attached. */
-static struct watchdog_bpf *load_empty(void)
+/* A floor: only the empty program @name loaded and attached. */
+static struct watchdog_bpf *load_empty(const char *name)
 {
 	struct watchdog_bpf *skel = watchdog_bpf__open();
 	struct bpf_program *p;
@@ -103,7 +113,7 @@ static struct watchdog_bpf *load_empty(void)
 	if (!skel)
 		return NULL;
 	bpf_object__for_each_program(p, skel->obj)
-		bpf_program__set_autoload(p, strcmp(bpf_program__name(p), "wd_sys_enter_empty") == 0);
+		bpf_program__set_autoload(p, strcmp(bpf_program__name(p), name) == 0);
 	if (watchdog_bpf__load(skel) || watchdog_bpf__attach(skel)) {
 		watchdog_bpf__destroy(skel);
 		return NULL;
@@ -113,7 +123,7 @@ static struct watchdog_bpf *load_empty(void)
 
 int main(int argc, char **argv)
 {
-	struct row rows[2 + WD_MODE__COUNT];
+	struct row rows[6 + WD_MODE__COUNT];
 	struct vprobe_report rep = { 0 };
 	bool json = false;
 	long iters = 200000;
@@ -143,12 +153,18 @@ int main(int argc, char **argv)
 		all |= wd_mode_needs(m);
 	vprobe_run_mask(&rep, all);
 
-	/* The rows: none, empty, then every mode this kernel allows, monitor first. */
-	int modes[WD_MODE__COUNT];
-	double v[2 + WD_MODE__COUNT][SC__N];
-
-	rows[n++] = (struct row){ .name = "none", .ok = true };
-	rows[n++] = (struct row){ .name = "empty", .ok = true };
+	/* The rows: none, the floors, the counting variants, then every mode this kernel allows. */
+	rows[n++] = (struct row){ .name = "none", .mode = -1, .ok = true };
+	rows[n++] = (struct row){ .name = "empty", .empty = "wd_sys_enter_empty", .mode = -1,
+				  .ok = true };
+	rows[n++] = (struct row){ .name = "empty-raw_tp", .empty = "wd_sys_enter_raw_empty",
+				  .mode = -1, .ok = true };
+	rows[n++] = (struct row){ .name = "monitor-raw_tp", .mode = WD_MODE_MONITOR,
+				  .hook = WD_COUNT_RAW_TP, .ok = true };
+	rows[n++] = (struct row){ .name = "monitor-task", .mode = WD_MODE_MONITOR,
+				  .store = WD_STORE_TASK, .ok = true };
+	rows[n++] = (struct row){ .name = "monitor-hash", .mode = WD_MODE_MONITOR,
+				  .store = WD_STORE_HASH, .ok = true };
 	for (int m = WD_MODE__COUNT - 1; m >= 0; m--) {
 		bool possible = true;
 
@@ -157,8 +173,7 @@ int main(int argc, char **argv)
 				possible &= rep.f[id].ok;
 		if (!possible)
 			continue;
-		modes[n] = m;
-		rows[n++] = (struct row){ .name = wd_mode_name(m), .ok = true };
+		rows[n++] = (struct row){ .name = wd_mode_name(m), .mode = m, .ok = true };
 	}
 	for (int i = 0; i < n; i++)
 		for (int sc = 0; sc < SC__N; sc++)
@@ -179,11 +194,13 @@ int main(int argc, char **argv)
 
 			if (!rows[i].ok)
 				continue;
-			if (i == 1) {
-				empty = load_empty();
+			if (rows[i].empty) {
+				empty = load_empty(rows[i].empty);
 				rows[i].ok = empty != NULL;
-			} else if (i > 1) {
-				p.mode = modes[i];
+			} else if (rows[i].mode >= 0) {
+				p.mode = rows[i].mode;
+				p.hook = rows[i].hook;
+				p.store = rows[i].store;
 				loop = vloop_new();
 				if (loop && wd_rules_add_rule(&r, "getppid,pread64", WD_MAX_LIMIT,
 							      WD_MAX_WINDOW_NS, "bench", err,
@@ -192,9 +209,10 @@ int main(int argc, char **argv)
 				rows[i].ok = d != NULL;
 			}
 			for (int sc = 0; rows[i].ok && sc < SC__N; sc++) {
-				v[i][sc] = run_child(sc, iters, fd);
-				if (v[i][sc] > 0 && v[i][sc] < rows[i].ns[sc])
-					rows[i].ns[sc] = v[i][sc];
+				double v = run_child(sc, iters, fd);
+
+				if (v > 0 && v < rows[i].ns[sc])
+					rows[i].ns[sc] = v;
 			}
 			watchdog_bpf__destroy(empty);
 			wd_free(d);
@@ -218,13 +236,13 @@ int main(int argc, char **argv)
 	}
 	printf("watchdog overhead per counted syscall, kernel %s, fastest of %d x %ld calls\n",
 	       rep.kernel, REPS, iters);
-	printf("%-10s %12s %10s %12s %10s\n", "config", "getppid ns", "added", "pread64 ns", "added");
+	printf("%-15s %12s %10s %12s %10s\n", "config", "getppid ns", "added", "pread64 ns", "added");
 	for (int i = 0; i < n; i++) {
 		if (!rows[i].ok) {
-			printf("%-10s %s\n", rows[i].name, "failed to load");
+			printf("%-15s %s\n", rows[i].name, "failed to load");
 			continue;
 		}
-		printf("%-10s %12.1f %10.1f %12.1f %10.1f\n", rows[i].name, rows[i].ns[0],
+		printf("%-15s %12.1f %10.1f %12.1f %10.1f\n", rows[i].name, rows[i].ns[0],
 		       rows[i].ns[0] - rows[0].ns[0], rows[i].ns[1], rows[i].ns[1] - rows[0].ns[1]);
 	}
 done:

@@ -16,6 +16,7 @@
 #     responses, the number of distinct advertisers, the timeline, and --since narrows it;
 #   - metrics while a dial hangs in the handshake (promtool-valid), then the timeout class, and
 #     --duration stopping such a crawl;
+#   - --max-nodes; a --seed name resolved (localhost);
 #   - bad input: malformed --seed, unreachable seed, private seed without --allow-private, a DNS
 #     seed that does not resolve, --store with --pg, empty store, missing store, bad --sensor.
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -32,7 +33,7 @@ fi
 # $TMP/NAME.graph.json
 simnet() {
 	local name=$1 pid; shift
-	node "$SIMNET" --nodes "$NODES" --seed 11 --graph-out "$TMP/$name.graph.json" "$@" \
+	node "$SIMNET" --nodes "${NODES}" --seed 11 --graph-out "$TMP/$name.graph.json" "$@" \
 		>"$TMP/$name.sim.out" 2>"$TMP/$name.sim.err" &
 	pid=$!
 	on_exit "kill $pid; wait $pid"
@@ -115,6 +116,20 @@ if start_postgres; then
 	"$VIGIL" kaspa crawl --seed "127.0.0.1:$(free_port)" --allow-private --pg "$PG_DSN" \
 		>/dev/null 2>"$TMP/pg2.err"
 	check pg_schema_idempotent test $? -eq 1 -a -z "$(grep -i "table\|postgres" "$TMP/pg2.err")"
+	# a store that refuses every edge (a CHECK in a schema of its own): each peer's batch of
+	# responses and edges is rolled back whole, the error is reported, the nodes still land
+	pq "CREATE SCHEMA poison; CREATE TABLE poison.kaspa_crawl_edges (crawl_id TEXT NOT NULL,
+	    advertiser TEXT NOT NULL, advertiser_id TEXT, address TEXT NOT NULL, address_ip TEXT NOT NULL,
+	    address_port INTEGER NOT NULL, seen_us BIGINT NOT NULL, responses INTEGER NOT NULL CHECK (responses < 0),
+	    PRIMARY KEY (crawl_id, advertiser, address))"
+	CRAWLS_A=3
+	"$VIGIL" kaspa crawl --seed "$SEED_a" --allow-private --pg "$PG_DSN?options=-csearch_path%3Dpoison" -j \
+		>"$TMP/poison.json" 2>"$TMP/poison.err"
+	check pg_store_error_exit_1 test $? -eq 1
+	check pg_store_error_said grep -q "cannot write responses and edges.*kaspa_crawl_edges" "$TMP/poison.err"
+	check pg_batches_rolled_back test "$(pq "SELECT (SELECT count(*) FROM poison.kaspa_crawl_responses)
+		|| ' ' || (SELECT count(*) FROM poison.kaspa_crawl_edges)
+		|| ' ' || (SELECT count(*) FROM poison.kaspa_crawl_nodes WHERE reachable = 1)")" = "0 0 $NODES"
 elif [ -n "$PG_FAIL" ]; then
 	fail postgres_start "$PG_FAIL"
 else
@@ -159,7 +174,36 @@ check report_any_port jqe --argjson u "$UNIQUE" '.sensor_port == 0 and .unique_p
 pct=$(jq -r '.percent' "$TMP/r.json" | xargs printf '%.2f')
 check report_markdown grep -q "observed in \*\*$pct%\*\* of address responses" "$TMP/r.md"
 check report_markdown_timeline test "$(grep -c '^| [0-9]\{8\}T' "$TMP/r.md")" -eq 2
+# --max-nodes: the first 10 addresses (breadth-first) are dialled, the rest recorded as not dialled
+"$VIGIL" kaspa crawl --seed "$SEED_b" --allow-private --max-nodes 10 --store "$TMP/max.db" -j >"$TMP/max.json" 2>"$TMP/max.err"
+check max_nodes_exit_0 test $? -eq 0
+check max_nodes_bound jqe '.dialled == 10 and .reachable + .unreachable == 10
+	and .not_dialled == .addresses - 10 and .addresses > 10' <"$TMP/max.json"
+check max_nodes_rows test "$(sqlite3 "$TMP/max.db" "SELECT count(*) FROM kaspa_crawl_nodes WHERE error_class = 'not-dialled'")" \
+	= "$(jq .not_dialled "$TMP/max.json")"
 kill "$PID_b"; wait "$PID_b" 2>/dev/null
+
+# ---- a node that never answers RequestAddresses --------------------------------------------
+# node 1 is mute: the crawl waits --round-timeout, leaves, and what only node 1 knew stays unknown
+NODES=6 simnet c --private 0 --degree 0 --mute 1 || fail simnet_c_start "$(cat "$TMP/c.sim.err")"
+"$VIGIL" kaspa crawl --seed "$SEED_c" --allow-private --round-timeout 300ms --store "$TMP/mute.db" -j \
+	>"$TMP/mute.json" 2>"$TMP/mute.err"
+mute_addr=$(jq -r '.nodes[1].address' "$TMP/c.graph.json")
+# breadth-first over the graph from node 0, the mute node's edges left out: what a crawl can find
+findable=$(python3 -c 'import json, sys
+g = json.load(open(sys.argv[1])); adv = {n["address"]: n["advertises"] for n in g["nodes"]}
+seen = [g["nodes"][0]["address"]]; queue = list(seen)
+while queue:
+    a = queue.pop(0)
+    for b in ([] if a == sys.argv[2] else adv[a]):
+        if b not in seen: seen.append(b); queue.append(b)
+print(len(seen))' "$TMP/c.graph.json" "$mute_addr")
+check mute_reachable test "$(sqlite3 "$TMP/mute.db" "SELECT reachable || ' ' || (error LIKE '%round timeout%')
+	FROM kaspa_crawl_nodes WHERE address = '$mute_addr'")" = "1 1"
+check mute_no_response jqe --argjson f "$findable" '.addresses == $f and .reachable == $f and .responses == $f - 1' \
+	<"$TMP/mute.json"
+check mute_hides_some test "$findable" -lt 6
+kill "$PID_c"; wait "$PID_c" 2>/dev/null
 
 # ---- metrics while a dial hangs, then the timeout class ------------------------------------
 HOLE=$(free_port)
@@ -207,6 +251,8 @@ bad no_seed 2 "give --seed" crawl --store "$TMP/bad.db"
 bad unreachable_seed 1 "no node completed the handshake.*1 refused.*seeds are unreachable" crawl --seed "127.0.0.1:$(free_port)" \
 	--allow-private --store "$TMP/bad.db"
 bad private_seed 1 "allow-private" crawl --seed "127.0.0.1:$(free_port)"
+np=$(free_port)
+bad name_seed_resolved 1 "seeds .*127.0.0.1:$np" crawl --seed "localhost:$np" --allow-private
 bad dns_seed_unresolved 1 "no seed address to crawl" crawl --dns-seed seed.vigil-test.invalid
 check dns_seed_warns grep -q "does not resolve" "$TMP/bad.err"
 bad bad_advertise 2 "give our public IP:PORT" crawl --seed 10.1.2.3:16111 --advertise 10.1.2.3

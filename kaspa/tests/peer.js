@@ -96,7 +96,8 @@ function fmtAddr(a) {
 
 // Runs the handshake on one duplex call (client or server side alike). @args holds the options
 // above; @ourId is our 16-byte id, @answerList the NetAddresses answering RequestAddresses (an
-// array, or a function returning one per request), @out receives the event objects.
+// array, or a function returning one per request or null for no answer), @out receives the
+// event objects.
 function runPeer(call, args, ourId, answerList, out, onEnd) {
 	const st = { gotVersion: false, gotVerack: false, sentReady: false, gotReady: false,
 		established: false, waitingAddresses: false, waitingPong: null, ended: false };
@@ -165,10 +166,12 @@ function runPeer(call, args, ourId, answerList, out, onEnd) {
 			out({ event: 'recv_ready' });
 			st.gotReady = true;
 			return maybeReady();
-		case 'requestAddresses':
+		case 'requestAddresses': {
 			out({ event: 'request_addresses' });
-			return send({ addresses: { addressList: typeof answerList === 'function'
-				? answerList() : answerList } });
+			// a function may return null: this peer never answers (a mute node)
+			const list = typeof answerList === 'function' ? answerList() : answerList;
+			return list ? send({ addresses: { addressList: list } }) : undefined;
+		}
 		case 'addresses':
 			out({ event: 'addresses', list: m.addresses.addressList.map(fmtAddr) });
 			st.waitingAddresses = false;

@@ -25,7 +25,8 @@
 // then exit 0. --verbose adds each peer's events (with the node's address).
 //
 // Other options: --ip-base A.B.C.D (first address, default 127.0.0.2), --network NAME,
-// --version N, --limit-ms MS (exit after MS; default 600000).
+// --version N, --mute I,J (nodes of these indices never answer RequestAddresses), --limit-ms MS
+// (exit after MS; default 600000).
 'use strict';
 
 const crypto = require('crypto');
@@ -173,6 +174,8 @@ function bind(server, address) {
 	});
 }
 
+const mute = new Set(args.mute ? String(args.mute).split(',').map(Number) : []);
+
 async function main() {
 	let port = Number(args.port);
 	let graph = null;
@@ -190,7 +193,10 @@ async function main() {
 	const serve = (node) => {
 		const server = new grpc.Server(grpcOpts);
 		const st = { accepted: 0, request_addresses: 0 };
-		const list = () => { st.request_addresses++; return wireList(node.advertises, every); };
+		const list = () => {
+			st.request_addresses++;
+			return mute.has(node.index) ? null : wireList(node.advertises, every);
+		};
 		const every = Number(args['mapped-every']);
 		const pargs = { mode: 'server', network: args.network, version: args.version,
 			'min-version': args.version, 'user-agent': node.user_agent };

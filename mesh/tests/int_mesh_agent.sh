@@ -21,84 +21,8 @@ for t in wireguard-go python3 nsenter jq curl tc; do
 	command -v $t >/dev/null || { skip all "$t not installed (run scripts/deps)"; exit 0; }
 done
 
-P=ma$$
-PIN=/sys/fs/bpf/vigil-test-$P
-CPORT=$(free_port)
-URL=http://192.168.78.254:$CPORT
-declare -a NS IF APID
-ident=(x web db ops)
-
-cleanup() {
-	local i p
-	# on failure keep the logs next to the runner's
-	if [ "$T_FAILED" = 1 ]; then
-		rm -rf "${VIGIL_BUILD:-build}/test-logs/int_mesh_agent.d"
-		cp -r "$TMP" "${VIGIL_BUILD:-build}/test-logs/int_mesh_agent.d"
-	fi
-	for i in 1 2 3; do [ -n "${APID[$i]}" ] && kill "${APID[$i]}" 2>/dev/null; done
-	[ -n "$COORD" ] && kill "$COORD" 2>/dev/null
-	wait 2>/dev/null
-	# the agents started wireguard-go detached: whatever still runs in our namespaces
-	for i in 1 2 3 u; do
-		for p in $(ip netns pids "$P-$i" 2>/dev/null); do kill "$p" 2>/dev/null; done
-	done
-	sleep 0.2
-	for i in 1 2 3; do
-		ip netns del "$P-$i" 2>/dev/null
-		rm -f /var/run/wireguard/"$P-w$i".sock
-	done
-	ip netns del "$P-u" 2>/dev/null
-	rm -rf "$PIN"
-}
-on_exit cleanup
-
-nx() { local i=$1; shift; nsenter --net=/run/netns/"$P-$i" "$@"; }
-admin() { nx u env VIGIL_COORDINATOR="$URL" VIGIL_TOKEN_FILE="$TMP/admin.tok" "$VIGIL" mesh "$@"; }
-
-echo "admin-token-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$TMP/admin.tok"
-echo "join-token-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$TMP/join.tok"
-
-ip netns add "$P-u" || { fail setup "ip netns add"; exit 1; }
-ip -n "$P-u" link set lo up
-ip -n "$P-u" link add br0 type bridge
-ip -n "$P-u" addr add 192.168.78.254/24 dev br0
-ip -n "$P-u" link set br0 up
-for i in 1 2 3; do
-	NS[$i]=$P-$i IF[$i]=$P-w$i
-	ip netns add "${NS[$i]}"
-	ip link add "$P-v$i" netns "${NS[$i]}" type veth peer name "p$i" netns "$P-u"
-	ip -n "$P-u" link set "p$i" master br0 up
-	ip -n "${NS[$i]}" link set lo up
-	ip -n "${NS[$i]}" addr add 192.168.78.$i/24 dev "$P-v$i"
-	ip -n "${NS[$i]}" link set "$P-v$i" up
-done
-
-start_coord() {
-	# nsenter directly (not through nx): it execs, so $! is the coordinator's own PID
-	nsenter --net=/run/netns/"$P-u" "$VIGIL" mesh coordinator --listen "192.168.78.254:$CPORT" --db "$TMP/mesh.db" \
-		--cidr 10.78.0.0/24 --admin-token-file "$TMP/admin.tok" \
-		--join-token-file "$TMP/join.tok" --debounce 50ms >>"$TMP/coord.log" 2>&1 &
-	COORD=$!
-	wait_for 10 nx u curl -sf "$URL/readyz"
-}
-start_agent() { # start_agent <i> [extra options]
-	local i=$1; shift
-	nsenter --net=/run/netns/"$P-$i" "$VIGIL" mesh agent --coordinator "$URL" --join-token-file "$TMP/join.tok" \
-		--identity "${ident[$i]}" --endpoint "192.168.78.$i:51820" --key "$TMP/key$i" \
-		--state "$TMP/state$i" --interface "${IF[$i]}" --pin-root "$PIN" \
-		--metrics 127.0.0.1:9464 --jsonl "$TMP/events$i.jsonl" --spool "$TMP/spool$i.db" \
-		--drop-sample 1 --log-level info "$@" >>"$TMP/agent$i.log" 2>&1 &
-	APID[$i]=$!
-}
-metric() { # metric <i> <series, literally>: its value
-	nx "$1" curl -sf http://127.0.0.1:9464/metrics | awk -v s="$2 " 'index($0, s) == 1 { print $NF }'
-}
-series() { # series <i> <prefix>: succeeds when a series starts with it
-	nx "$1" curl -sf http://127.0.0.1:9464/metrics | grep -qF "$2"
-}
-rev() { admin status --json | jq -r .revision; }
-in_sync() { admin status --json | jq -e "(.nodes | length == $1) and (.nodes | all(.in_sync))" >/dev/null; }
-
+. "$VIGIL_ROOT/mesh/tests/mesh_agents.sh"
+ma_setup 3 || { fail setup "ip netns add"; exit 1; }
 if ! start_coord; then fail coordinator "$(tail -n 3 "$TMP/coord.log")"; exit 1; fi
 for n in web db ops; do admin identities add $n >/dev/null; done
 cat >"$TMP/p1.txt" <<'EOF'

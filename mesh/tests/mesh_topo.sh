@@ -44,21 +44,31 @@ mt_cleanup() {
 	rm -rf "$MT_PIN"
 }
 
-mt_setup() {
-	local n=$1 i j peers
-	on_exit mt_cleanup
+# mt_underlay N NET: namespace $MT_P-u with bridge br0, and N namespaces $MT_P-<i> with a veth
+# into it holding NET.<i>/24; sets MT_NS[i] and the overlay interface names MT_IF[i]
+mt_underlay() {
+	local i
 	ip netns add "$MT_P-u" || return 1
+	ip -n "$MT_P-u" link set lo up
 	ip -n "$MT_P-u" link add br0 type bridge
 	ip -n "$MT_P-u" link set br0 up
-	for ((i = 1; i <= n; i++)); do
+	for ((i = 1; i <= $1; i++)); do
 		MT_NS[$i]=$MT_P-$i
 		MT_IF[$i]=$MT_P-w$i
 		ip netns add "${MT_NS[$i]}" || return 1
 		ip link add "$MT_P-v$i" netns "${MT_NS[$i]}" type veth peer name "p$i" netns "$MT_P-u"
 		ip -n "$MT_P-u" link set "p$i" master br0 up
 		ip -n "${MT_NS[$i]}" link set lo up
-		ip -n "${MT_NS[$i]}" addr add 192.168.77.$i/24 dev "$MT_P-v$i"
+		ip -n "${MT_NS[$i]}" addr add "$2.$i/24" dev "$MT_P-v$i"
 		ip -n "${MT_NS[$i]}" link set "$MT_P-v$i" up
+	done
+}
+
+mt_setup() {
+	local n=$1 i j peers
+	on_exit mt_cleanup
+	mt_underlay "$n" 192.168.77 || return 1
+	for ((i = 1; i <= n; i++)); do
 		"$MT_TOOL" genkey >"$TMP/key$i" && chmod 600 "$TMP/key$i"
 		MT_PUB[$i]=$("$MT_TOOL" pubkey <"$TMP/key$i")
 		ip netns exec "${MT_NS[$i]}" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \

@@ -13,17 +13,11 @@ VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 # jq -e that fails on empty input (jq 1.6 exits 0 when it reads nothing at all)
 jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 PY=/usr/bin/python3
-FIX="$VIGIL_ROOT/peers/tests/fixtures"
 CHECK="$VIGIL_ROOT/tests/integration/deploy_check.py"
 DASH="$VIGIL_ROOT/deploy/grafana/dashboards/vigil-peers.json"
 
-# the stand-in node: READY <port> once it listens
-python3 "$VIGIL_ROOT/peers/tests/peers_server.py" "$FIX" "$TMP/geth.ipc" >"$TMP/server.out" 2>&1 &
-SERVER=$!
-on_exit "kill $SERVER; wait $SERVER"
-wait_for 20 grep -q READY "$TMP/server.out" || { fail server_start "$(cat "$TMP/server.out")"; exit 1; }
-PORT=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$TMP/server.out")
-URL="http://127.0.0.1:$PORT"
+. "$VIGIL_ROOT/peers/tests/peers_start.sh"
+start_peers_server || exit 1
 N_EXEC=$(jq '.result | length' "$FIX/geth_admin_peers.json")
 N_CONS=$(jq '[.data[] | select(.state == "connected")] | length' "$FIX/prysm_peers.json")
 
@@ -110,33 +104,10 @@ for side in execution consensus; do
 done
 check scrape_no_peer_ids bash -c "! grep -E '^vigil_peers_connected\{.*client=\"[^\"]{40,}\"' '$TMP/metrics.prom'"
 check scrape_bus_metrics grep -q '^vigil_bus_published_total ' "$TMP/metrics.prom"
-# every vigil metric the peers dashboard queries is in this scrape, with the labels it uses
-check dashboard_metrics_live "$PY" - "$VIGIL_ROOT/tests/integration" "$DASH" "$TMP/metrics.prom" <<'EOF'
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import deploy_check as dc
-dash = json.load(open(sys.argv[2]))
-_, samples = dc.parse_exposition(open(sys.argv[3]).read())
-labels = {}
-for name, sets in samples.items():
-    labels[name] = set(l for s in sets for l in s)
-bad, vigil = [], set()
-for where, expr, shown in dc.dashboard_queries(dash, "vigil-peers.json"):
-    for n in dc.metric_names(expr):
-        if not n.startswith("vigil_"):
-            continue  # geth, Prysm and Prometheus metrics come from those programs
-        vigil.add(n)
-        if n not in samples:
-            bad.append("%s: %s is not in the live scrape" % (where, n))
-            continue
-        for l in set(dc.label_names(expr)) | set(shown):
-            if l not in labels[n] and l not in ("job", "instance"):
-                bad.append("%s: %s has no label %s in the live scrape" % (where, n, l))
-for b in bad:
-    print(b)
-print("%d vigil metrics of the dashboard checked: %s" % (len(vigil), ", ".join(sorted(vigil))))
-sys.exit(1 if bad or not vigil else 0)
-EOF
+# every vigil metric the peers dashboard queries is in this scrape, with the labels and label
+# values it selects (tests/integration/int_deploy_live.sh does this for every dashboard)
+check dashboard_metrics_live "$PY" "$CHECK" live "$VIGIL_ROOT/deploy/METRICS.md" "$DASH" \
+	--scrape peers="$TMP/metrics.prom"
 check watch_json_lines bash -c "[ \$(wc -l <'$TMP/watch.out') -ge 1 ] && jq -e -s 'all(.execution.up)' '$TMP/watch.out'"
 check healthz curl -sf "http://127.0.0.1:$mport/healthz"
 check readyz curl -sf "http://127.0.0.1:$mport/readyz"

@@ -6,10 +6,7 @@
 # connections on a real ganache's traced port (rpc_badinput.py), with vigil under valgrind:
 # no crash, no memory error, no leak, and the good calls afterwards are still counted exactly.
 . "$VIGIL_ROOT/tests/lib.sh"
-export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
-HERE=$VIGIL_ROOT/rpc/tests
-GANACHE=$NODE_PATH/.bin/ganache
-[ -x "$GANACHE" ] || { fail setup "ganache missing in $NODE_PATH: run scripts/deps"; exit 1; }
+. "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
 
 # rpc programs loaded after the test began that no process holds (every program of a running
 # vigil is an open fd of it, whose fdinfo names the prog_id; bpftool here shows no pids)
@@ -55,12 +52,7 @@ done <<'OPTS'
 OPTS
 check cli-nothing-attached no_orphans
 
-port=$(free_port)
-"$GANACHE" --server.host 127.0.0.1 --server.port "$port" --logging.quiet \
-	--wallet.totalAccounts 1 >"$TMP/ganache.log" 2>&1 &
-gpid=$!
-on_exit "kill $gpid"
-wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { fail setup "ganache"; exit 1; }
+start_ganache || exit 1
 
 valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	--suppressions="$HERE/valgrind-libbpf.supp" --log-file="$TMP/valgrind.log" \

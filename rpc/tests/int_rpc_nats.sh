@@ -5,36 +5,21 @@
 # the failed ones on .jsonrpc.errors, and per-method aggregates on .jsonrpc.latency whose call
 # counts add up to curl's.
 . "$VIGIL_ROOT/tests/lib.sh"
-export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
-HERE=$VIGIL_ROOT/rpc/tests
+. "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
 SUB=${VIGIL_BUILD:-build}/tests/rpc_nats_sub
-GANACHE=$NODE_PATH/.bin/ganache
-[ -x "$GANACHE" ] || { fail setup "ganache missing in $NODE_PATH: run scripts/deps"; exit 1; }
 [ -x "$SUB" ] || { fail setup "$SUB missing: run make"; exit 1; }
 
-port=$(free_port)
 nport=$(free_port)
-"$GANACHE" --server.host 127.0.0.1 --server.port "$port" --logging.quiet \
-	--wallet.totalAccounts 1 >"$TMP/ganache.log" 2>&1 &
-gpid=$!
-on_exit "kill $gpid"
 start_nats "$nport" "$TMP/nats" || { fail setup "nats-server did not start"; exit 1; }
-wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { fail setup "ganache"; exit 1; }
+start_ganache || exit 1
 
 "$SUB" "nats://127.0.0.1:$nport" 'vtest.jsonrpc.>' >"$TMP/sub.out" 2>"$TMP/sub.err" &
 spid=$!
 on_exit "kill $spid"
 wait_for 10 grep -q ready "$TMP/sub.err" || { fail setup "subscriber: $(cat "$TMP/sub.err")"; exit 1; }
 
-"$VIGIL" rpc --pid "$gpid" --ports "$port" --interval 500ms --app-id vtest \
-	--nats-url "nats://127.0.0.1:$nport" --jetstream RPC --spool "$TMP/spool.db" \
-	2>"$TMP/vigil.err" &
-vpid=$!
-on_exit "kill $vpid"
-if ! wait_for 30 grep -q capturing "$TMP/vigil.err"; then
-	fail start "vigil rpc did not start: $(tail -n 3 "$TMP/vigil.err")"
-	exit 1
-fi
+start_tracer --app-id vtest --nats-url "nats://127.0.0.1:$nport" --jetstream RPC \
+	--spool "$TMP/spool.db" || exit 1
 
 : >"$TMP/curl.txt"
 call() { # call <times> <request body>

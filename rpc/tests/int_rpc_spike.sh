@@ -5,25 +5,11 @@
 # eth_getBalance calls, steady again. Exactly one rate anomaly (eth_blockNumber) and one
 # error-ratio anomaly (eth_getBalance) must appear on <app_id>.jsonrpc.anomalies.
 . "$VIGIL_ROOT/tests/lib.sh"
-export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
-HERE=$VIGIL_ROOT/rpc/tests
-GANACHE=$NODE_PATH/.bin/ganache
-[ -x "$GANACHE" ] || { fail setup "ganache missing in $NODE_PATH: run scripts/deps"; exit 1; }
+. "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
 
-port=$(free_port)
-"$GANACHE" --server.host 127.0.0.1 --server.port "$port" --logging.quiet \
-	--wallet.totalAccounts 1 >"$TMP/ganache.log" 2>&1 &
-gpid=$!
-on_exit "kill $gpid"
-wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { fail setup "ganache"; exit 1; }
-"$VIGIL" rpc --pid "$gpid" --ports "$port" --interval 500ms --spike-factor 5 \
-	--spike-min-rate 10 --error-delta 0.2 --jsonl "$TMP/ev.jsonl" 2>"$TMP/vigil.err" &
-vpid=$!
-on_exit "kill $vpid"
-if ! wait_for 30 grep -q capturing "$TMP/vigil.err"; then
-	fail start "vigil rpc did not start: $(tail -n 3 "$TMP/vigil.err")"
-	exit 1
-fi
+start_ganache || exit 1
+start_tracer --spike-factor 5 \
+	--spike-min-rate 10 --error-delta 0.2 --jsonl "$TMP/ev.jsonl" || exit 1
 node "$HERE/rpc_load.js" "$port" "$TMP/spike.json" spike || fail client "rpc_load.js"
 sleep 1
 kill -INT "$vpid"

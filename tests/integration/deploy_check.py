@@ -28,10 +28,32 @@
   deploy_check.py scrape METRICS.md COMPONENT FILE|URL
       A real scrape of COMPONENT exports every metric METRICS.md assigns to it, with the
       documented type and labels (for the test against live components).
+  deploy_check.py live METRICS.md RULES.yml DASHBOARD.json... --scrape COMPONENT=FILE|URL...
+      Every metric a dashboard or rule queries (recording rules expanded) is in the live scrape
+      of the component METRICS.md says exports it (`every publisher`: every scrape given), with
+      each label the query matches, groups by or shows and each `label="value"` it selects;
+      each scrape holds its component's contract (types, labels where it has samples) and the
+      bus's. Metrics of geth, Prysm and Prometheus are listed as not scraped here.
   deploy_check.py alert-tests RULES.yml TESTS.yml
       Every alert of RULES.yml has a unit test case where it fires and one where it does not.
   deploy_check.py dockerfile Dockerfile scripts/deps [build/vigil]
       The Dockerfile checks listed in deploy/docker/README.md (hadolint is not in Debian).
+  deploy_check.py compose COMPOSE.yaml SCHEMA.json PROMETHEUS.yml
+      A compose file against the compose-spec JSON schema (python3-jsonschema), then its
+      wiring: pinned images, declared and used volumes, depends_on targets, unique host ports,
+      vigil containers non-root with a read-only root and a working health check, several
+      sensors with their own --sensor-id and their own store volume, NATS and PostgreSQL hosts
+      that are services, one JetStream stream, and PROMETHEUS.yml scraping every sensor.
+  deploy_check.py kaspa-k8s RENDERED.yaml PROMETHEUS.yml
+      The rendered deploy/kaspa/kubernetes: references, restricted Pod Security (non-root,
+      read-only root, no capabilities, RuntimeDefault seccomp, resources), the sensor StatefulSet
+      (sensor id from the pod name, probes, store and spool on its own volume), the P2P Service
+      (LoadBalancer/NodePort, externalTrafficPolicy Local), the headless Service PROMETHEUS.yml's
+      job vigil-kaspa resolves, and the NetworkPolicy letting Prometheus in.
+  deploy_check.py vigil-flags VIGIL DOCKERFILE FILE...
+      Every vigil command line of the compose or rendered Kubernetes FILEs: its subcommand's
+      `VIGIL ... --help` succeeds and lists every --flag, every $(VAR) in a value is defined,
+      and every VIGIL_* variable is one of the command's (or an ENV of DOCKERFILE).
 
 Each check prints one line per failure and exits 1 when there is any.
 """
@@ -282,10 +304,16 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def check_references(objs):
+# The Secrets deploy/kubernetes/create-secrets.sh creates: {name: keys an env may read}
+ETH_SECRETS = {"engine-jwt": set(), "grafana-admin": {"password"}}
+
+
+def check_references(objs, secrets=None):
     """Rules the API server or the kubelet enforce that typed models do not: unique and valid
     port and container names, mounts of declared volumes, named probe and Service ports that
-    exist, selectors that select, ConfigMap references that resolve."""
+    exist, selectors that select, ConfigMap references that resolve; Secrets only those of
+    @secrets ({name: keys}, default ETH_SECRETS) that the deployment's README creates."""
+    secrets = ETH_SECRETS if secrets is None else secrets
     configmaps = {(o["metadata"]["namespace"], o["metadata"]["name"]): o.get("data", {})
                   for o in by_kind(objs, "ConfigMap")}
     services = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
@@ -317,8 +345,8 @@ def check_references(objs):
                 err("%s: volume %s uses ConfigMap %s, which is not rendered" %
                     (where, v["name"], cm["name"]))
             sec = v.get("secret")
-            if sec and sec["secretName"] not in ("engine-jwt",):
-                err("%s: Secret %s is not one create-secrets.sh creates" %
+            if sec and sec["secretName"] not in secrets:
+                err("%s: Secret %s is not one the README creates" %
                     (where, sec["secretName"]))
         for c in spec["containers"]:
             cport_names = {p["name"] for p in c.get("ports", []) if "name" in p}
@@ -339,9 +367,9 @@ def check_references(objs):
                     err("%s container %s: env %s: ConfigMap %s has no key %s" %
                         (where, c["name"], e["name"], ref["name"], ref["key"]))
                 sref = (e.get("valueFrom") or {}).get("secretKeyRef")
-                if sref and (sref["name"], sref["key"]) != ("grafana-admin", "password"):
-                    err("%s: Secret %s is not one create-secrets.sh creates" %
-                        (where, sref["name"]))
+                if sref and sref["key"] not in secrets.get(sref["name"], set()):
+                    err("%s: Secret %s key %s is not one the README creates" %
+                        (where, sref["name"], sref["key"]))
     for (ns, name), svc in services.items():
         sel = svc["spec"].get("selector")
         targets = [p for p in pods(objs) if p[0] == ns and sel and
@@ -660,16 +688,21 @@ def parse_exposition(text):
     return types, samples
 
 
-def cmd_scrape(path, component, source):
+def read_source(source):
+    """The text of a file, or of an http(s) URL (a live /metrics)."""
     if re.match(r"https?://", source):
         import urllib.request
         with urllib.request.urlopen(source, timeout=10) as r:
-            text = r.read().decode()
-    else:
-        with open(source) as f:
-            text = f.read()
-    types, samples = parse_exposition(text)
-    rows = component_rows(path, component)
+            return r.read().decode()
+    with open(source) as f:
+        return f.read()
+
+
+def check_rows(source, types, samples, rows, need_samples=True):
+    """Each contract row is exported with its type and, where it has samples, exactly its
+    labels; without need_samples a labelled metric may have none yet (no event so far).
+    Returns the names of those without samples."""
+    empty = []
     for name, typ, labels, _, _ in rows:
         if types.get(name) != typ:
             err("%s: %s has TYPE %s, the contract says %s" % (source, name, types.get(name), typ))
@@ -679,14 +712,23 @@ def cmd_scrape(path, component, source):
         for sname in series:
             extra = {"le"} if sname.endswith("_bucket") else set()
             got = samples.get(sname)
-            if not got:
+            if not got and (need_samples or not labels):
                 err("%s: no %s samples" % (source, sname))
                 continue
-            for names in got:
+            if not got and sname == name:
+                empty.append(name)
+            for names in got or ():
                 if set(names) != set(labels) | extra:
                     err("%s: %s has labels %s, the contract says %s" %
                         (source, sname, sorted(names), sorted(set(labels) | extra)))
                     break
+    return empty
+
+
+def cmd_scrape(path, component, source):
+    types, samples = parse_exposition(read_source(source))
+    rows = component_rows(path, component)
+    check_rows(source, types, samples, rows)
     print("%d metrics of vigil %s checked in %s" % (len(rows), component, source))
 
 
@@ -762,18 +804,11 @@ def grafana_vars_to_promql(expr):
     return re.sub(r"\$\{?\w+\}?", ".*", e)
 
 
-def cmd_metrics(args):
-    emit = None
-    if "--emit-rules" in args:
-        i = args.index("--emit-rules")
-        emit = args[i + 1]
-        args = args[:i] + args[i + 2:]
-    names = contract(args[0])
-    if not names:
-        err("%s: no metric tables" % args[0])
-    queries = []
-    uids = set()
-    for path in args[1:]:
+def collect_queries(paths):
+    """([(where, expr, labels shown)], {recording rule name: expr}) of dashboards (*.json,
+    checked for well-formedness) and rule files (YAML)."""
+    queries, records, uids = [], {}, set()
+    for path in paths:
         if path.endswith(".json"):
             try:
                 with open(path) as f:
@@ -791,10 +826,36 @@ def cmd_metrics(args):
                     text = json.dumps(r.get("annotations", {}))
                     queries.append(("%s rule %s" % (path, r.get("alert") or r.get("record")),
                                     r["expr"], re.findall(r"\$labels\.(\w+)", text)))
+                    if r.get("record"):
+                        records[r["record"]] = r["expr"]
+    return queries, records
+
+
+def expand_records(names, records, seen=()):
+    """Metric names with recording rules replaced by the metrics their expressions use."""
+    out = set()
+    for n in names:
+        if n in records and n not in seen:
+            out |= expand_records(metric_names(records[n]), records, seen + (n,))
+        else:
+            out.add(n)
+    return out
+
+
+def cmd_metrics(args):
+    emit = None
+    if "--emit-rules" in args:
+        i = args.index("--emit-rules")
+        emit = args[i + 1]
+        args = args[:i] + args[i + 2:]
+    names = contract(args[0])
+    if not names:
+        err("%s: no metric tables" % args[0])
+    queries, records = collect_queries(args[1:])
     used = set()
     labels = {n: set(ls) for n, _, ls, _, _ in contract_rows(args[0])}
     for where, expr, shown in queries:
-        found = metric_names(expr)
+        found = expand_records(metric_names(expr), records)
         if not found and "label_values" not in expr:
             err("%s: no metric name found in %r" % (where, expr))
         for n in sorted(found):
@@ -854,6 +915,123 @@ def cmd_configmap(rendered, name, files):
             if data.get(key) != f.read():
                 err("ConfigMap %s: %s differs from %s" % (name, key, path))
     print("ConfigMap %s holds %d files, identical to the sources" % (name, len(data)))
+
+
+# ---------------------------------------------------------------------------------------------
+# live: dashboards and rules against real scrapes
+
+SHARED_EXPORTERS = ("every publisher", "every exporter")
+
+
+def parse_series(text):
+    """{sample name: [{label: value}, ...]} of a /metrics page."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s", line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+            out.setdefault(m.group(1), []).append(labels)
+    return out
+
+
+def equality_matchers(expr):
+    """[(metric, label, value)] of every `label="value"` matcher of a selector (regex and
+    negative matchers, and values holding a Grafana variable, are left out)."""
+    out = []
+    e = re.sub(r"\{\{\s*\w+\s*\}\}", "", expr)
+    for m in re.finditer(r"([A-Za-z_:][\w:]*)\s*\{([^}]*)\}", e):
+        for label, value in re.findall(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"', m.group(2)):
+            if "$" not in value:
+                out.append((m.group(1), label, value))
+    return out
+
+
+def cmd_live(args):
+    """Every metric a dashboard or rule queries, through recording rules, is in the live
+    scrape of the component METRICS.md says exports it, with every label the query matches,
+    groups by or shows, and every label value it selects with `=`."""
+    scrapes = {}
+    while "--scrape" in args:
+        i = args.index("--scrape")
+        comp, _, src = args[i + 1].partition("=")
+        scrapes[comp] = src
+        args = args[:i] + args[i + 2:]
+    path = args[0]
+    rows = {r[0]: r for r in contract_rows(path)}
+    shared = [r for r in rows.values() if r[3] in SHARED_EXPORTERS]
+    pages = {}
+    for comp, src in scrapes.items():
+        text = read_source(src)
+        types, samples = parse_exposition(text)
+        pages[comp] = parse_series(text)
+        # the whole contract of the component (and the bus's), where it has samples yet
+        empty = check_rows(src, types, samples, component_rows(path, comp) + shared,
+                           need_samples=False)
+        if empty:
+            print("note: %s: no samples yet (no such event in this run): %s" %
+                  (src, ", ".join(empty)))
+
+    def exporters(name):
+        """(row, [scraped components that must export name]) or (row, None) for others'."""
+        base = name if name in rows else re.sub(r"_(bucket|sum|count)$", "", name)
+        row = rows.get(base)
+        if not row or (base != name and row[1] not in ("histogram", "summary")):
+            return None, None
+        if row[3].startswith("vigil "):
+            # the scraped component whose name ("kaspa sensor", "rpc") begins the exporter's
+            comps = [c for c in pages if re.match(r"vigil %s\b" % re.escape(c), row[3])]
+            return row, comps or [row[3][len("vigil "):]]
+        return row, (list(pages) if row[3] in SHARED_EXPORTERS else None)
+
+    queries, records = collect_queries(args[1:])
+    checked, external = {c: set() for c in pages}, {}
+    for where, expr, shown in queries:
+        names = expand_records(metric_names(expr), records)
+        live_labels, vigil_names = set(), 0
+        for n in sorted(names):
+            row, comps = exporters(n)
+            if row is None:
+                err("%s: metric %s is not in %s" % (where, n, path))
+                continue
+            if comps is None:
+                external.setdefault(row[3], set()).add(n)
+                continue
+            vigil_names += 1
+            for c in comps:
+                if c not in pages:
+                    err("%s: %s comes from vigil %s, which was not scraped" % (where, n, c))
+                    continue
+                series = pages[c].get(n)
+                if not series:
+                    err("%s: %s is not in the live scrape of vigil %s (%s)" %
+                        (where, n, c, scrapes[c]))
+                    continue
+                checked[c].add(n)
+                live_labels |= {l for s in series for l in s}
+        if vigil_names and not any(n in records for n in metric_names(expr)):
+            for label in sorted(set(label_names(expr)) | set(shown)):
+                if label not in live_labels | {"job", "instance"}:
+                    err("%s: no series of %s in the live scrape has label %s" %
+                        (where, " or ".join(sorted(names)), label))
+        for metric, label, value in equality_matchers(expr):
+            _, comps = exporters(metric)
+            if label in ("job", "instance") or not comps:
+                continue
+            for c in comps:
+                series = pages.get(c, {}).get(metric) or []
+                seen = sorted({s[label] for s in series if label in s})
+                if series and value not in seen:
+                    err("%s: %s{%s=\"%s\"} selects nothing in the live scrape of vigil %s "
+                        "(values: %s)" % (where, metric, label, value, c, ", ".join(seen)))
+    for c in sorted(pages):
+        print("vigil %s (%s): %d queried metrics found live: %s" %
+              (c, scrapes[c], len(checked[c]), ", ".join(sorted(checked[c]))))
+    for who, names in sorted(external.items()):
+        print("not scraped here, exported by %s (checked against %s only): %s" %
+              (who, path, ", ".join(sorted(names))))
+    print("%d queries checked against %d live scrapes" % (len(queries), len(pages)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1026,6 +1204,340 @@ def check_runtime_libraries(path, binary, runtime_pkgs):
                 (path, binary, soname, owner))
 
 
+# ---------------------------------------------------------------------------------------------
+# the Kaspa sensor fleet (deploy/kaspa)
+
+def is_vigil_image(image):
+    """The one vigil image, however the registry and tag are written."""
+    return bool(image) and image.rsplit("/", 1)[-1].partition(":")[0] == "vigil"
+
+
+def interpolate(value):
+    """${VAR:-default} -> default and ${VAR:?msg} / ${VAR} -> VAR, as compose would with VAR
+    unset (the checks need the defaults, never a user's environment)."""
+    return re.sub(r"\$\{(\w+)(?::?-([^}]*)|:?\?[^}]*)?\}",
+                  lambda m: m.group(2) if m.group(2) is not None else m.group(1), value)
+
+
+def flag_args(args):
+    """{flag name: value or True} of a vigil argument list after its subcommand words."""
+    out, i = {}, 0
+    while i < len(args):
+        a = str(args[i])
+        if a.startswith("--"):
+            name, eq, val = a[2:].partition("=")
+            if not eq and i + 1 < len(args) and not str(args[i + 1]).startswith("-"):
+                val, i = str(args[i + 1]), i + 1
+            out[name] = val if (eq or val) else True
+        i += 1
+    return out
+
+
+def subcommand(args):
+    words = []
+    for a in args:
+        if str(a).startswith("-"):
+            break
+        words.append(str(a))
+    return words
+
+
+_help = {}
+
+
+def vigil_help(vigil, words):
+    """({flags}, {VIGIL_* env names}) of `vigil WORDS --help`, or None if it fails."""
+    key = tuple(words)
+    if key not in _help:
+        r = subprocess.run([vigil] + words + ["--help"], capture_output=True, text=True)
+        if r.returncode != 0:
+            _help[key] = None
+        else:
+            flags = set(re.findall(r"^\s+(?:-\w, )?--([a-z0-9][a-z0-9-]*)", r.stdout, re.M))
+            envs = set(re.findall(r"\[env: (VIGIL_\w+)\]", r.stdout))
+            group = re.search(r"^Commands:", r.stdout, re.M) is not None
+            _help[key] = (flags, envs, group)
+    return _help[key]
+
+
+def dockerfile_env(path):
+    return {rest.split("=")[0].split()[0] for word, rest in dockerfile_instructions(path)
+            if word == "ENV"}
+
+
+def vigil_command_lines(path):
+    """[(where, args, {env name: value or None})] of every vigil container of a compose file
+    or a rendered Kubernetes file."""
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    out = []
+    for d in docs:
+        if "services" in d:
+            for name, svc in d["services"].items():
+                if not is_vigil_image(interpolate(svc.get("image", ""))):
+                    continue
+                env = svc.get("environment") or {}
+                if isinstance(env, list):
+                    env = dict(e.partition("=")[::2] for e in env)
+                out.append(("%s: service %s" % (path, name),
+                            [interpolate(str(a)) for a in svc.get("command") or []], env))
+        elif d.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            spec = d["spec"]["template"]["spec"]
+            for c in spec.get("containers", []) + spec.get("initContainers", []):
+                if not is_vigil_image(c.get("image", "")):
+                    continue
+                env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                out.append(("%s: %s/%s container %s" % (path, d["kind"], d["metadata"]["name"],
+                                                       c["name"]),
+                            [str(a) for a in c.get("args") or []], env))
+    return out
+
+
+def cmd_vigil_flags(vigil, dockerfile, files):
+    image_env = dockerfile_env(dockerfile)
+    n = 0
+    for path in files:
+        for where, args, env in vigil_command_lines(path):
+            n += 1
+            words = subcommand(args)
+            h = vigil_help(vigil, words)
+            if not words or h is None:
+                err("%s: `vigil %s --help` fails: not a vigil command" % (where, " ".join(words)))
+                continue
+            flags, envs, group = h
+            if group:
+                err("%s: `vigil %s` is a group of commands: name one (vigil %s help)" %
+                    (where, " ".join(words), " ".join(words)))
+                continue
+            for name, val in flag_args(args[len(words):]).items():
+                base = name[3:] if name.startswith("no-") and name[3:] in flags else name
+                if base not in flags:
+                    err("%s: vigil %s has no option --%s" % (where, " ".join(words), name))
+                for ref in re.findall(r"\$\((\w+)\)", val if isinstance(val, str) else ""):
+                    if ref not in env:
+                        err("%s: --%s uses $(%s), which the container does not define" %
+                            (where, name, ref))
+            for e in env:
+                if e.startswith("VIGIL_") and e not in envs and e not in image_env:
+                    err("%s: %s is neither an environment variable of vigil %s nor one of the "
+                        "image" % (where, e, " ".join(words)))
+    if not n:
+        err("no vigil command line found in %s" % " ".join(files))
+    print("%d vigil command lines checked against --help" % n)
+
+
+def cmd_compose(path, schema_path, prometheus_path):
+    import jsonschema
+    with open(path) as f:
+        d = yaml.safe_load(f)
+    with open(schema_path) as f:
+        schema = json.load(f)
+    for e in jsonschema.Draft201909Validator(schema).iter_errors(d):
+        err("%s: %s: %s" % (path, "/".join(str(p) for p in e.absolute_path) or "(top)",
+                            e.message[:300]))
+    services = d.get("services") or {}
+    declared = set((d.get("volumes") or {}).keys())
+    used, host_ports, sensors = set(), {}, {}
+    for name, svc in services.items():
+        where = "%s: service %s" % (path, name)
+        image = interpolate(svc.get("image", ""))
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        if not tag or tag == "latest":
+            err("%s: image %r is not pinned to a tag" % (where, image))
+        for dep in svc.get("depends_on") or []:
+            if dep not in services:
+                err("%s: depends_on %s, which is not a service" % (where, dep))
+        for v in svc.get("volumes") or []:
+            src = (v.get("source") if isinstance(v, dict) else v.split(":")[0])
+            if src.startswith((".", "/")):
+                if not os.path.exists(os.path.join(os.path.dirname(path), src)):
+                    err("%s: bind mount %s does not exist" % (where, src))
+            else:
+                used.add(src)
+                if src not in declared:
+                    err("%s: volume %s is not declared" % (where, src))
+        for p in svc.get("ports") or []:
+            hp = str(p).rsplit(":", 2)
+            if len(hp) >= 2:
+                host = ":".join(hp[:-1])
+                if host in host_ports:
+                    err("%s: host port %s already published by %s" % (where, host,
+                                                                       host_ports[host]))
+                host_ports[host] = name
+        if not is_vigil_image(image):
+            continue
+        args = [interpolate(str(a)) for a in svc.get("command") or []]
+        flags = flag_args(args[len(subcommand(args)):])
+        env = svc.get("environment") or {}
+        if str(svc.get("user", "0")).partition(":")[0] in ("0", "root"):
+            err("%s: a vigil container runs as root" % where)
+        if not svc.get("read_only"):
+            err("%s: a vigil container without read_only: true" % where)
+        metrics = flags.get("metrics")
+        health_off = (svc.get("healthcheck") or {}).get("disable")
+        if metrics and str(env.get("VIGIL_METRICS_PORT")) != metrics.rpartition(":")[2]:
+            err("%s: VIGIL_METRICS_PORT %s is not the --metrics port %s (the image's health "
+                "check asks that port)" % (where, env.get("VIGIL_METRICS_PORT"), metrics))
+        if not metrics and not health_off:
+            err("%s: no --metrics, so the image's health check fails: disable it" % where)
+        for k in ("nats-url",):
+            host = re.sub(r"^\w+://", "", str(flags.get(k, ""))).split(":")[0]
+            if k in flags and host not in services:
+                err("%s: --%s names %s, which is not a service" % (where, k, host))
+        if subcommand(args)[:2] == ["kaspa", "sensor"]:
+            sensors[name] = (flags, svc)
+        if subcommand(args)[:2] == ["kaspa", "collect"]:
+            dsn = str(env.get("VIGIL_PG", flags.get("pg", "")))
+            host = re.sub(r"^\w+://([^@]*@)?", "", dsn).split(":")[0].split("/")[0]
+            if host not in services:
+                err("%s: the PostgreSQL DSN names host %r, which is not a service" % (where, host))
+    for v in declared - used:
+        err("%s: volume %s is declared and never used" % (path, v))
+    if len(sensors) < 2:
+        err("%s: a fleet of several sensors expected, found %d" % (path, len(sensors)))
+    ids = [f.get("sensor-id") for f, _ in sensors.values()]
+    if None in ids or len(set(ids)) != len(ids):
+        err("%s: every sensor needs its own --sensor-id: %s" % (path, ids))
+    stores = {}
+    for name, (flags, svc) in sensors.items():
+        store = flags.get("store")
+        if not store:
+            err("%s: sensor %s has no --store" % (path, name))
+            continue
+        mounts = {}
+        for v in svc.get("volumes") or []:
+            src, _, rest = v.partition(":")
+            mounts[rest.split(":")[0]] = src
+        vol = [src for dst, src in mounts.items() if store.startswith(dst.rstrip("/") + "/")]
+        if not vol:
+            err("%s: sensor %s keeps its store %s outside its volumes" % (path, name, store))
+        elif vol[0] in stores:
+            err("%s: sensors %s and %s share the volume %s" % (path, stores[vol[0]], name,
+                                                              vol[0]))
+        else:
+            stores[vol[0]] = name
+    streams = {f.get("jetstream") for f, _ in sensors.values()}
+    for name, svc in services.items():
+        args = [str(a) for a in svc.get("command") or []]
+        if subcommand(args)[:2] == ["kaspa", "collect"]:
+            js = flag_args(args[2:]).get("jetstream")
+            if streams != {js}:
+                err("%s: collect reads stream %s, the sensors write %s" % (path, js, streams))
+    with open(prometheus_path) as f:
+        prom = yaml.safe_load(f)
+    jobs = {j["job_name"]: j for j in prom.get("scrape_configs", [])}
+    want = {"%s:%s" % (n, f.get("metrics", "").rpartition(":")[2]) for n, (f, _) in sensors.items()}
+    job = jobs.get("vigil-kaspa")
+    got = {t for sc in (job or {}).get("static_configs", []) for t in sc.get("targets", [])}
+    if got != want:
+        err("%s: job vigil-kaspa scrapes %s, the sensors' metrics are %s" %
+            (prometheus_path, sorted(got), sorted(want)))
+    prom_mounts = [v for svc in services.values() if "prometheus" in svc.get("image", "")
+                   for v in svc.get("volumes") or []]
+    if not any(v.split(":")[0] == "./" + os.path.basename(prometheus_path) for v in prom_mounts):
+        err("%s: no Prometheus service mounts %s" % (path, prometheus_path))
+    print("%d services, %d sensors checked" % (len(services), len(sensors)))
+
+
+def cmd_kaspa_k8s(rendered, prometheus_path):
+    objs = load_objects(rendered)
+    check_references(objs, secrets={"kaspa-postgres": {"dsn"}})
+    for ns in by_kind(objs, "Namespace"):
+        if ns["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") != \
+                "restricted":
+            err("Namespace %s does not enforce the restricted Pod Security Standard" %
+                ns["metadata"]["name"])
+    for ns, labels, spec, w in pods(objs):
+        where = "%s/%s" % (ns, w["metadata"]["name"])
+        if spec.get("automountServiceAccountToken") is not False:
+            err("%s: mounts a ServiceAccount token it does not need" % where)
+        for c in spec["containers"]:
+            sc = container_sc(spec, c)
+            cw = "%s container %s" % (where, c["name"])
+            if sc.get("runAsNonRoot") is not True or sc.get("runAsUser", 0) == 0:
+                err("%s: not non-root (runAsNonRoot and a non-zero runAsUser)" % cw)
+            if sc.get("readOnlyRootFilesystem") is not True:
+                err("%s: root file system not read-only" % cw)
+            if sc.get("allowPrivilegeEscalation") is not False:
+                err("%s: allowPrivilegeEscalation is not false" % cw)
+            if (sc.get("capabilities") or {}).get("drop") != ["ALL"] or \
+                    (sc.get("capabilities") or {}).get("add"):
+                err("%s: capabilities are not exactly drop ALL" % cw)
+            if (sc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+                err("%s: no RuntimeDefault seccomp profile" % cw)
+            res = c.get("resources") or {}
+            for k in ("requests", "limits"):
+                if not {"cpu", "memory"} <= set((res.get(k) or {}).keys()):
+                    err("%s: resources.%s lacks cpu or memory" % (cw, k))
+    sensors = [w for w in workloads(objs) if any(
+        c.get("args", [])[:2] == ["kaspa", "sensor"] for c in w["spec"]["template"]["spec"]
+        ["containers"])]
+    if len(sensors) != 1:
+        err("one sensor workload expected, found %d" % len(sensors))
+        return
+    sts = sensors[0]
+    spec = sts["spec"]["template"]["spec"]
+    c = [c for c in spec["containers"] if c.get("args", [])[:2] == ["kaspa", "sensor"]][0]
+    flags = flag_args(c["args"][2:])
+    env = {e["name"]: e for e in c.get("env", [])}
+    refs = re.findall(r"\$\((\w+)\)", str(flags.get("sensor-id", "")))
+    if not any(((env.get(r) or {}).get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
+               == "metadata.name" for r in refs):
+        err("sensor: --sensor-id %r does not take the pod name (downward API metadata.name)" %
+            flags.get("sensor-id"))
+    if sts["kind"] != "StatefulSet":
+        err("sensor: a StatefulSet expected (stable pod names, one volume per sensor)")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        if ((c.get(probe) or {}).get("httpGet") or {}).get("path") != path:
+            err("sensor: %s is not an HTTP GET of %s" % (probe, path))
+    store_dir = os.path.dirname(str(flags.get("store", "")))
+    claims = {t["metadata"]["name"] for t in sts["spec"].get("volumeClaimTemplates", [])}
+    if not any(m["mountPath"].rstrip("/") == store_dir and m["name"] in claims
+               for m in c.get("volumeMounts", [])):
+        err("sensor: --store %s is not on the pod's own volume" % flags.get("store"))
+    if not str(flags.get("spool", "")).startswith(store_dir + "/"):
+        err("sensor: --spool %s is not on the pod's volume (the default is not writable)" %
+            flags.get("spool"))
+    if not spec.get("securityContext", {}).get("fsGroup"):
+        err("sensor: no fsGroup: the volume would not be writable by the vigil user")
+    p2p = [s for s in by_kind(objs, "Service") if s["spec"].get("type") in
+           ("LoadBalancer", "NodePort") and any(p.get("port") == 16111
+                                                for p in s["spec"]["ports"])]
+    if not p2p:
+        err("no LoadBalancer or NodePort Service for 16111")
+    for s in p2p:
+        if s["spec"].get("externalTrafficPolicy") != "Local":
+            err("Service %s: externalTrafficPolicy must be Local (the sensor logs and probes "
+                "the peer's own address)" % s["metadata"]["name"])
+    with open(prometheus_path) as f:
+        prom = yaml.safe_load(f)
+    job = [j for j in prom.get("scrape_configs", []) if j["job_name"] == "vigil-kaspa"]
+    names = [(n, sd.get("port")) for j in job for sd in j.get("dns_sd_configs", [])
+             for n in sd.get("names", [])]
+    if not names:
+        err("%s: no dns_sd_configs in job vigil-kaspa" % prometheus_path)
+    for n, port in names:
+        svc_name, svc_ns = (n.split(".") + ["", ""])[:2]
+        svc = find(objs, "Service", svc_ns, svc_name)
+        if svc and (svc["spec"].get("clusterIP") != "None" or
+                    port not in [p["port"] for p in svc["spec"]["ports"]]):
+            err("Service %s/%s: headless with port %s expected (Prometheus job vigil-kaspa)" %
+                (svc_ns, svc_name, port))
+        if svc and not selects({"matchLabels": svc["spec"].get("selector")},
+                               sts["spec"]["template"]["metadata"]["labels"]):
+            err("Service %s/%s does not select the sensors" % (svc_ns, svc_name))
+    metrics_open = any(
+        selects(np["spec"].get("podSelector"), sts["spec"]["template"]["metadata"]["labels"]) and
+        any(any(p.get("port") in (9105, "metrics") for p in r.get("ports", [])) and
+            any((f.get("namespaceSelector") or {}).get("matchLabels", {}).get(
+                "kubernetes.io/metadata.name") == "monitoring" for f in r.get("from", []))
+            for r in np["spec"].get("ingress", []))
+        for np in by_kind(objs, "NetworkPolicy"))
+    if not metrics_open:
+        err("no NetworkPolicy lets Prometheus (namespace monitoring) reach the sensors' 9105")
+    print("%d objects of the Kaspa fleet checked" % len(objs))
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -1041,12 +1553,20 @@ def main():
         cmd_exposition(args[0], args[1])
     elif cmd == "scrape":
         cmd_scrape(args[0], args[1], args[2])
+    elif cmd == "live":
+        cmd_live(args)
     elif cmd == "alert-tests":
         cmd_alert_tests(args[0], args[1])
     elif cmd == "configmap":
         cmd_configmap(args[0], args[1], args[2:])
     elif cmd == "dockerfile":
         cmd_dockerfile(*args[:3])
+    elif cmd == "compose":
+        cmd_compose(args[0], args[1], args[2])
+    elif cmd == "kaspa-k8s":
+        cmd_kaspa_k8s(args[0], args[1])
+    elif cmd == "vigil-flags":
+        cmd_vigil_flags(args[0], args[1], args[2:])
     elif cmd == "names":  # debugging aid: the metric names of one expression
         print(" ".join(sorted(metric_names(args[0]))))
         return 0

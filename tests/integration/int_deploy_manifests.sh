@@ -3,7 +3,8 @@
 # The Kubernetes deployment of deploy/, offline: yamllint on every YAML file, `kubectl
 # kustomize` of the base and every overlay, every rendered object deserialized into its typed
 # model (python3-kubernetes), and the security and wiring invariants of deploy/README.md
-# (NetworkPolicies, securityContext, the vigil node agent's capabilities, the JWT Secret).
+# (NetworkPolicies, securityContext, the vigil node agent's capabilities, the JWT Secret), and
+# every vigil command line against `build/vigil ... --help` (deploy_check.py vigil-flags).
 # KUBECTL selects another kubectl (for example Debian's 1.20 one, whose kustomize is v2).
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
@@ -11,6 +12,7 @@ cd "$VIGIL_ROOT" || exit 1
 PY=/usr/bin/python3
 CHECK=tests/integration/deploy_check.py
 KUBECTL=${KUBECTL:-kubectl}
+bin=${VIGIL_BUILD:-build}/vigil
 
 if command -v yamllint >/dev/null; then
 	check yamllint yamllint -s -c deploy/.yamllint.yaml deploy/
@@ -40,6 +42,11 @@ for dir in deploy/kubernetes/base deploy/kubernetes/overlays/*; do
 	check "kustomize_$name" test -s "$out"
 	[ $have_models -eq 1 ] && check "schema_$name" "$PY" "$CHECK" schema "$out"
 	check "invariants_$name" "$PY" "$CHECK" invariants "$out" deploy/README.md
+	if [ -x "$bin" ]; then
+		check "vigil_flags_$name" "$PY" "$CHECK" vigil-flags "$bin" deploy/docker/Dockerfile "$out"
+	else
+		fail "vigil_flags_$name" "$bin is not built: run make"
+	fi
 done
 
 # The mainnet overlay's choices: storage class on every volume, mainnet volume sizes.

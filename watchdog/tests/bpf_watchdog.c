@@ -3,7 +3,9 @@
  * The watchdog on the host kernel, which refuses BPF LSM and fmod_ret and has no kprobes: the
  * probe must say so and pick throttle; monitor must count exactly; throttle must stop a process
  * over its limit until the window ends and leave one below it alone. Also: threads share an
- * entry, a fork gets its own, exit removes the entry, the allowlist, reloads keep counters.
+ * entry, a fork gets its own, exit removes the entry, the allowlist, reloads keep counters; the
+ * counting tests run with each store (slot table, task-local storage, TGID hash), and a process
+ * whose slot another one holds counts in the fallback store.
  *
  * The counting is system-wide, and other programs run on this machine. Monitor tests watch
  * `read` (counting hurts nobody) and check only their workers' own entries. The throttle test,
@@ -33,10 +35,15 @@ static void on_episode(const struct wd_episode *ep, const char *json, void *ctx)
 	e->n++;
 }
 
+/* The store the counting tests run with (each test runs once per store). */
+static enum wd_store test_store = WD_STORE_SLOTS;
+static const char *const store_names[] = { "slots", "task", "hash" };
+
 static struct wd *start(enum wd_mode mode, struct wd_rules *r, struct vloop **loop,
 			struct episodes *eps)
 {
-	struct wd_params p = { .mode = mode, .on_episode = on_episode, .ctx = eps };
+	struct wd_params p = { .mode = mode, .on_episode = on_episode, .ctx = eps,
+			       .store = test_store };
 	struct wd *d;
 
 	*loop = vloop_new();
@@ -73,7 +80,7 @@ static void test_probe_picks_throttle(void)
 
 /* N reads -> count N, and over the limit monitor refuses nothing but reports one episode with
  * the final count. */
-static void test_monitor_counts_exactly(void)
+static void monitor_counts_exactly(void)
 {
 	struct wd_result *res = wd_shared(1);
 	struct episodes eps = { 0 };
@@ -143,7 +150,7 @@ static void *thread_reads(void *arg)
 
 /* Threads of one process count into one entry; a forked child gets its own; an allowlisted
  * command gets none that counts. */
-static void test_threads_fork_allowlist(void)
+static void threads_fork_allowlist(void)
 {
 	struct wd_result *res = wd_shared(3);
 	struct episodes eps = { 0 };
@@ -213,6 +220,88 @@ kill:
 	kill(allowed, SIGKILL);
 	waitpid(pid, &st, 0);
 	waitpid(allowed, &st, 0);
+out:
+	wd_free(d);
+	vloop_free(loop);
+	wd_rules_free(&r);
+}
+
+/* Runs @fn once per store. */
+static void each_store(void (*fn)(void))
+{
+	for (int s = WD_STORE_SLOTS; s <= WD_STORE_HASH; s++) {
+		test_store = s;
+		fprintf(stderr, "-- store %s\n", store_names[s]);
+		fn();
+	}
+	test_store = WD_STORE_SLOTS;
+}
+
+static void test_monitor_counts_exactly(void)
+{
+	each_store(monitor_counts_exactly);
+}
+
+static void test_threads_fork_allowlist(void)
+{
+	each_store(threads_fork_allowlist);
+}
+
+/*
+ * A process whose slot (TGID % WD_SLOTS) another live process holds counts in the fallback store
+ * (task-local storage here), exactly, and leaves the holder's slot alone, also when it exits. The
+ * holder is simulated by writing an owner that is not the worker into the worker's slot before it
+ * makes its first call.
+ */
+static void test_slot_taken_falls_back(void)
+{
+	struct wd_result *res = wd_shared(1);
+	struct wd_entry e, fake = { .tgid = 0, .total = 12345 };
+	struct episodes eps = { 0 };
+	struct vloop *loop = NULL;
+	struct wd_stores s;
+	struct wd_rules r;
+	struct wd *d = NULL;
+	int fd = wd_small_file(), st;
+	__u32 slot;
+	pid_t pid;
+
+	if (!ASSERT_NOT_NULL(res, "shm") || !ASSERT_GE(fd, 0, "file") ||
+	    !wd_rule(&r, "read", 100000, WINDOW_LONG))
+		return;
+	d = start(WD_MODE_MONITOR, &r, &loop, &eps);
+	if (!d)
+		goto out;
+	s = wd_stores(d);
+	pid = fork();
+	if (pid == 0) {
+		wd_wait_flag(&res->go, 10000);
+		wd_reads(fd, 321, res);
+		res->done = 1;
+		pause();
+		_exit(0);
+	}
+	slot = (__u32)pid & (WD_SLOTS - 1);
+	fake.tgid = (__u32)pid ^ WD_SLOTS; /* same slot, another process */
+	if (!ASSERT_OK(bpf_map_update_elem(s.slots, &slot, &fake, BPF_ANY), "hold the slot"))
+		goto kill;
+	res->go = 1;
+	if (!ASSERT_TRUE(wd_wait_flag(&res->done, 10000), "worker finished"))
+		goto kill;
+	if (ASSERT_TRUE(wd_entry_of(d, pid, &e), "the worker has an entry"))
+		ASSERT_EQ(e.w[0].count, 321, "counted exactly in the fallback store");
+	if (s.task >= 0) {
+		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+		ASSERT_OK(bpf_map_lookup_elem(s.task, &pidfd, &e), "the entry is task-local");
+		close(pidfd);
+	}
+kill:
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	if (ASSERT_OK(bpf_map_lookup_elem(s.slots, &slot, &e), "slot"))
+		ASSERT_TRUE(e.tgid == fake.tgid && e.total == 12345,
+			    "the holder's slot survives the worker's calls and exit");
 out:
 	wd_free(d);
 	vloop_free(loop);
@@ -429,5 +518,5 @@ out:
 }
 
 TESTS(T(test_probe_picks_throttle), T(test_monitor_counts_exactly),
-      T(test_threads_fork_allowlist), T(test_reload_keeps_counters),
+      T(test_threads_fork_allowlist), T(test_slot_taken_falls_back), T(test_reload_keeps_counters),
       T(test_throttle_pauses_aggressive), T(test_free_resumes_stopped))

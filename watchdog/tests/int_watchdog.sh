@@ -94,6 +94,7 @@ else
 	check metrics_mode grep -q '^vigil_watchdog_mode{mode="monitor"} 1' "$TMP/metrics.txt"
 	check metrics_blocked awk '/^vigil_watchdog_blocked_total\{syscall="getppid",action="monitor"\}/ { exit !($2 >= 40) }' "$TMP/metrics.txt"
 	check metrics_fullness grep -q '^vigil_watchdog_map_fullness_ratio ' "$TMP/metrics.txt"
+	check metrics_slot_taken grep -q '^vigil_watchdog_slot_taken_calls_total ' "$TMP/metrics.txt"
 	check metrics_no_pid_labels bash -c "! grep -q 'pid=' '$TMP/metrics.txt'"
 
 	# SIGHUP: a bad file is refused and the daemon keeps running with the old rules.

@@ -14,10 +14,13 @@
 #define LIMIT  50
 #define WINDOW 2000000000ull
 
+/* The store the next start() uses (the default, slots, unless a test says otherwise). */
+static enum wd_store next_store = WD_STORE_SLOTS;
+
 static struct wd *start(enum wd_mode mode, const char *syscalls, const char *allow_comm,
 			struct vloop **loop)
 {
-	struct wd_params p = { .mode = mode };
+	struct wd_params p = { .mode = mode, .store = next_store };
 	struct wd_rules r;
 	char err[256], ppid[16];
 	struct wd *d;
@@ -84,6 +87,22 @@ static void test_lsm_exact_limit(void)
 static void test_fmod_ret_exact_limit(void)
 {
 	exact_limit(WD_MODE_FMOD_RET);
+}
+
+/* The same with the counters in task-local storage (where a process whose slot is taken
+ * counts) and in the TGID hash: the LSM hook finds them there too. */
+static void test_lsm_exact_limit_task_store(void)
+{
+	next_store = WD_STORE_TASK;
+	exact_limit(WD_MODE_LSM);
+	next_store = WD_STORE_SLOTS;
+}
+
+static void test_lsm_exact_limit_hash_store(void)
+{
+	next_store = WD_STORE_HASH;
+	exact_limit(WD_MODE_LSM);
+	next_store = WD_STORE_SLOTS;
 }
 
 /* A process making fewer calls than the limit per window is never refused. */
@@ -330,7 +349,8 @@ static void test_auto_picks_lsm(void)
 		  "kprobe mode (no bpf_override_return in Debian kernels)");
 }
 
-TESTS(T(test_lsm_exact_limit), T(test_fmod_ret_exact_limit), T(test_below_limit_never_blocked),
+TESTS(T(test_lsm_exact_limit), T(test_fmod_ret_exact_limit), T(test_lsm_exact_limit_task_store),
+      T(test_lsm_exact_limit_hash_store), T(test_below_limit_never_blocked),
       T(test_threads_share_budget), T(test_forked_child_own_budget),
       T(test_allowlisted_never_blocked), T(test_reused_pid_fresh_budget), T(test_lsm_net),
       T(test_fmod_ret_net), T(test_auto_picks_lsm))

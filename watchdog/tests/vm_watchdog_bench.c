@@ -13,7 +13,7 @@
 
 static void test_bench_all_modes(void)
 {
-	char *argv[] = { "bench_watchdog", "20000", NULL };
+	char *argv[] = { "bench_watchdog", "10000", NULL };
 
 	ASSERT_EQ(bench_main(2, argv), 0, "bench ran");
 }

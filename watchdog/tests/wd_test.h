@@ -91,7 +91,9 @@ static inline bool wd_rule(struct wd_rules *r, const char *syscalls, long long l
 /* The counters entry of @key; false when there is none. */
 static inline bool wd_entry_of(struct wd *d, uint64_t key, struct wd_entry *e)
 {
-	return bpf_map_lookup_elem(wd_counters_fd(d), &key, e) == 0;
+	struct wd_stores s = wd_stores(d);
+
+	return wd_entry_lookup(&s, key, e) == 0;
 }
 
 #endif

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# A real ganache and `vigil rpc` tracing it, for the rpc integration tests and
+# tests/integration/int_deploy_live.sh (sourced, after tests/lib.sh; both killed at exit).
+#
+#   start_ganache          ganache (one account) on a free loopback port; sets port, gpid
+#                          (= ganache_spawn, which returns at once, then ganache_wait)
+#   start_tracer [OPT...]  `vigil rpc --pid $gpid --ports $port --interval 500ms OPT...`, its
+#                          stderr in $TMP/vigil.err; sets vpid; fails (and says so) unless it
+#                          reports capturing within 30 s
+export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
+HERE=$VIGIL_ROOT/rpc/tests
+GANACHE=$NODE_PATH/.bin/ganache
+
+ganache_spawn() {
+	[ -x "$GANACHE" ] || { fail setup "ganache missing in $NODE_PATH: run scripts/deps"; return 1; }
+	port=$(free_port)
+	"$GANACHE" --server.host 127.0.0.1 --server.port "$port" --logging.quiet \
+		--wallet.totalAccounts 1 >"$TMP/ganache.log" 2>&1 &
+	gpid=$!
+	on_exit "kill $gpid"
+}
+
+ganache_wait() {
+	# connect without sending anything: a probe must not be a call
+	wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { fail setup "ganache"; return 1; }
+}
+
+start_ganache() { ganache_spawn && ganache_wait; }
+
+start_tracer() {
+	"$VIGIL" rpc --pid "$gpid" --ports "$port" --interval 500ms "$@" 2>"$TMP/vigil.err" &
+	vpid=$!
+	on_exit "kill $vpid"
+	if ! wait_for 30 grep -q capturing "$TMP/vigil.err"; then
+		fail start "vigil rpc did not start: $(tail -n 3 "$TMP/vigil.err")"
+		return 1
+	fi
+}
