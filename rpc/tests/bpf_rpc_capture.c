@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include "test.h"
 #include "rpc/rpc.h"
+#include "rpc/tracer.h"
 #include "rpc.skel.h"
 
 enum mode { M_RW, M_SENDRECV, M_VEC, M_MSG };
@@ -153,7 +154,7 @@ static struct rpc_bpf *load(unsigned tgid, unsigned short port, unsigned capture
 	if (!skel)
 		return NULL;
 	skel->rodata->capture = capture;
-	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	rpc_bpf_prepare(skel);
 	skel->rodata->filter_targets = true;
 	if (rpc_bpf__load(skel) || rpc_bpf__attach(skel)) {
 		rpc_bpf__destroy(skel);
@@ -365,7 +366,7 @@ static void cgroup_exchange(bool inside)
 	if (!ASSERT_NOT_NULL(skel, "open"))
 		goto out;
 	skel->rodata->filter_cgroups = true;
-	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	rpc_bpf_prepare(skel);
 	if (!ASSERT_OK(rpc_bpf__load(skel), "load") || !ASSERT_OK(rpc_bpf__attach(skel), "attach"))
 		goto out;
 	p = port;
