@@ -343,22 +343,28 @@ static __always_inline void emit_small(__u16 kind, __s32 fd, const struct rpc_co
 #endif
 
 /*
- * A 32-bit task's syscall numbers mean other syscalls (ia32 read is x86-64 close): skip them.
- * Such a task runs with the 32-bit user code segment (x32 numbers carry a high bit and already
- * fail the table's bounds check). A 64-bit task making an int 0x80 call is not told apart: no
- * server does that. Read from the saved registers, which costs no helper call.
+ * A 32-bit (compat) syscall's number means another syscall (ia32 read is x86-64 close): skip
+ * it. TS_COMPAT is what the kernel's in_ia32_syscall() tests; it also covers a 64-bit task's
+ * int 0x80 calls, which the code segment in the saved registers would not (and Xen PV guests run
+ * user code with other segment selectors). x32 numbers carry a high bit and already fail the
+ * table's bounds check. Other architectures' 32-bit tasks are not told apart.
  */
+static __always_inline bool compat_syscall(void)
+{
 #if defined(__TARGET_ARCH_x86)
-#define COMPAT_SYSCALL(regs) ((regs)->cs != 0x33 /* __USER_CS */)
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return task->thread_info.status & 0x0002 /* TS_COMPAT */;
 #else
-#define COMPAT_SYSCALL(regs) false
+	return false;
 #endif
+}
 
 /*
  * Every syscall of every task exits through here, so the order of the tests is the cost: the
  * syscall number against a read-only table (one bounds check, one byte load, no helper), then
- * the result (a read that returned EAGAIN moved nothing), then the process filter, and only then
- * the connection lookup. close and accept only keep the connection cache right.
+ * the result (a read that returned EAGAIN moved nothing), then the process filter and the compat
+ * flag, and only then the connection lookup. close and accept only keep the connection cache right.
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
@@ -375,7 +381,7 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	key.tgid = id >> 32;
-	if (COMPAT_SYSCALL(regs) || !traced(key.tgid))
+	if (!traced(key.tgid) || compat_syscall())
 		return 0;
 	if (sc == RPC_SC_ACCEPT || sc == RPC_SC_ACCEPT4) {
 		/* a new connection on a (possibly reused) fd number: drop any stale entry so
