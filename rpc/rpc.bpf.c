@@ -7,14 +7,15 @@
  * read-like or write-like syscall that moved bytes on a TCP connection whose local port is one of
  * the server ports, it copies the first `capture` bytes into the ring buffer with the full
  * length; whether a (tgid, fd) is such a connection is resolved once and remembered in an LRU
- * hash. accept/close keep that cache right when fd numbers are reused. Connections opened before
- * vigil started are found the same way, on their first syscall.
+ * hash. accept (at its exit) and close (at its entry, sys_enter_close) keep that cache right when
+ * fd numbers are reused. Connections opened before vigil started are found the same way, on
+ * their first syscall.
  *
- * Why one exit program rather than the per-syscall sys_enter_X/sys_exit_X tracepoints: those ran
- * two programs per syscall (entry saved the arguments in a hash map for the exit), each through
- * perf's syscall event path; here a syscall of no interest costs a bounds check and one byte
- * load, and a captured one a single program run with no map write besides the ring buffer
- * (bench/RESULTS.md, "vigil rpc", has the measurements).
+ * Why one exit program rather than the per-syscall sys_enter_X/sys_exit_X tracepoints for the
+ * data syscalls: those ran two programs per syscall (entry saved the arguments in a hash map for
+ * the exit), each through perf's syscall event path; here a syscall of no interest costs a
+ * bounds check and one byte load, and a captured one a single program run with no map write
+ * besides the ring buffer (bench/RESULTS.md, "vigil rpc", has the measurements).
  *
  * Which processes: all of them (the port filter alone) unless user space filled `targets`
  * (--pid/--comm/--exe) or `cgroups` (--cgroup); traced processes' new child processes are traced
@@ -364,7 +365,7 @@ static __always_inline bool compat_syscall(void)
  * Every syscall of every task exits through here, so the order of the tests is the cost: the
  * syscall number against a read-only table (one bounds check, one byte load, no helper), then
  * the result (a read that returned EAGAIN moved nothing), then the process filter and the compat
- * flag, and only then the connection lookup. close and accept only keep the connection cache right.
+ * flag, and only then the connection lookup. accept only keeps the connection cache right.
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
@@ -377,7 +378,7 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	if (nr >= RPC_MAX_NR)
 		return 0;
 	sc = sc_kind[nr];
-	if (!sc || (ret <= 0 && sc != RPC_SC_CLOSE))
+	if (!sc || ret <= 0)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	key.tgid = id >> 32;
@@ -391,17 +392,6 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	key.fd = (int)PT_REGS_PARM1_SYSCALL(regs);
-	if (sc == RPC_SC_CLOSE) {
-		/* forget the fd (its number will be reused); tell user space a server
-		 * connection ended */
-		c = bpf_map_lookup_elem(&conns, &key);
-		if (!c)
-			return 0;
-		if (c->server)
-			emit_small(RPC_EV_CLOSE, key.fd, c);
-		bpf_map_delete_elem(&conns, &key);
-		return 0;
-	}
 	c = lookup_conn(&key);
 	if (!c)
 		return 0;
@@ -423,10 +413,37 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* The benchmark's floor (bench/rpc): an empty program on the same hook, never loaded by the
- * tracer (rpc_bpf_prepare turns its autoload off). */
+/*
+ * close: forget the fd and tell user space the connection ended, at the syscall's entry, while
+ * the fd still names the connection. At the exit another thread could already have been given
+ * the same fd number (accept returns the lowest free one) and made the entry its own. The
+ * per-syscall tracepoint runs for close() only; the other syscalls' entries pay a bitmap test.
+ */
+SEC("tracepoint/syscalls/sys_enter_close")
+int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct rpc_conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				    .fd = (int)ctx->args[0] };
+	struct rpc_conn_val *c = bpf_map_lookup_elem(&conns, &key);
+
+	if (!c)
+		return 0;
+	if (c->server)
+		emit_small(RPC_EV_CLOSE, key.fd, c);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* The benchmark's floor (bench/rpc/rpc_floor): empty programs on the same two syscall hooks,
+ * never loaded by the tracer (rpc_bpf_prepare turns their autoload off). */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit_empty)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int handle_enter_close_empty(void *ctx)
 {
 	return 0;
 }

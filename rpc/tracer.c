@@ -677,7 +677,7 @@ void rpc_bpf_prepare(struct rpc_bpf *skel)
 		{ SYS_recvfrom, RPC_SC_RECVFROM }, { SYS_recvmsg, RPC_SC_RECVMSG },
 		{ SYS_write, RPC_SC_WRITE },	   { SYS_writev, RPC_SC_WRITEV },
 		{ SYS_sendto, RPC_SC_SENDTO },	   { SYS_sendmsg, RPC_SC_SENDMSG },
-		{ SYS_close, RPC_SC_CLOSE },	   { SYS_accept4, RPC_SC_ACCEPT4 },
+		{ SYS_accept4, RPC_SC_ACCEPT4 },
 #ifdef SYS_accept
 		{ SYS_accept, RPC_SC_ACCEPT },
 #endif
@@ -688,6 +688,7 @@ void rpc_bpf_prepare(struct rpc_bpf *skel)
 			skel->rodata->sc_kind[sc[i].nr] = sc[i].kind;
 	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	bpf_program__set_autoload(skel->progs.handle_sys_exit_empty, false);
+	bpf_program__set_autoload(skel->progs.handle_enter_close_empty, false);
 }
 
 struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *app_id,

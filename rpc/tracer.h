@@ -69,7 +69,7 @@ struct rpc_bpf;
 /*
  * What every user of the rpc skeleton (the tracer, tests, bench/rpc) does between open and load:
  * the syscall table (this architecture's numbers of the syscalls the kernel half decodes), one
- * scratch slot per possible CPU, and the benchmark's empty program left unloaded.
+ * scratch slot per possible CPU, and the benchmark's empty programs left unloaded.
  */
 void rpc_bpf_prepare(struct rpc_bpf *skel);
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * rpc_floor: the floor of `vigil rpc`'s hook for bench/rpc/run. Loads only the rpc skeleton's
- * empty program (handle_sys_exit_empty) on the hook the tracer uses (tp_btf/sys_exit), so every
- * syscall of every process takes the syscall tracepoint path and runs a program that returns at
- * once: what any tracer on that hook pays before doing any work. Runs until SIGTERM or SIGINT.
+ * rpc_floor: the floor of `vigil rpc`'s hooks for bench/rpc/run. Loads only the rpc skeleton's
+ * empty programs on the syscall hooks the tracer uses (handle_sys_exit_empty on tp_btf/sys_exit,
+ * handle_enter_close_empty on syscalls/sys_enter_close), so every syscall of every process takes
+ * the syscall tracepoint path and runs a program that returns at once: what any tracer on those
+ * hooks pays before doing any work. Runs until SIGTERM or SIGINT.
  *
  *   build/bench/rpc_floor
  *
@@ -21,8 +22,8 @@
 
 int main(void)
 {
+	struct bpf_link *exit_link = NULL, *close_link = NULL;
 	struct bpf_program *p;
-	struct bpf_link *link;
 	struct rpc_bpf *skel;
 	sigset_t set;
 	int sig;
@@ -36,16 +37,20 @@ int main(void)
 	}
 	rpc_bpf_prepare(skel);
 	bpf_object__for_each_program(p, skel->obj)
-		bpf_program__set_autoload(p, p == skel->progs.handle_sys_exit_empty);
+		bpf_program__set_autoload(p, p == skel->progs.handle_sys_exit_empty ||
+						 p == skel->progs.handle_enter_close_empty);
 	if (rpc_bpf__load(skel)) {
-		fprintf(stderr, "rpc_floor: cannot load the empty program (run as root)\n");
+		fprintf(stderr, "rpc_floor: cannot load the empty programs (run as root)\n");
 		rpc_bpf__destroy(skel);
 		return 1;
 	}
-	link = bpf_program__attach(skel->progs.handle_sys_exit_empty);
-	if (!link) {
-		fprintf(stderr, "rpc_floor: cannot attach to tp_btf/sys_exit: %s\n",
-			strerror(errno));
+	exit_link = bpf_program__attach(skel->progs.handle_sys_exit_empty);
+	if (exit_link)
+		close_link = bpf_program__attach(skel->progs.handle_enter_close_empty);
+	if (!close_link) {
+		fprintf(stderr, "rpc_floor: cannot attach to tp_btf/sys_exit and "
+			"syscalls/sys_enter_close: %s\n", strerror(errno));
+		bpf_link__destroy(exit_link);
 		rpc_bpf__destroy(skel);
 		return 1;
 	}
@@ -56,7 +61,8 @@ int main(void)
 	printf("attached\n");
 	fflush(stdout);
 	sigwait(&set, &sig);
-	bpf_link__destroy(link);
+	bpf_link__destroy(close_link);
+	bpf_link__destroy(exit_link);
 	rpc_bpf__destroy(skel);
 	return 0;
 }
