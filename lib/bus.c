@@ -268,22 +268,42 @@ int vbus_cfg_default_stdout(struct vbus_cfg *cfg)
 	return cfg->jsonl ? 0 : -ENOMEM;
 }
 
+/*
+ * "<a><sep><b>" into @dst (@n bytes), false if it does not fit: snprintf("%s.%s") without parsing
+ * a format for every event (two snprintf calls were a tenth of `vigil rpc`'s CPU per call).
+ */
+static bool join(char *dst, size_t n, const char *a, char sep, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la + lb + 2 > n)
+		return false;
+	memcpy(dst, a, la);
+	dst[la] = sep;
+	memcpy(dst + la + 1, b, lb + 1);
+	return true;
+}
+
 int vbus_publish(struct vbus *b, const char *suffix, const char *json, size_t len)
 {
-	char subject[256], id[BUS_ID_LEN];
-	uint64_t pos;
-	int err;
+	char subject[256], id[BUS_ID_LEN], num[24];
+	uint64_t pos, v;
+	int i = (int)sizeof(num) - 1, err;
 
-	if (!valid_subject_part(suffix) ||
-	    (size_t)snprintf(subject, sizeof(subject), "%s.%s", b->app_id, suffix) >=
-		    sizeof(subject))
+	if (!valid_subject_part(suffix) || !join(subject, sizeof(subject), b->app_id, '.', suffix))
 		return -EINVAL;
 	if (b->nats && len > bus_nats_max_payload(b)) {
 		b->st.errors++;
 		return -EMSGSIZE;
 	}
 	pos = ++b->next_pos;
-	snprintf(id, sizeof(id), "%s-%llu", b->id_prefix, (unsigned long long)pos);
+	num[i] = 0;
+	v = pos;
+	do {
+		num[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	join(id, sizeof(id), b->id_prefix, '-', num + i); /* 19 + 1 + 20 digits fit in BUS_ID_LEN */
 	if (b->jsonl) {
 		err = bus_jsonl_write(b->jsonl, subject, id, json, len);
 		if (err) {

@@ -19,6 +19,7 @@
 #define RPC_MAX_PORTS	  16
 #define RPC_COMM_LEN	  16
 #define RPC_PATH_LEN	  128
+#define RPC_MAX_NR	  512 /* syscall numbers the kernel half's sc_kind table covers */
 
 enum rpc_ev_kind {
 	RPC_EV_DATA = 1,  /* bytes read (dir IN) or written (dir OUT) by a server connection */
@@ -63,12 +64,12 @@ struct rpc_conn_val {
 	__u16 rport;  /* host order */
 	__u16 _pad;
 	__u8 raddr[16]; /* IPv4 in the first 4 bytes */
+	char comm[RPC_COMM_LEN]; /* of the thread that first used it (every record carries it) */
 };
-_Static_assert(sizeof(struct rpc_conn_val) == 32, "rpc_conn_val ABI");
+_Static_assert(sizeof(struct rpc_conn_val) == 48, "rpc_conn_val ABI");
 
 struct rpc_event {
 	__u64 ts_ns;	/* bpf_ktime_get_ns() at syscall exit (DATA) or at the event */
-	__u64 start_ns; /* DATA: syscall entry */
 	__u64 conn_id;
 	__u32 tgid;
 	__u32 tid;
@@ -86,6 +87,6 @@ struct rpc_event {
 	__u8 raddr[16];
 	char comm[RPC_COMM_LEN];
 };
-_Static_assert(sizeof(struct rpc_event) == 88, "rpc_event ABI");
+_Static_assert(sizeof(struct rpc_event) == 80, "rpc_event ABI");
 
 #endif

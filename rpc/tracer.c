@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
@@ -669,6 +670,27 @@ static int setup_targets(struct rpc_tracer *t, const uint16_t *ports, int nports
 	return 0;
 }
 
+void rpc_bpf_prepare(struct rpc_bpf *skel)
+{
+	static const struct { long nr; __u8 kind; } sc[] = {
+		{ SYS_read, RPC_SC_READ },	   { SYS_readv, RPC_SC_READV },
+		{ SYS_recvfrom, RPC_SC_RECVFROM }, { SYS_recvmsg, RPC_SC_RECVMSG },
+		{ SYS_write, RPC_SC_WRITE },	   { SYS_writev, RPC_SC_WRITEV },
+		{ SYS_sendto, RPC_SC_SENDTO },	   { SYS_sendmsg, RPC_SC_SENDMSG },
+		{ SYS_accept4, RPC_SC_ACCEPT4 },
+#ifdef SYS_accept
+		{ SYS_accept, RPC_SC_ACCEPT },
+#endif
+	};
+
+	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
+		if (sc[i].nr >= 0 && sc[i].nr < RPC_MAX_NR)
+			skel->rodata->sc_kind[sc[i].nr] = sc[i].kind;
+	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	bpf_program__set_autoload(skel->progs.handle_sys_exit_empty, false);
+	bpf_program__set_autoload(skel->progs.handle_enter_close_empty, false);
+}
+
 struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *app_id,
 				  struct vloop *loop, struct vmetrics *reg, struct vbus *bus)
 {
@@ -764,7 +786,7 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	t->skel->rodata->filter_cgroups = cfg->cgroup != NULL;
 	if (cfg->comm)
 		memcpy((char *)t->skel->rodata->target_comm, cfg->comm, strlen(cfg->comm));
-	bpf_map__set_max_entries(t->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	rpc_bpf_prepare(t->skel);
 	bpf_map__set_max_entries(t->skel->maps.events, (__u32)cfg->ringbuf);
 	err = rpc_bpf__load(t->skel);
 	if (err) {
@@ -777,7 +799,7 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		goto fail;
 	err = rpc_bpf__attach(t->skel);
 	if (err) {
-		log_error(C, "cannot attach the syscall tracepoints: %s (see 'vigil probe')",
+		log_error(C, "cannot attach to the syscall and process tracepoints: %s (see 'vigil probe')",
 			  strerror(-err));
 		goto fail;
 	}
@@ -807,7 +829,7 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 			goto fail;
 		}
 	}
-	log_info(C, "capturing %llu bytes per syscall, mode: syscall tracepoints",
+	log_info(C, "capturing %llu bytes per syscall, mode: syscall exit tracepoint (tp_btf/sys_exit)",
 		 (unsigned long long)cfg->capture);
 	return t;
 fail:

@@ -65,6 +65,14 @@ struct rpc_tracer_counters {
 };
 void rpc_tracer_counters(struct rpc_tracer *t, struct rpc_tracer_counters *c);
 
+struct rpc_bpf;
+/*
+ * What every user of the rpc skeleton (the tracer, tests, bench/rpc) does between open and load:
+ * the syscall table (this architecture's numbers of the syscalls the kernel half decodes), one
+ * scratch slot per possible CPU, and the benchmark's empty programs left unloaded.
+ */
+void rpc_bpf_prepare(struct rpc_bpf *skel);
+
 /* Parses "8545,8546" into @ports (host order); returns the count or -EINVAL. */
 int rpc_parse_ports(const char *s, uint16_t *ports, int max);
 

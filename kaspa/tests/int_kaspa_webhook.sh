@@ -151,7 +151,7 @@ check cursor_at_end test "$(sqlite3 "$TMP/store.db" "SELECT c.seq = q.seq FROM e
 
 # ---- metrics ------------------------------------------------------------------------------
 curl -sf "http://127.0.0.1:$MPORT/metrics" >"$TMP/metrics.txt"
-check metrics_contract /usr/bin/python3 "$CHECK" scrape "$VIGIL_ROOT/deploy/METRICS.md" kaspa "$TMP/metrics.txt"
+check metrics_contract /usr/bin/python3 "$CHECK" scrape "$VIGIL_ROOT/deploy/METRICS.md" "kaspa sensor" "$TMP/metrics.txt"
 check metrics_promtool bash -c "promtool check metrics <'$TMP/metrics.txt'"
 m() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/metrics.txt"; }
 # run 2 delivered the backlog and the new peer's events, each once

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <ctype.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include "test.h"
 #include "rpc/rpc.h"
+#include "rpc/tracer.h"
 #include "rpc.skel.h"
 
 enum mode { M_RW, M_SENDRECV, M_VEC, M_MSG };
@@ -143,8 +145,9 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Loads the program tracing only @tgid's connections to @port. */
-static struct rpc_bpf *load(unsigned tgid, unsigned short port, unsigned capture)
+/* Loads the program tracing only @tgid's connections to @port; @wakeup as --wakeup. */
+static struct rpc_bpf *load_wakeup(unsigned tgid, unsigned short port, unsigned capture,
+				   unsigned wakeup)
 {
 	struct rpc_bpf *skel = rpc_bpf__open();
 	__u8 one = 1;
@@ -153,7 +156,8 @@ static struct rpc_bpf *load(unsigned tgid, unsigned short port, unsigned capture
 	if (!skel)
 		return NULL;
 	skel->rodata->capture = capture;
-	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	skel->rodata->wakeup_bytes = wakeup;
+	rpc_bpf_prepare(skel);
 	skel->rodata->filter_targets = true;
 	if (rpc_bpf__load(skel) || rpc_bpf__attach(skel)) {
 		rpc_bpf__destroy(skel);
@@ -162,6 +166,11 @@ static struct rpc_bpf *load(unsigned tgid, unsigned short port, unsigned capture
 	bpf_map__update_elem(skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
 	bpf_map__update_elem(skel->maps.targets, &tgid, sizeof(tgid), &one, 1, BPF_ANY);
 	return skel;
+}
+
+static struct rpc_bpf *load(unsigned tgid, unsigned short port, unsigned capture)
+{
+	return load_wakeup(tgid, port, capture, 0);
 }
 
 static int connect_to(unsigned short port, unsigned short *local)
@@ -365,7 +374,7 @@ static void cgroup_exchange(bool inside)
 	if (!ASSERT_NOT_NULL(skel, "open"))
 		goto out;
 	skel->rodata->filter_cgroups = true;
-	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	rpc_bpf_prepare(skel);
 	if (!ASSERT_OK(rpc_bpf__load(skel), "load") || !ASSERT_OK(rpc_bpf__attach(skel), "attach"))
 		goto out;
 	p = port;
@@ -545,8 +554,98 @@ out:
 	close(lfd);
 }
 
+/* The server of test_wakeup_once_per_crossing: for each byte read from @cmd_fd, one write()
+ * of @n bytes on its one connection, then a byte on @ack_fd once that write has returned (its
+ * record is in the ring buffer then). Exits at EOF. */
+static void writer(int lfd, int cmd_fd, int ack_fd, size_t n)
+{
+	int fd = accept(lfd, NULL, NULL);
+	char buf[1024], c;
+
+	memset(buf, 'x', sizeof(buf));
+	while (read(cmd_fd, &c, 1) == 1) {
+		if (write(fd, buf, n) != (ssize_t)n || write(ack_fd, &c, 1) != 1)
+			_exit(5);
+	}
+	_exit(0);
+}
+
+/*
+ * --wakeup: the tracer is woken once when the data waiting in the ring buffer reaches the mark,
+ * not for every record after it, and again after it has drained the buffer. An edge-triggered
+ * epoll on the ring buffer reports wake-ups only (level-triggered, it would report any data).
+ * Records are 1,088 bytes here (8-byte ring header, 80-byte event, 1,000 bytes), the mark
+ * 8 KiB: the 9th record is the first written with 8 KiB or more waiting.
+ */
+static void test_wakeup_once_per_crossing(void)
+{
+	int lfd, cmd[2], ack[2], cfd = -1, ep = -1;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET }, out;
+	struct rpc_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	struct capture c = { 0 };
+	unsigned short port, local;
+	char buf[16384], x = 'w';
+	pid_t pid;
+
+	lfd = listen_any(&port);
+	if (!ASSERT_TRUE(lfd >= 0, "listen") || !ASSERT_OK(pipe(cmd), "pipe") ||
+	    !ASSERT_OK(pipe(ack), "pipe"))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(cmd[1]);
+		writer(lfd, cmd[0], ack[1], 1000);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	skel = load_wakeup((unsigned)pid, port, 4096, 8192);
+	if (!ASSERT_NOT_NULL(skel, "load with wakeup_bytes 8192"))
+		goto out;
+	c.tgid = (unsigned)pid;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	ep = epoll_create1(0);
+	if (!ASSERT_NOT_NULL(rb, "ring buffer") || !ASSERT_TRUE(ep >= 0, "epoll") ||
+	    !ASSERT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, bpf_map__fd(skel->maps.events), &ev),
+		       "epoll_ctl on the ring buffer"))
+		goto out;
+	cfd = connect_to(port, &local);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 1; i <= 12; i++) {
+			if (!ASSERT_EQ(write(cmd[1], &x, 1), 1, "command") ||
+			    !ASSERT_EQ(read(ack[0], &x, 1), 1, "write done"))
+				goto out;
+			if (read(cfd, buf, sizeof(buf)) <= 0)
+				goto out;
+			if (i == 9)
+				ASSERT_EQ(epoll_wait(ep, &out, 1, 5000), 1,
+					  "woken by the first record written past the mark");
+			else
+				ASSERT_EQ(epoll_wait(ep, &out, 1, 0), 0,
+					  i < 9 ? "not woken below the mark"
+						: "not woken again until drained");
+		}
+		ring_buffer__consume(rb);
+		ASSERT_EQ(c.data_out, 12 * (round + 1), "every record delivered");
+	}
+	ASSERT_EQ(counter(skel, RPC_CNT_LOST), 0, "nothing lost");
+out:
+	close(cmd[1]); /* the writer exits at EOF, or is still in accept() if nothing connected */
+	if (cfd < 0)
+		kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (ep >= 0)
+		close(ep);
+	if (cfd >= 0)
+		close(cfd);
+	close(ack[0]);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+}
+
 TESTS(T(test_read_write), T(test_recvfrom_sendto), T(test_readv_writev), T(test_recvmsg_sendmsg),
       T(test_connection_opened_before_load), T(test_large_response_truncated_with_full_length),
       T(test_max_capture_16k), T(test_other_processes_ignored), T(test_children_followed),
       T(test_ipv6), T(test_ipv4_mapped_on_dual_stack_server), T(test_cgroup_member_traced),
-      T(test_cgroup_outsider_ignored))
+      T(test_cgroup_outsider_ignored), T(test_wakeup_once_per_crossing))

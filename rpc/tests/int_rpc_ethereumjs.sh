@@ -15,7 +15,6 @@ fi
 
 port=$(free_port)
 p2p=$(free_port)
-mport=$(free_port)
 "$EJS" --dataDir "$TMP/data" --port "$p2p" --rpc --rpcAddr 127.0.0.1 --rpcPort "$port" \
 	--discDns=false --discV4=false --extIP 127.0.0.1 >"$TMP/node.log" 2>&1 &
 npid=$!
@@ -25,6 +24,9 @@ if ! wait_for 90 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"; then
 	exit 1
 fi
 
+# picked only now: the node takes half a minute to start, time enough for another process to
+# be given a port picked before it (a run failed with "Address already in use" that way)
+mport=$(free_port)
 "$VIGIL" rpc --pid "$npid" --ports "$port" --interval 500ms --jsonl "$TMP/ev.jsonl" \
 	--metrics "127.0.0.1:$mport" 2>"$TMP/vigil.err" &
 vpid=$!
