@@ -108,6 +108,8 @@ static const struct kaspa_conn_ops ops = { cl_ready, NULL, cl_done };
 /* A non-blocking socket connecting to the target, from the next source address if any. */
 static int dial(struct gen *g)
 {
+	struct sockaddr_in src = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(0x7f000002u + g->next_src) };
 	int one = 1, fd;
 
 	if (!g->sources)
@@ -115,9 +117,6 @@ static int dial(struct gen *g)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	struct sockaddr_in src = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(0x7f000002u + g->next_src) };
-
 	g->next_src = (g->next_src + 1) % g->sources;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
