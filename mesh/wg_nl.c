@@ -27,6 +27,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -39,6 +40,7 @@
 
 #define COMP "mesh"
 #define RECV_BUF 32768 /* the kernel caps a dump message at 32 KiB */
+#define NL_TIMEOUT_S 5 /* longest wait for one netlink reply */
 
 /* ---------------- message building ---------------- */
 
@@ -526,6 +528,7 @@ struct nl_sock {
 
 static int nl_open(struct nl_sock *s, int proto)
 {
+	struct timeval tmo = { .tv_sec = NL_TIMEOUT_S };
 	int one = 1;
 
 	memset(s, 0, sizeof(*s));
@@ -535,6 +538,8 @@ static int nl_open(struct nl_sock *s, int proto)
 	/* error texts from the kernel, without the request echoed back */
 	setsockopt(s->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(s->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	/* the agent calls this on its event loop: a reply that never comes must not stall it */
+	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	s->seq = (uint32_t)time(NULL);
 	return 0;
 }
@@ -573,7 +578,7 @@ static int nl_call(struct nl_sock *s, void *req, size_t len, nl_data_fn fn, void
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			err = -errno;
+			err = errno == EAGAIN ? -ETIMEDOUT : -errno;
 		else if (mh.msg_flags & MSG_TRUNC)
 			err = -EMSGSIZE;
 		else
