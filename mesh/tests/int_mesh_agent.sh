@@ -56,7 +56,7 @@ if nx 1 ip link add "$P-kp" type wireguard 2>/dev/null; then
 	skip backend_kernel_forced_fails "this kernel has WireGuard"
 else
 	check backend_auto_fallback grep -q "WireGuard backend: userspace (wg-backend auto: creating a link of type wireguard failed: Operation not supported" "$TMP/agent1.log"
-	out=$(nx 1 "$VIGIL" mesh agent --wg-backend kernel --coordinator "$URL" --interface "$P-kx" \
+	out=$(nx 1 "$VIGIL" mesh agent --wg-backend kernel --coordinator "$COORD_URL" --interface "$P-kx" \
 		--key "$TMP/kx.key" --state "$TMP/kx.state" --identity web \
 		--join-token-file "$TMP/join.tok" 2>&1)
 	rc=$?
