@@ -62,6 +62,12 @@ const struct vopt mesh_agent_opts[] = {
 		    "WireGuard private key (created with mode 0600 when missing)"),
 	VOPT_STRING("interface", 'i', struct mesh_agent_cfg, ifname, "vigil0", "IFNAME",
 		    "WireGuard interface"),
+	VOPT_ENUM("wg-backend", 0, struct mesh_agent_cfg, wg_backend, "auto",
+		  "auto|kernel|userspace",
+		  "WireGuard implementation: kernel (netlink; the agent creates the link), "
+		  "userspace (wireguard-go through its UAPI socket), or auto: a running "
+		  "wireguard-go's socket, else kernel when a wireguard link can be created, else "
+		  "wireguard-go (the choice and its reason are logged)"),
 	VOPT_STRING("wg-socket-dir", 0, struct mesh_agent_cfg, wg_dir, "/var/run/wireguard", "DIR",
 		    "directory of wireguard-go's UAPI sockets"),
 	VOPT_STRING("wireguard-go", 0, struct mesh_agent_cfg, wireguard_go, "wireguard-go", "PATH",
@@ -217,6 +223,15 @@ static int run_cmd(char *const argv[])
 	return 0;
 }
 
+/* Whether wireguard-go's UAPI socket for --interface exists; its path in @sock. */
+static bool uapi_present(const struct mesh_agent_cfg *c, char *sock, size_t n)
+{
+	struct stat sb;
+
+	return !wg_uapi_path(c->wg_dir, c->ifname, sock, n) && !stat(sock, &sb) &&
+	       S_ISSOCK(sb.st_mode);
+}
+
 /*
  * Makes sure @ifname has a UAPI socket: when none is there and --wireguard-go is not "", starts
  * `wireguard-go -f IFNAME` detached (its own session, reparented to init: it outlives the agent
@@ -228,11 +243,8 @@ static int wg_ensure(const struct mesh_agent_cfg *c)
 	char sock[256];
 	struct stat sb;
 	pid_t pid;
-	int err = wg_uapi_path(c->wg_dir, c->ifname, sock, sizeof(sock));
 
-	if (err)
-		return err;
-	if (!stat(sock, &sb) && S_ISSOCK(sb.st_mode)) {
+	if (uapi_present(c, sock, sizeof(sock))) {
 		log_info(COMP, "using the running WireGuard interface %s (%s)", c->ifname, sock);
 		return 0;
 	}
@@ -272,6 +284,66 @@ static int wg_ensure(const struct mesh_agent_cfg *c)
 	log_error(COMP, "%s -f %s did not create %s within 10 s (is /dev/net/tun available? is "
 		  "wireguard-go installed?)", c->wireguard_go, c->ifname, sock);
 	return -ETIMEDOUT;
+}
+
+/*
+ * Picks the WireGuard backend for --interface (--wg-backend) and makes the interface exist:
+ *   userspace: wg_ensure();
+ *   kernel:    create the link (RTM_NEWLINK), or use the existing one when it is a kernel
+ *              WireGuard device; any other outcome is an error saying why;
+ *   auto:      a running wireguard-go's socket first (an agent restarted over it keeps it),
+ *              then kernel as above, else wireguard-go; the choice and the reason are logged.
+ * The kernel link, like wireguard-go, outlives the agent. Fills @d; 0 or -errno (logged).
+ */
+static int wg_choose(const struct mesh_agent_cfg *c, struct wg_dev *d)
+{
+	const char *mode = c->wg_backend && *c->wg_backend ? c->wg_backend : "auto";
+	bool is_auto = !strcmp(mode, "auto");
+	char sock[256], why[256];
+	int err;
+
+	d->ifname = c->ifname;
+	d->uapi_dir = c->wg_dir;
+	d->backend = WG_BACKEND_USERSPACE;
+	if (!strcmp(mode, "userspace"))
+		return wg_ensure(c);
+	if (is_auto && uapi_present(c, sock, sizeof(sock))) {
+		log_info(COMP, "WireGuard backend: userspace (wg-backend auto: wireguard-go's "
+			 "socket %s is there)", sock);
+		return wg_ensure(c);
+	}
+	err = wg_nl_link_create(c->ifname);
+	if (!err) {
+		log_info(COMP, "WireGuard backend: kernel (created the wireguard link %s; it stays "
+			 "when the agent exits)", c->ifname);
+		d->backend = WG_BACKEND_KERNEL;
+		return 0;
+	}
+	if (err == -EEXIST) {
+		err = wg_nl_probe(c->ifname);
+		if (!err) {
+			log_info(COMP, "WireGuard backend: kernel (using the existing wireguard "
+				 "link %s)", c->ifname);
+			d->backend = WG_BACKEND_KERNEL;
+			return 0;
+		}
+		snprintf(why, sizeof(why), "an interface named %s exists and is not a kernel "
+			 "WireGuard device (%s)", c->ifname, strerror(-err));
+	} else if (err == -EOPNOTSUPP) {
+		snprintf(why, sizeof(why), "creating a link of type wireguard failed: %s (the "
+			 "kernel has no WireGuard: CONFIG_WIREGUARD off or the module cannot be "
+			 "loaded)", strerror(-err));
+	} else {
+		snprintf(why, sizeof(why), "creating the wireguard link %s failed: %s",
+			 c->ifname, strerror(-err));
+	}
+	if (!is_auto) {
+		log_error(COMP, "--wg-backend kernel: %s; use --wg-backend userspace (wireguard-go) "
+			  "or auto, or load the module (modprobe wireguard)", why);
+		return err;
+	}
+	log_info(COMP, "WireGuard backend: userspace (wg-backend auto: %s)", why);
+	return wg_ensure(c);
 }
 
 /* ---------------- watcher thread ---------------- */
@@ -406,6 +478,7 @@ static void *watcher_main(void *arg)
 
 struct agent {
 	const struct mesh_agent_cfg *cfg;
+	struct wg_dev wg;
 	struct agent_state st;
 	uint8_t priv[WG_KEY_LEN];
 	int listen_port;
@@ -564,7 +637,7 @@ static int apply(struct agent *a, const struct mesh_snapshot *s)
 		struct wg_dev_status st;
 		size_t n = nw;
 
-		if (wg_uapi_get(c->wg_dir, c->ifname, &st) == 0) {
+		if (wg_dev_get(&a->wg, &st) == 0) {
 			struct wg_peer_cfg *more = realloc(peers, (n + st.n_peers + 1) *
 							   sizeof(*peers));
 
@@ -589,7 +662,7 @@ static int apply(struct agent *a, const struct mesh_snapshot *s)
 		}
 		dev.peers = peers;
 		dev.n_peers = n;
-		if ((err = wg_uapi_set(c->wg_dir, c->ifname, &dev)))
+		if ((err = wg_dev_set(&a->wg, &dev)))
 			goto fail;
 	}
 	err = 0;
@@ -691,7 +764,7 @@ static void on_async(struct vloop *loop, void *ctx)
 		log_error(COMP, "this node (id %lld) was removed from the mesh by an admin: its "
 			  "WireGuard peers are removed and the agent stops; delete %s and restart "
 			  "to join again", a->st.node_id, a->cfg->state);
-		wg_uapi_set(a->cfg->wg_dir, a->cfg->ifname, &dev);
+		wg_dev_set(&a->wg, &dev);
 		a->exit_code = 1;
 		vloop_stop(loop);
 	} else if (fatal == -EACCES) {
@@ -705,7 +778,8 @@ static void on_async(struct vloop *loop, void *ctx)
 
 /*
  * Before every /metrics render (loop thread): the applied revision, the coordinator's state and,
- * from wireguard-go's UAPI, the peers and how many had a handshake within 180 s.
+ * from the WireGuard interface (either backend), the peers and how many had a handshake within
+ * 180 s.
  */
 static void collect(struct vmetrics *reg, void *ctx)
 {
@@ -717,7 +791,7 @@ static void collect(struct vmetrics *reg, void *ctx)
 	(void)reg;
 	vmetric_child_set_u64(vmetric_child(a->m_rev, NULL), a->applied);
 	vmetric_child_set(vmetric_child(a->m_up, NULL), a->up > 0);
-	if (wg_uapi_get(a->cfg->wg_dir, a->cfg->ifname, &st) == 0) {
+	if (wg_dev_get(&a->wg, &st) == 0) {
 		for (size_t i = 0; i < st.n_peers; i++)
 			if (st.peers[i].last_handshake_sec &&
 			    now - st.peers[i].last_handshake_sec <= HANDSHAKE_RECENT_S)
@@ -883,14 +957,14 @@ static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *me
 		a->listen_port = atoi(colon + 1);
 	if (a->listen_port <= 0 || a->listen_port > 65535)
 		a->listen_port = 51820;
-	if ((err = wg_ensure(c)))
+	if ((err = wg_choose(c, &a->wg)))
 		return err;
 	{
 		/* only what differs: wireguard-go rebinds its socket at every listen_port= */
 		struct wg_dev_cfg dev = { .private_key = a->priv, .listen_port = a->listen_port };
 		struct wg_dev_status st;
 
-		if (wg_uapi_get(c->wg_dir, c->ifname, &st) == 0) {
+		if (wg_dev_get(&a->wg, &st) == 0) {
 			if (st.has_private_key && !memcmp(st.public_key, pub, WG_KEY_LEN))
 				dev.private_key = NULL;
 			if (st.listen_port == a->listen_port)
@@ -898,7 +972,7 @@ static int setup(struct agent *a, const struct vbus_cfg *bus_cfg, const char *me
 			wg_dev_status_free(&st);
 		}
 		if ((dev.private_key || dev.listen_port >= 0) &&
-		    (err = wg_uapi_set(c->wg_dir, c->ifname, &dev)))
+		    (err = wg_dev_set(&a->wg, &dev)))
 			return err;
 	}
 	if ((err = join(a, pub_b64)) || (err = set_address(a)))

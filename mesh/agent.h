@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * `vigil mesh agent`: the per-node daemon of the mesh. It joins the coordinator (or re-uses the
- * node id and credential in its state file), keeps its WireGuard key, configures a wireguard-go
- * interface through its UAPI socket (starting `wireguard-go -f IFNAME` when no socket is there),
+ * node id and credential in its state file), keeps its WireGuard key, configures its WireGuard
+ * interface (kernel WireGuard over netlink when the kernel has it, else wireguard-go through its
+ * UAPI socket, started as `wireguard-go -f IFNAME` when no socket is there; --wg-backend),
  * gives the interface its mesh address, attaches the TC policy programs with pinned maps, and
  * then follows the coordinator's watch: every snapshot is applied (peers, identities, policy,
  * config) on the event loop and its revision reported back. Without the coordinator it keeps
@@ -27,6 +28,7 @@ struct mesh_agent_cfg {
 	char *ifname;	       /* --interface */
 	char *wg_dir;	       /* --wg-socket-dir */
 	char *wireguard_go;    /* --wireguard-go PATH ("" never start one) */
+	char *wg_backend;      /* --wg-backend auto|kernel|userspace */
 	long long listen_port; /* --listen-port (0: the --endpoint's port, else 51820) */
 	long long keepalive;   /* --keepalive seconds */
 	char *pin_root;	       /* --pin-root */

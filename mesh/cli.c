@@ -447,8 +447,10 @@ const struct vcmd mesh_cmds[] = {
 	{ .name = "agent", .summary = "run a mesh node: join, WireGuard peers, TC policy, metrics",
 	  .run = agent_run, .sets = agent_sets, .usage = "[OPTIONS]",
 	  .description = "Joins the coordinator (or re-uses the node in --state), configures the "
-			 "wireguard-go interface (starting `wireguard-go -f IFNAME` when it is "
-			 "not running) with the mesh's peers, gives it the mesh address, attaches "
+			 "WireGuard interface with the mesh's peers (kernel WireGuard over "
+			 "netlink when the kernel has it, else wireguard-go, started as "
+			 "`wireguard-go -f IFNAME` when it is not running; --wg-backend), gives "
+			 "it the mesh address, attaches "
 			 "the policy programs with pinned maps and follows the coordinator's "
 			 "watch. Without the coordinator the last policy stays enforced "
 			 "(docs/mesh.md)." },

@@ -351,6 +351,24 @@ void wg_dev_status_free(struct wg_dev_status *st)
 	memset(st, 0, sizeof(*st));
 }
 
+struct wg_peer_status *wg_dev_status_add_peer(struct wg_dev_status *st)
+{
+	struct wg_peer_status *p;
+
+	if (st->n_peers == st->cap_peers) {
+		size_t nc = st->cap_peers ? st->cap_peers * 2 : 8;
+		void *t = realloc(st->peers, nc * sizeof(*st->peers));
+
+		if (!t)
+			return NULL;
+		st->peers = t;
+		st->cap_peers = nc;
+	}
+	p = &st->peers[st->n_peers++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
 static int parse_i64(const char *v, size_t n, int64_t *out)
 {
 	char tmp[32], *end;
@@ -367,7 +385,6 @@ static int parse_i64(const char *v, size_t n, int64_t *out)
 int wg_uapi_parse_get(const char *buf, size_t len, struct wg_dev_status *st)
 {
 	struct wg_peer_status *cur = NULL;
-	size_t cap = 0;
 	bool have_errno = false;
 	int64_t e = -1;
 
@@ -406,19 +423,11 @@ int wg_uapi_parse_get(const char *buf, size_t len, struct wg_dev_status *st)
 				goto bad;
 			st->listen_port = (int)num;
 		} else if (KEY("public_key")) {
-			if (st->n_peers == cap) {
-				size_t nc = cap ? cap * 2 : 8;
-				void *t = realloc(st->peers, nc * sizeof(*st->peers));
-
-				if (!t) {
-					wg_dev_status_free(st);
-					return -ENOMEM;
-				}
-				st->peers = t;
-				cap = nc;
+			cur = wg_dev_status_add_peer(st);
+			if (!cur) {
+				wg_dev_status_free(st);
+				return -ENOMEM;
 			}
-			cur = &st->peers[st->n_peers++];
-			memset(cur, 0, sizeof(*cur));
 			if (wg_key_from_hex(v, vl, cur->pubkey))
 				goto bad;
 		} else if (!cur) {
@@ -449,6 +458,7 @@ int wg_uapi_parse_get(const char *buf, size_t len, struct wg_dev_status *st)
 				memcpy(cur->allowed_ips[cur->n_allowed], v, vl);
 				cur->allowed_ips[cur->n_allowed++][vl] = 0;
 			}
+			cur->n_allowed_total++;
 		}
 #undef KEY
 	}
@@ -479,4 +489,25 @@ int wg_uapi_get(const char *dir, const char *ifname, struct wg_dev_status *st)
 		explicit_bzero(resp.data, resp.cap); /* it carried the private key */
 	vbuf_free(&resp);
 	return err;
+}
+
+/* -------- either backend -------- */
+
+const char *wg_backend_name(enum wg_backend b)
+{
+	return b == WG_BACKEND_KERNEL ? "kernel" : "userspace";
+}
+
+int wg_dev_set(const struct wg_dev *d, const struct wg_dev_cfg *cfg)
+{
+	if (d->backend == WG_BACKEND_KERNEL)
+		return wg_nl_set(d->ifname, cfg);
+	return wg_uapi_set(d->uapi_dir, d->ifname, cfg);
+}
+
+int wg_dev_get(const struct wg_dev *d, struct wg_dev_status *st)
+{
+	if (d->backend == WG_BACKEND_KERNEL)
+		return wg_nl_get(d->ifname, st);
+	return wg_uapi_get(d->uapi_dir, d->ifname, st);
 }

@@ -24,14 +24,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/if_link.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "probe.skel.h"
 #include "probe.h"
+#include "mesh/wg.h"
 #include "vigil/bpf.h"
 #include "vigil/buf.h"
 #include "vigil/log.h"
@@ -593,78 +592,6 @@ out:
 	probe_bpf__destroy(skel);
 }
 
-static struct rtattr *rta_add(struct nlmsghdr *nh, size_t cap, int type, const void *data,
-			      size_t len)
-{
-	struct rtattr *rta = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
-	size_t total = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(RTA_LENGTH(len));
-
-	if (total > cap)
-		return NULL;
-	rta->rta_type = (unsigned short)type;
-	rta->rta_len = (unsigned short)RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(rta), data, len);
-	nh->nlmsg_len = (uint32_t)total;
-	return rta;
-}
-
-/*
- * RTM_NEWLINK for a wireguard link named @name in the current namespace: what `ip link add
- * NAME type wireguard` does. Returns the kernel's answer: 0 or -errno (-EOPNOTSUPP when the
- * kernel has no wireguard and cannot load it).
- */
-static int rtnl_new_wireguard(const char *name)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct ifinfomsg ifi;
-		char attrs[128];
-	} req = { 0 };
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char reply[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
-	struct rtattr *li, *kind;
-	struct nlmsghdr *nh;
-	ssize_t n;
-	int fd, err;
-
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
-	req.nh.nlmsg_type = RTM_NEWLINK;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-	req.nh.nlmsg_seq = 1;
-	req.ifi.ifi_family = AF_UNSPEC;
-	if (!rta_add(&req.nh, sizeof(req), IFLA_IFNAME, name, strlen(name) + 1) ||
-	    !(li = rta_add(&req.nh, sizeof(req), IFLA_LINKINFO, NULL, 0)) ||
-	    !(kind = rta_add(&req.nh, sizeof(req), IFLA_INFO_KIND, "wireguard", 10)))
-		return -E2BIG;
-	li->rta_len = (unsigned short)((char *)kind + RTA_ALIGN(kind->rta_len) - (char *)li);
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
-	n = recv(fd, reply, sizeof(reply), 0);
-	if (n < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = -EPROTO;
-	nh = (struct nlmsghdr *)reply;
-	/* Only the header and the error code matter; the echoed request may be cut short. */
-	if ((size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && nh->nlmsg_type == NLMSG_ERROR &&
-	    nh->nlmsg_seq == req.nh.nlmsg_seq) {
-		struct nlmsgerr *e = NLMSG_DATA(nh);
-
-		err = e->error > 0 ? -e->error : e->error;
-	}
-out:
-	close(fd);
-	return err;
-}
-
 static void probe_wireguard(struct vprobe_result *res)
 {
 	int oldfd, err;
@@ -674,7 +601,7 @@ static void probe_wireguard(struct vprobe_result *res)
 		set_fail(res, "not tested", err, "cannot create a private network namespace");
 		return;
 	}
-	err = rtnl_new_wireguard("vprobewg0");
+	err = wg_nl_link_create("vprobewg0"); /* the mesh agent's own call */
 	if (err == 0)
 		set_ok(res, "works", "wireguard link created in a private netns");
 	else if (err == -EOPNOTSUPP)

@@ -47,6 +47,26 @@ pass agents_in_sync
 check key_file_0600 test "$(stat -c %a "$TMP/key1")" = 600
 check state_file_0600 test "$(stat -c %a "$TMP/state1")" = 600
 check agent_started_wireguard_go grep -q "starting \`wireguard-go -f ${IF[1]}\`" "$TMP/agent1.log"
+# --wg-backend auto (the default): on a kernel without WireGuard, wireguard-go and the reason;
+# forced kernel: a clear error, before joining. Where the kernel has WireGuard, the VM test
+# vm_mesh_agent_kwg covers the kernel backend instead.
+if nx 1 ip link add "$P-kp" type wireguard 2>/dev/null; then
+	nx 1 ip link del "$P-kp"
+	skip backend_auto_fallback "this kernel has WireGuard: the agents use it"
+	skip backend_kernel_forced_fails "this kernel has WireGuard"
+else
+	check backend_auto_fallback grep -q "WireGuard backend: userspace (wg-backend auto: creating a link of type wireguard failed: Operation not supported" "$TMP/agent1.log"
+	out=$(nx 1 "$VIGIL" mesh agent --wg-backend kernel --coordinator "$COORD_URL" --interface "$P-kx" \
+		--key "$TMP/kx.key" --state "$TMP/kx.state" --identity web \
+		--join-token-file "$TMP/join.tok" 2>&1)
+	rc=$?
+	if [ $rc -eq 1 ] && echo "$out" | grep -q -- "--wg-backend kernel: creating a link of type wireguard failed: Operation not supported.*use --wg-backend userspace"; then
+		pass backend_kernel_forced_fails
+	else
+		fail backend_kernel_forced_fails "exit $rc: $out"
+	fi
+	check backend_kernel_forced_did_not_join test ! -e "$TMP/kx.state"
+fi
 check mesh_address nx 1 bash -c "ip -4 addr show dev ${IF[1]} | grep -q 'inet 10.78.0.1/24'"
 check programs_attached bash -c "nsenter --net=/run/netns/$P-1 tc filter show dev ${IF[1]} ingress | grep -q tc_ingress"
 
