@@ -205,10 +205,10 @@ int main(int argc, char **argv)
 		peers_render_json(&out, &s);
 		t4 = now_ns();
 		peers_snapshot_free(&s);
-		/* as `vigil peers` does after a refresh: bodies and output are not kept */
+		/* as `vigil peers` does after a refresh: bodies are not kept, the output buffer is */
 		vbuf_free(&eb);
 		vbuf_free(&cb);
-		vbuf_free(&out);
+		vbuf_reset(&out);
 		peers_memory_release();
 		if (r == -1)
 			m_warm = mem_now();
