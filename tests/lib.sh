@@ -47,6 +47,19 @@ wait_for() {
 	done
 }
 
+# jqe <jq args...>: jq -e on stdin that also fails on empty input (jq 1.6 exits 0 when it reads
+# nothing at all)
+jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
+
+# need_node_module <package>: skips the whole test (and exits) unless node runs and scripts/deps
+# installed <package> into .cache/npm
+need_node_module() {
+	if ! node --version >/dev/null 2>&1 || [ ! -d "$VIGIL_ROOT/.cache/npm/node_modules/$1" ]; then
+		skip all "node or $1 missing (run scripts/deps)"
+		exit 0
+	fi
+}
+
 # start_nats <port> <dir>: a real nats-server with JetStream on loopback; sets NATS_PID
 start_nats() {
 	nats-server -a 127.0.0.1 -p "$1" -js -sd "$2" >"$2.log" 2>&1 &

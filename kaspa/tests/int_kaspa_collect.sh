@@ -11,9 +11,7 @@ VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PEER="$VIGIL_ROOT/kaspa/tests/peer.js"
 export PEER_JS_LIMIT_MS=20000
 
-if ! node --version >/dev/null 2>&1 || [ ! -d "$VIGIL_ROOT/.cache/npm/node_modules/@grpc/grpc-js" ]; then
-	skip all "node or @grpc/grpc-js missing (run scripts/deps)"; exit 0
-fi
+need_node_module @grpc/grpc-js
 if ! command -v nats-server >/dev/null; then skip all "nats-server missing (run scripts/deps)"; exit 0; fi
 
 # ---- PostgreSQL and NATS ------------------------------------------------------------------

@@ -22,12 +22,9 @@
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
 SIMNET="$VIGIL_ROOT/kaspa/tests/simnet.js"
-jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 NODES=50
 
-if ! node --version >/dev/null 2>&1 || [ ! -d "$VIGIL_ROOT/.cache/npm/node_modules/@grpc/grpc-js" ]; then
-	skip all "node or @grpc/grpc-js missing (run scripts/deps)"; exit 0
-fi
+need_node_module @grpc/grpc-js
 
 # simnet NAME ARGS...: a simulated network; sets SEED_<NAME> (its seed node) and writes
 # $TMP/NAME.graph.json

@@ -15,8 +15,6 @@
 #     probed.
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
-# jq -e that fails on empty input (jq 1.6 exits 0 when it reads nothing at all)
-jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 PEER="$VIGIL_ROOT/kaspa/tests/peer.js"
 PEER_PY="$VIGIL_ROOT/kaspa/tests/peer_grpcio.py"
 CHECK="$VIGIL_ROOT/tests/integration/deploy_check.py"
@@ -24,10 +22,7 @@ ID_A=0102030405060708090a0b0c0d0e0f10
 ID_B=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
 export PEER_JS_LIMIT_MS=20000
 
-if ! node --version >/dev/null 2>&1 || [ ! -d "$VIGIL_ROOT/.cache/npm/node_modules/@grpc/grpc-js" ]; then
-	skip all "node or @grpc/grpc-js missing (run scripts/deps)"
-	exit 0
-fi
+need_node_module @grpc/grpc-js
 
 . "$VIGIL_ROOT/kaspa/tests/kaspa_start.sh"
 

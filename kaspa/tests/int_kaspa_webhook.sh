@@ -19,17 +19,13 @@
 #     start-up errors.
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
-jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 PEER="$VIGIL_ROOT/kaspa/tests/peer.js"
 PEER_PY="$VIGIL_ROOT/kaspa/tests/peer_grpcio.py"
 RECV="$VIGIL_ROOT/kaspa/tests/webhook_receiver.py"
 CHECK="$VIGIL_ROOT/tests/integration/deploy_check.py"
 export PEER_JS_LIMIT_MS=20000
 
-if ! node --version >/dev/null 2>&1 || [ ! -d "$VIGIL_ROOT/.cache/npm/node_modules/@grpc/grpc-js" ]; then
-	skip all "node or @grpc/grpc-js missing (run scripts/deps)"
-	exit 0
-fi
+need_node_module @grpc/grpc-js
 
 # ---- start-up errors ----------------------------------------------------------------------
 # bad_start NAME PATTERN ARGS...: the sensor refuses to start and says PATTERN on stderr

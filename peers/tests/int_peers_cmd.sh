@@ -10,8 +10,6 @@
 #   - bad input: one clear line and a non-zero exit.
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
-# jq -e that fails on empty input (jq 1.6 exits 0 when it reads nothing at all)
-jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 PY=/usr/bin/python3
 CHECK="$VIGIL_ROOT/tests/integration/deploy_check.py"
 DASH="$VIGIL_ROOT/deploy/grafana/dashboards/vigil-peers.json"

@@ -8,8 +8,6 @@
 # start, to peer and to exit).
 VIGIL_ROOT=${VIGIL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$VIGIL_ROOT/tests/lib.sh"
-# jq -e that fails on empty input (jq 1.6 exits 0 when it reads nothing at all)
-jqe() { local in; in=$(cat); [ -n "$in" ] && jq -e "$@" <<<"$in"; }
 EJS="$VIGIL_ROOT/.cache/npm/node_modules/.bin/ethereumjs"
 
 if [ ! -x "$EJS" ]; then
