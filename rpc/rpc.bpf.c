@@ -2,20 +2,28 @@
 /*
  * vigil rpc, kernel half: socket-level capture of a JSON-RPC server's traffic.
  *
- * One program on the raw syscall exit tracepoint (tp_btf/sys_exit, no kprobes: our kernels may
- * lack them) sees every syscall's number, arguments (the saved user registers) and result. For a
- * read-like or write-like syscall that moved bytes on a TCP connection whose local port is one of
- * the server ports, it copies the first `capture` bytes into the ring buffer with the full
- * length; whether a (tgid, fd) is such a connection is resolved once and remembered in an LRU
- * hash. accept (at its exit) and close (at its entry, sys_enter_close) keep that cache right when
- * fd numbers are reused. Connections opened before vigil started are found the same way, on
- * their first syscall.
+ * For every read-like or write-like syscall that moved bytes on a TCP connection whose local
+ * port is one of the server ports, it copies the first `capture` bytes into the ring buffer with
+ * the full length. No kprobes (our kernels may lack them): two sets of hooks, one per mode, the
+ * tracer loads one of them (rpc_bpf_prepare()):
  *
- * Why one exit program rather than the per-syscall sys_enter_X/sys_exit_X tracepoints for the
- * data syscalls: those ran two programs per syscall (entry saved the arguments in a hash map for
- * the exit), each through perf's syscall event path; here a syscall of no interest costs a
- * bounds check and one byte load, and a captured one a single program run with no map write
- * besides the ring buffer (bench/RESULTS.md, "vigil rpc", has the measurements).
+ * - socket mode (kernels with the sock_send_length/sock_recv_length tracepoints, 6.4 and later):
+ *   tp_btf programs on those two tracepoints run for socket I/O only, with the socket and the
+ *   bytes moved; the syscall's number and arguments come from the task's saved user registers
+ *   (bpf_task_pt_regs), the connection's identity is the socket cookie, and inet_sock_set_state
+ *   to TCP_CLOSE ends it. Nothing else of the machine pays: no syscall tracepoint is enabled.
+ * - syscall mode (older kernels, or --hook syscall): one program on the raw syscall exit
+ *   tracepoint (tp_btf/sys_exit) sees every syscall's number, arguments and result; whether a
+ *   (tgid, fd) is a server connection is resolved once through the task's fd table and
+ *   remembered in an LRU hash, which accept (at its exit) and close (at its entry,
+ *   sys_enter_close) keep right when fd numbers are reused. Enabling any syscall tracepoint
+ *   sends every syscall of every task through the tracepoint slow path: the "floor" that
+ *   bench/RESULTS.md measures.
+ *
+ * Connections opened before vigil started are found the same way in both, on their first I/O.
+ * Why one exit program rather than the per-syscall sys_enter_X/sys_exit_X tracepoints: those ran
+ * two programs per syscall (entry saved the arguments in a hash map for the exit), each through
+ * perf's syscall event path (bench/RESULTS.md, "vigil rpc", has the measurements).
  *
  * Which processes: all of them (the port filter alone) unless user space filled `targets`
  * (--pid/--comm/--exe) or `cgroups` (--cgroup); traced processes' new child processes are traced
@@ -34,6 +42,8 @@
 #define S_IFMT	 00170000
 #define S_IFSOCK 0140000
 #define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define MSG_PEEK 2
 
 /* Tunables set by user space before load. */
 const volatile __u32 capture = 4096;	 /* bytes per syscall, <= RPC_MAX_CAPTURE */
@@ -47,6 +57,10 @@ const volatile __u8 sc_kind[RPC_MAX_NR] = {};
  * A wake-up per record costs the tracer an epoll round trip per syscall; batching them halves its
  * CPU per call. The tracer drains on a short timer, so a quiet buffer is not left waiting. */
 const volatile __u64 wakeup_bytes = 0;
+/* The server ports as a bitmap (socket mode tests it on every socket I/O of the machine: a
+ * byte load, no helper). User space sets it after load through the mmap'd .bss
+ * (rpc_bpf_add_port()), together with the `ports` hash that syscall mode uses. */
+__u8 port_bits[65536 / 8];
 /* True while the ring buffer is below wakeup_bytes or no wake-up was sent since (see rb_flags). */
 static bool rb_armed = true;
 
@@ -246,18 +260,15 @@ static __always_inline void fill_conn(struct rpc_event *ev, const struct rpc_con
 
 /*
  * The data record of a read-like (dir IN) or write-like (dir OUT) syscall that moved @ret > 0
- * bytes on server connection @c: the first `capture` of them, from the plain buffer @buf or,
- * when @iovcnt > 0, from the iovec array @buf, gathered until the capture is full.
+ * bytes on file descriptor @fd, in @s whose connection fields (conn_id, family, ports, raddr,
+ * comm) the caller filled: the first `capture` of them, from the plain buffer @buf or, when
+ * @iovcnt > 0, from the iovec array @buf, gathered until the capture is full.
  */
-static __always_inline void emit_data(__u64 id, const struct rpc_conn_key *key,
-				      const struct rpc_conn_val *c, __u64 buf, __u64 iovcnt,
-				      long ret, __u8 sc)
+static __always_inline void emit_data(struct scratch *s, __u64 id, int fd, __u64 buf,
+				      __u64 iovcnt, long ret, __u8 sc)
 {
-	struct scratch *s = get_scratch();
 	__u64 want, off = 0;
 
-	if (!s)
-		return;
 	want = (__u64)ret < capture ? (__u64)ret : capture;
 	if (want > RPC_MAX_CAPTURE)
 		want = RPC_MAX_CAPTURE;
@@ -294,12 +305,11 @@ static __always_inline void emit_data(__u64 id, const struct rpc_conn_key *key,
 	s->ev.ts_ns = bpf_ktime_get_ns();
 	s->ev.tgid = id >> 32;
 	s->ev.tid = (__u32)id;
-	s->ev.fd = key->fd;
+	s->ev.fd = fd;
 	s->ev.total_len = (__u32)ret;
 	s->ev.cap_len = (__u32)off;
 	s->ev.dir = sc >= RPC_SC_WRITE && sc <= RPC_SC_SENDMSG ? RPC_EV_DIR_OUT : RPC_EV_DIR_IN;
 	s->ev.syscall = sc;
-	fill_conn(&s->ev, c); /* with the comm of the thread that found the connection */
 	if ((__u64)ret > off)
 		count(RPC_CNT_TRUNCATED);
 	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + (off & (2 * RPC_MAX_CAPTURE - 1)),
@@ -337,8 +347,15 @@ static __always_inline void emit_small(__u16 kind, __s32 fd, const struct rpc_co
  * user registers, which the kernel leaves untouched but for the return value. */
 #if defined(__TARGET_ARCH_x86)
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
+/* direct loads through the BTF pointer (no probe-read helper calls) */
+#define SYSCALL_ARG1(regs) ((regs)->di)
+#define SYSCALL_ARG2(regs) ((regs)->si)
+#define SYSCALL_ARG3(regs) ((regs)->dx)
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) ((regs)->syscallno)
+#define SYSCALL_ARG1(regs) ((regs)->orig_x0)
+#define SYSCALL_ARG2(regs) ((regs)->regs[1])
+#define SYSCALL_ARG3(regs) ((regs)->regs[2])
 #else
 #error "rpc.bpf.c: define SYSCALL_NR for this architecture"
 #endif
@@ -373,6 +390,7 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	__u64 nr = SYSCALL_NR(regs), id, buf, iovcnt = 0;
 	struct rpc_conn_key key;
 	struct rpc_conn_val *c;
+	struct scratch *sp;
 	__u8 sc;
 
 	if (nr >= RPC_MAX_NR)
@@ -391,13 +409,13 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}
-	key.fd = (int)PT_REGS_PARM1_SYSCALL(regs);
+	key.fd = (int)SYSCALL_ARG1(regs);
 	c = lookup_conn(&key);
 	if (!c)
 		return 0;
-	buf = PT_REGS_PARM2_SYSCALL(regs);
+	buf = SYSCALL_ARG2(regs);
 	if (sc == RPC_SC_READV || sc == RPC_SC_WRITEV) {
-		iovcnt = PT_REGS_PARM3_SYSCALL(regs);
+		iovcnt = SYSCALL_ARG3(regs);
 	} else if (sc == RPC_SC_RECVMSG || sc == RPC_SC_SENDMSG) {
 		/* the iovec array and its length come from the user's struct msghdr, whose
 		 * msg_iov and msg_iovlen the kernel leaves as they were */
@@ -409,7 +427,11 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		buf = (__u64)msg.msg_iov;
 		iovcnt = msg.msg_iovlen;
 	}
-	emit_data(id, &key, c, buf, iovcnt, ret, sc);
+	sp = get_scratch();
+	if (!sp)
+		return 0;
+	fill_conn(&sp->ev, c); /* with the comm of the thread that found the connection */
+	emit_data(sp, id, key.fd, buf, iovcnt, ret, sc);
 	return 0;
 }
 
@@ -433,6 +455,149 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
+
+/* ---- socket mode ---- */
+
+/* A TCP socket whose local port is a server port (a server connection, or the listener). */
+static __always_inline bool server_sock(const struct sock *sk)
+{
+	__u16 lport = sk->__sk_common.skc_num;
+
+	if (!(port_bits[lport >> 3] & (1 << (lport & 7))))
+		return false;
+	return sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SOCK_STREAM;
+}
+
+/* The connection's addresses as the records carry them. */
+static __always_inline void sock_conn(struct sock *sk, struct rpc_event *ev)
+{
+	ev->family = sk->__sk_common.skc_family;
+	ev->lport = sk->__sk_common.skc_num;
+	ev->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (ev->family == AF_INET) {
+		__u32 a = sk->__sk_common.skc_daddr;
+		__builtin_memcpy(ev->raddr, &a, 4);
+	} else {
+		BPF_CORE_READ_INTO(&ev->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+/*
+ * Bytes read (@out false) or written on socket @sk by the current task, @ret of them. The
+ * tracepoint sits in sock_recvmsg_nosec/sock_sendmsg_nosec, inside the syscall, after the data
+ * moved: the user buffer the syscall named holds exactly those bytes. Which buffer comes from
+ * the syscall's saved registers; I/O through anything but the eight read/write-like syscalls
+ * (io_uring, sendfile, splice, recvmmsg) is counted and skipped.
+ */
+static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool out)
+{
+	struct task_struct *task;
+	struct scratch *s;
+	struct pt_regs *regs;
+	__u64 nr, id, buf, iovcnt = 0;
+	__u8 sc;
+
+	if (ret <= 0 || (flags & MSG_PEEK) || !server_sock(sk))
+		return;
+	id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32) || compat_syscall())
+		return;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	nr = SYSCALL_NR(regs);
+	sc = nr < RPC_MAX_NR ? sc_kind[nr] : 0;
+	if (!sc || sc > RPC_SC_SENDMSG || (sc >= RPC_SC_WRITE) != out) {
+		count(RPC_CNT_UNSUPPORTED);
+		return;
+	}
+	buf = SYSCALL_ARG2(regs);
+	if (sc == RPC_SC_READV || sc == RPC_SC_WRITEV) {
+		iovcnt = SYSCALL_ARG3(regs);
+	} else if (sc == RPC_SC_RECVMSG || sc == RPC_SC_SENDMSG) {
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)buf) || !msg.msg_iov ||
+		    !msg.msg_iovlen)
+			return;
+		buf = (__u64)msg.msg_iov;
+		iovcnt = msg.msg_iovlen;
+	}
+	s = get_scratch();
+	if (!s)
+		return;
+	/* the connection's fields straight into the record: loads through the socket and
+	 * task pointers, no helper calls but the cookie's */
+	if (!sk->__sk_common.skc_cookie.counter)
+		count(RPC_CNT_CONNS); /* no cookie yet: the first I/O anyone traced on it */
+	s->ev.conn_id = bpf_get_socket_cookie(sk);
+	sock_conn(sk, &s->ev);
+	__builtin_memcpy(s->ev.comm, task->comm, RPC_COMM_LEN);
+	emit_data(s, id, (int)SYSCALL_ARG1(regs), buf, iovcnt, ret, sc);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(handle_sock_recv, struct sock *sk, int ret, int flags)
+{
+	sock_io(sk, ret, flags, false);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_sock_send, struct sock *sk, int ret, int flags)
+{
+	sock_io(sk, ret, flags, true);
+	return 0;
+}
+
+/*
+ * The end of a server connection: the server closed it (its state leaves ESTABLISHED for
+ * FIN_WAIT1, or CLOSE_WAIT for LAST_ACK: after its last byte, in the closing task's context, as
+ * syscall mode's close), or it was reset or aborted (straight to TCP_CLOSE). The later
+ * transitions of a connection already ended (FIN_WAIT2, TIME_WAIT, TCP_CLOSE from LAST_ACK) say
+ * nothing new. A socket without a cookie was never traced.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_sock_state, struct sock *sk, int oldstate, int newstate)
+{
+	struct rpc_conn_val c = {};
+
+	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK &&
+	    (newstate != TCP_CLOSE || (oldstate != TCP_ESTABLISHED && oldstate != TCP_CLOSE_WAIT &&
+				       oldstate != TCP_SYN_RECV)))
+		return 0;
+	if (!server_sock(sk))
+		return 0;
+	c.conn_id = sk->__sk_common.skc_cookie.counter;
+	if (!c.conn_id)
+		return 0;
+	c.server = 1;
+	c.family = sk->__sk_common.skc_family;
+	c.lport = sk->__sk_common.skc_num;
+	c.rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	emit_small(RPC_EV_CLOSE, -1, &c);
+	return 0;
+}
+
+/* The benchmark's floor (bench/rpc/rpc_floor): empty programs on the socket mode's hooks. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(handle_sock_recv_empty)
+{
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_sock_send_empty)
+{
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_sock_state_empty)
+{
+	return 0;
+}
+
+/* ---- syscall mode's floor ---- */
 
 /* The benchmark's floor (bench/rpc/rpc_floor): empty programs on the same two syscall hooks,
  * never loaded by the tracer (rpc_bpf_prepare turns their autoload off). */

@@ -23,7 +23,7 @@
 
 enum rpc_ev_kind {
 	RPC_EV_DATA = 1,  /* bytes read (dir IN) or written (dir OUT) by a server connection */
-	RPC_EV_CLOSE = 2, /* a server connection's fd was closed */
+	RPC_EV_CLOSE = 2, /* a server connection's fd was closed (socket mode: the socket closed) */
 	RPC_EV_EXEC = 3,  /* a process exec'd (for --comm/--exe matching and restarts) */
 	RPC_EV_EXIT = 4,  /* a traced process exited */
 	RPC_EV_FORK = 5,  /* a traced process forked a new process, which is now traced too */
@@ -46,6 +46,8 @@ enum rpc_counter {
 	RPC_CNT_LOST,	       /* records the ring buffer had no room for */
 	RPC_CNT_TRUNCATED,     /* data records whose total_len exceeded the capture */
 	RPC_CNT_CONNS,	       /* server connections discovered */
+	RPC_CNT_UNSUPPORTED,   /* socket mode: server-port I/O by a syscall whose buffers the
+				* program cannot name (io_uring, sendfile, recvmmsg...) */
 	RPC_CNT_MAX,
 };
 

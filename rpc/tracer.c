@@ -48,6 +48,10 @@ const struct vopt rpc_tracer_opts[] = {
 		    "trace processes in this cgroup v2 directory (e.g. a container's)"),
 	VOPT_STRING("ports", 0, struct rpc_tracer_cfg, ports, "8545,8546,8547,8548", "PORTS",
 		    "JSON-RPC server ports (HTTP and WebSocket; add 8551 for the Engine API)"),
+	VOPT_ENUM("hook", 0, struct rpc_tracer_cfg, hook, "auto", "auto|socket|syscall",
+		  "kernel hooks: socket (the sock_recv_length/sock_send_length tracepoints, Linux "
+		  "6.4+: only socket I/O pays), syscall (the raw syscall exit tracepoint: every "
+		  "syscall of the machine pays a little), or auto: socket where the kernel has it"),
 	VOPT_SIZE("capture", 0, struct rpc_tracer_cfg, capture, "4KiB", 64, RPC_MAX_CAPTURE,
 		  "bytes captured per read/write syscall (the full length is always recorded)"),
 	VOPT_SIZE("ringbuf", 0, struct rpc_tracer_cfg, ringbuf, "16MiB", 1 << 20, 1 << 30,
@@ -123,7 +127,7 @@ struct rpc_tracer {
 	struct rpc_stats st;
 	struct method_metrics *mm; /* parallel to st.m */
 	struct vmetric *m_req, *m_dur, *m_size, *m_err, *m_lost, *m_trunc, *m_conns, *m_notif;
-	struct vmetric *m_events, *m_folded, *m_parse;
+	struct vmetric *m_events, *m_folded, *m_parse, *m_unsup;
 	struct vbuf json;
 	struct rpc_conn_opts conn_opts;
 	struct rpc_redact redact; /* with --capture-params */
@@ -492,6 +496,7 @@ void rpc_tracer_counters(struct rpc_tracer *t, struct rpc_tracer_counters *c)
 	c->lost = bpf_counter(t, RPC_CNT_LOST);
 	c->truncated = bpf_counter(t, RPC_CNT_TRUNCATED);
 	c->conns = bpf_counter(t, RPC_CNT_CONNS);
+	c->unsupported = bpf_counter(t, RPC_CNT_UNSUPPORTED);
 	c->calls = t->calls;
 	c->parse_errors = t->parse_errors;
 }
@@ -509,6 +514,7 @@ static void collect(struct vmetrics *reg, void *ctx)
 	vmetric_set(t->m_conns, (double)t->nconns);
 	vmetric_set(t->m_folded, (double)t->st.folded);
 	vmetric_set(t->m_parse, (double)t->parse_errors);
+	vmetric_set(t->m_unsup, (double)c.unsupported);
 }
 
 static int setup_metrics(struct rpc_tracer *t)
@@ -547,8 +553,13 @@ static int setup_metrics(struct rpc_tracer *t)
 				       NULL);
 	t->m_parse = vmetrics_counter(r, "vigil_rpc_parse_errors_total",
 				      "records the parsers could not use", NULL);
+	t->m_unsup = vmetrics_counter(r, "vigil_rpc_unsupported_io_total",
+				      "server-port socket reads/writes not captured: made by a "
+				      "syscall other than the eight read/write-like ones (io_uring, "
+				      "sendfile, recvmmsg...; socket hooks only)", NULL);
 	if (!t->m_req || !t->m_dur || !t->m_size || !t->m_err || !t->m_notif || !t->m_lost ||
-	    !t->m_trunc || !t->m_events || !t->m_conns || !t->m_folded || !t->m_parse)
+	    !t->m_trunc || !t->m_events || !t->m_conns || !t->m_folded || !t->m_parse ||
+	    !t->m_unsup)
 		return -errno;
 	vmetric_set_max_children(t->m_req, cap);
 	vmetric_set_max_children(t->m_dur, cap);
@@ -616,10 +627,8 @@ static int setup_targets(struct rpc_tracer *t, const uint16_t *ports, int nports
 	__u8 one = 1;
 	int n = 0;
 
-	for (int i = 0; i < nports; i++) {
-		__u16 p = ports[i];
-		bpf_map__update_elem(t->skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
-	}
+	for (int i = 0; i < nports; i++)
+		rpc_bpf_add_port(t->skel, ports[i]);
 	if (t->cfg.pid) {
 		char *list = strdup(t->cfg.pid), *save = NULL;
 		for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -670,8 +679,59 @@ static int setup_targets(struct rpc_tracer *t, const uint16_t *ports, int nports
 	return 0;
 }
 
-void rpc_bpf_prepare(struct rpc_bpf *skel)
+const char *rpc_hook_name(enum rpc_hook h)
 {
+	return h == RPC_HOOK_SOCKET ? "socket" : h == RPC_HOOK_SYSCALL ? "syscall" : "auto";
+}
+
+int rpc_hook_pick(enum rpc_hook want, char *why, size_t n)
+{
+	bool sock = libbpf_find_vmlinux_btf_id("sock_recv_length", BPF_TRACE_RAW_TP) > 0 &&
+		    libbpf_find_vmlinux_btf_id("sock_send_length", BPF_TRACE_RAW_TP) > 0 &&
+		    libbpf_find_vmlinux_btf_id("inet_sock_set_state", BPF_TRACE_RAW_TP) > 0;
+
+	if (want == RPC_HOOK_SYSCALL) {
+		snprintf(why, n, "asked for with --hook syscall");
+		return RPC_HOOK_SYSCALL;
+	}
+	if (sock) {
+		snprintf(why, n, "%s", want == RPC_HOOK_SOCKET ? "asked for with --hook socket"
+				: "the kernel has the sock_recv_length and sock_send_length "
+				  "tracepoints");
+		return RPC_HOOK_SOCKET;
+	}
+	if (want == RPC_HOOK_SOCKET) {
+		log_error(C, "--hook socket: this kernel has no sock_recv_length/sock_send_length "
+			  "tracepoints in its BTF (they came with Linux 6.4); use --hook syscall "
+			  "or auto");
+		return -ENOTSUP;
+	}
+	snprintf(why, n, "the kernel has no sock_recv_length/sock_send_length tracepoints "
+		 "(Linux < 6.4): every syscall of the machine pays the syscall tracepoint path");
+	return RPC_HOOK_SYSCALL;
+}
+
+int rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port)
+{
+	__u8 one = 1;
+	__u16 p = port;
+
+	skel->bss->port_bits[port >> 3] |= (__u8)(1u << (port & 7));
+	return bpf_map__update_elem(skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
+}
+
+void rpc_bpf_prepare(struct rpc_bpf *skel, enum rpc_hook hook)
+{
+	struct bpf_program *sock[] = { skel->progs.handle_sock_recv, skel->progs.handle_sock_send,
+				       skel->progs.handle_sock_state };
+	struct bpf_program *sys[] = { skel->progs.handle_sys_exit,
+				      skel->progs.handle_enter_close };
+	struct bpf_program *empty[] = { skel->progs.handle_sys_exit_empty,
+					skel->progs.handle_enter_close_empty,
+					skel->progs.handle_sock_recv_empty,
+					skel->progs.handle_sock_send_empty,
+					skel->progs.handle_sock_state_empty };
+
 	static const struct { long nr; __u8 kind; } sc[] = {
 		{ SYS_read, RPC_SC_READ },	   { SYS_readv, RPC_SC_READV },
 		{ SYS_recvfrom, RPC_SC_RECVFROM }, { SYS_recvmsg, RPC_SC_RECVMSG },
@@ -687,8 +747,12 @@ void rpc_bpf_prepare(struct rpc_bpf *skel)
 		if (sc[i].nr >= 0 && sc[i].nr < RPC_MAX_NR)
 			skel->rodata->sc_kind[sc[i].nr] = sc[i].kind;
 	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
-	bpf_program__set_autoload(skel->progs.handle_sys_exit_empty, false);
-	bpf_program__set_autoload(skel->progs.handle_enter_close_empty, false);
+	for (size_t i = 0; i < sizeof(sock) / sizeof(sock[0]); i++)
+		bpf_program__set_autoload(sock[i], hook == RPC_HOOK_SOCKET);
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		bpf_program__set_autoload(sys[i], hook != RPC_HOOK_SOCKET);
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++)
+		bpf_program__set_autoload(empty[i], false);
 }
 
 struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *app_id,
@@ -704,8 +768,9 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		.alpha = 0.2,
 	};
 	uint16_t ports[RPC_MAX_PORTS];
+	char why[200];
 	struct rpc_tracer *t;
-	int nports, err;
+	int nports, err, hook;
 
 	nports = rpc_parse_ports(cfg->ports, ports, RPC_MAX_PORTS);
 	if (nports < 0) {
@@ -774,6 +839,14 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	err = vbpf_init();
 	if (err)
 		goto fail;
+	hook = rpc_hook_pick(!cfg->hook || !strcmp(cfg->hook, "auto") ? RPC_HOOK_AUTO
+			     : !strcmp(cfg->hook, "socket")		   ? RPC_HOOK_SOCKET
+									   : RPC_HOOK_SYSCALL,
+			     why, sizeof(why));
+	if (hook < 0) {
+		err = hook;
+		goto fail;
+	}
 	t->skel = rpc_bpf__open();
 	if (!t->skel) {
 		err = -errno;
@@ -786,7 +859,7 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	t->skel->rodata->filter_cgroups = cfg->cgroup != NULL;
 	if (cfg->comm)
 		memcpy((char *)t->skel->rodata->target_comm, cfg->comm, strlen(cfg->comm));
-	rpc_bpf_prepare(t->skel);
+	rpc_bpf_prepare(t->skel, (enum rpc_hook)hook);
 	bpf_map__set_max_entries(t->skel->maps.events, (__u32)cfg->ringbuf);
 	err = rpc_bpf__load(t->skel);
 	if (err) {
@@ -829,8 +902,9 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 			goto fail;
 		}
 	}
-	log_info(C, "capturing %llu bytes per syscall, mode: syscall exit tracepoint (tp_btf/sys_exit)",
-		 (unsigned long long)cfg->capture);
+	log_info(C, "capturing %llu bytes per read/write, hooks: %s (%s)",
+		 (unsigned long long)cfg->capture,
+		 hook == RPC_HOOK_SOCKET ? "socket tracepoints" : "syscall exit tracepoint", why);
 	return t;
 fail:
 	rpc_tracer_free(t);

@@ -23,6 +23,7 @@ struct rpc_tracer_cfg {
 	char *exe;    /* executable path */
 	char *cgroup; /* cgroup v2 directory */
 	char *ports;  /* comma-separated server ports */
+	char *hook;   /* --hook auto|socket|syscall */
 	uint64_t capture;
 	uint64_t ringbuf;
 	uint64_t wakeup;
@@ -61,17 +62,37 @@ void rpc_tracer_on_tick(struct rpc_tracer *t, rpc_tick_fn fn, void *ctx);
 void rpc_tracer_free(struct rpc_tracer *t);
 
 struct rpc_tracer_counters {
-	uint64_t events, lost, truncated, conns, calls, parse_errors;
+	uint64_t events, lost, truncated, conns, unsupported, calls, parse_errors;
 };
 void rpc_tracer_counters(struct rpc_tracer *t, struct rpc_tracer_counters *c);
 
 struct rpc_bpf;
+
+/* The kernel half's two sets of hooks (rpc.bpf.c says what each costs). */
+enum rpc_hook {
+	RPC_HOOK_AUTO = 0,
+	RPC_HOOK_SOCKET,  /* tp_btf sock_recv_length/sock_send_length/inet_sock_set_state */
+	RPC_HOOK_SYSCALL, /* tp_btf/sys_exit + syscalls/sys_enter_close */
+};
+
+/* "socket" or "syscall" ("auto" for RPC_HOOK_AUTO). */
+const char *rpc_hook_name(enum rpc_hook h);
+/*
+ * Resolves @want for the running kernel: socket mode when its tracepoints exist (Linux 6.4 and
+ * later), else syscall mode. Writes why into @why. Returns the mode, or -ENOTSUP (logged) when
+ * socket mode was asked for and the kernel lacks it.
+ */
+int rpc_hook_pick(enum rpc_hook want, char *why, size_t n);
+
 /*
  * What every user of the rpc skeleton (the tracer, tests, bench/rpc) does between open and load:
  * the syscall table (this architecture's numbers of the syscalls the kernel half decodes), one
- * scratch slot per possible CPU, and the benchmark's empty programs left unloaded.
+ * scratch slot per possible CPU, only @hook's programs loaded (RPC_HOOK_SOCKET or
+ * RPC_HOOK_SYSCALL), and the benchmark's empty programs left unloaded.
  */
-void rpc_bpf_prepare(struct rpc_bpf *skel);
+void rpc_bpf_prepare(struct rpc_bpf *skel, enum rpc_hook hook);
+/* After load: @port is a server port (both modes' port tables). 0 or -errno. */
+int rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port);
 
 /* Parses "8545,8546" into @ports (host order); returns the count or -EINVAL. */
 int rpc_parse_ports(const char *s, uint16_t *ports, int max);

@@ -4,13 +4,15 @@
  * through each syscall family (read/write, recvfrom/sendto, readv/writev, recvmsg/sendmsg); the
  * ring buffer must carry exactly the bytes the server moved, in order, with full lengths, the
  * right direction and the connection's addresses. Also: connections opened before the program
- * was loaded, truncation counting, close events, and new child processes followed.
+ * was loaded, truncation counting, close events, and new child processes followed. Every test
+ * runs twice, once per set of hooks (_socket: the sock tracepoints; _syscall: tp_btf/sys_exit).
  */
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <ctype.h>
 #include <fcntl.h>
@@ -21,6 +23,8 @@
 #include "rpc.skel.h"
 
 enum mode { M_RW, M_SENDRECV, M_VEC, M_MSG };
+
+static enum rpc_hook hook; /* the hooks the running test loads */
 
 static int listen_any(unsigned short *port)
 {
@@ -157,13 +161,13 @@ static struct rpc_bpf *load_wakeup(unsigned tgid, unsigned short port, unsigned 
 		return NULL;
 	skel->rodata->capture = capture;
 	skel->rodata->wakeup_bytes = wakeup;
-	rpc_bpf_prepare(skel);
+	rpc_bpf_prepare(skel, hook);
 	skel->rodata->filter_targets = true;
 	if (rpc_bpf__load(skel) || rpc_bpf__attach(skel)) {
 		rpc_bpf__destroy(skel);
 		return NULL;
 	}
-	bpf_map__update_elem(skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
+	rpc_bpf_add_port(skel, p);
 	bpf_map__update_elem(skel->maps.targets, &tgid, sizeof(tgid), &one, 1, BPF_ANY);
 	return skel;
 }
@@ -374,11 +378,11 @@ static void cgroup_exchange(bool inside)
 	if (!ASSERT_NOT_NULL(skel, "open"))
 		goto out;
 	skel->rodata->filter_cgroups = true;
-	rpc_bpf_prepare(skel);
+	rpc_bpf_prepare(skel, hook);
 	if (!ASSERT_OK(rpc_bpf__load(skel), "load") || !ASSERT_OK(rpc_bpf__attach(skel), "attach"))
 		goto out;
 	p = port;
-	bpf_map__update_elem(skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
+	rpc_bpf_add_port(skel, p);
 	bpf_map__update_elem(skel->maps.cgroups, &cgid, sizeof(cgid), &one, 1, BPF_ANY);
 	c.tgid = (unsigned)pid;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
@@ -644,8 +648,114 @@ out:
 	close(lfd);
 }
 
-TESTS(T(test_read_write), T(test_recvfrom_sendto), T(test_readv_writev), T(test_recvmsg_sendmsg),
-      T(test_connection_opened_before_load), T(test_large_response_truncated_with_full_length),
-      T(test_max_capture_16k), T(test_other_processes_ignored), T(test_children_followed),
-      T(test_ipv6), T(test_ipv4_mapped_on_dual_stack_server), T(test_cgroup_member_traced),
-      T(test_cgroup_outsider_ignored), T(test_wakeup_once_per_crossing))
+/*
+ * Socket hooks only: a response sent with sendfile(2) (no user buffer to copy from) is counted
+ * as unsupported I/O and produces no data record, while the same connection's read is captured.
+ */
+static void test_sendfile_counted_unsupported(void)
+{
+	static const char req[] = "{\"method\":\"x\"}";
+	char path[] = "/tmp/vigil-rpc-sendfile-XXXXXX", buf[256];
+	unsigned short port, local;
+	int lfd = listen_any(&port), go[2], cfd = -1, ffd = mkstemp(path);
+	struct capture c = { 0 };
+	struct rpc_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	size_t got = 0;
+	pid_t pid;
+
+	unlink(path);
+	if (!ASSERT_TRUE(ffd >= 0, "temp file") || !ASSERT_EQ(write(ffd, "0123456789", 10), 10,
+							       "file") ||
+	    !ASSERT_OK(pipe(go), "pipe"))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char g;
+		off_t off = 0;
+		int fd;
+
+		if (read(go[0], &g, 1) != 1 || (fd = accept(lfd, NULL, NULL)) < 0 ||
+		    read(fd, buf, sizeof(buf)) <= 0 || sendfile(fd, ffd, &off, 10) != 10)
+			_exit(3);
+		close(fd);
+		_exit(0);
+	}
+	skel = load((unsigned)pid, port, 4096);
+	if (!ASSERT_NOT_NULL(skel, "load"))
+		goto out;
+	c.tgid = (unsigned)pid;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
+		goto out;
+	cfd = connect_to(port, &local);
+	if (!ASSERT_EQ(write(cfd, req, sizeof(req) - 1), (long)sizeof(req) - 1, "client write"))
+		goto out;
+	for (ssize_t n; (n = read(cfd, buf, sizeof(buf))) > 0;)
+		got += (size_t)n;
+	waitpid(pid, NULL, 0);
+	pid = 0;
+	while (ring_buffer__poll(rb, 100) > 0)
+		;
+	ASSERT_EQ(got, 10, "the client got the file");
+	ASSERT_EQ(c.in_total, sizeof(req) - 1, "the read is captured");
+	ASSERT_EQ(c.data_out, 0, "no record for the sendfile");
+	ASSERT_EQ(counter(skel, RPC_CNT_UNSUPPORTED), 1, "the sendfile counted as unsupported");
+out:
+	close(go[1]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	close(ffd);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+}
+
+static void test_sendfile_counted_unsupported_socket(void)
+{
+	hook = RPC_HOOK_SOCKET;
+	test_sendfile_counted_unsupported();
+}
+
+#ifndef RPC_CAPTURE_NO_MAIN /* vm_rpc_capture.c includes this file with its own list */
+/* Each test once per set of hooks. */
+#define BOTH(fn)                                                                                  \
+	static void fn##_socket(void)                                                             \
+	{                                                                                         \
+		hook = RPC_HOOK_SOCKET;                                                           \
+		fn();                                                                             \
+	}                                                                                         \
+	static void fn##_syscall(void)                                                            \
+	{                                                                                         \
+		hook = RPC_HOOK_SYSCALL;                                                          \
+		fn();                                                                             \
+	}
+#define TT(fn) T(fn##_socket), T(fn##_syscall)
+
+BOTH(test_read_write)
+BOTH(test_recvfrom_sendto)
+BOTH(test_readv_writev)
+BOTH(test_recvmsg_sendmsg)
+BOTH(test_connection_opened_before_load)
+BOTH(test_large_response_truncated_with_full_length)
+BOTH(test_max_capture_16k)
+BOTH(test_other_processes_ignored)
+BOTH(test_children_followed)
+BOTH(test_ipv6)
+BOTH(test_ipv4_mapped_on_dual_stack_server)
+BOTH(test_cgroup_member_traced)
+BOTH(test_cgroup_outsider_ignored)
+BOTH(test_wakeup_once_per_crossing)
+
+TESTS(TT(test_read_write), TT(test_recvfrom_sendto), TT(test_readv_writev),
+      TT(test_recvmsg_sendmsg), TT(test_connection_opened_before_load),
+      TT(test_large_response_truncated_with_full_length), TT(test_max_capture_16k),
+      TT(test_other_processes_ignored), TT(test_children_followed), TT(test_ipv6),
+      TT(test_ipv4_mapped_on_dual_stack_server), TT(test_cgroup_member_traced),
+      TT(test_cgroup_outsider_ignored), TT(test_wakeup_once_per_crossing),
+      T(test_sendfile_counted_unsupported_socket))
+#endif

@@ -3,6 +3,8 @@
 # `vigil rpc --comm node` against a real ganache driven by ethers, the ws package, curl and raw
 # HTTP clients (rpc_ganache_client.js, rpc_preconn.js), plus a gzip-answering node HTTP server.
 # Every per-method count, status and error code vigil reports must equal the clients' own counts.
+# RPC_HOOK=socket|syscall picks the kernel hooks (int_rpc_ganache_syscall.sh runs it with the
+# syscall ones); by default the tracer's own choice, which on this kernel is socket.
 . "$VIGIL_ROOT/tests/lib.sh"
 export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
 HERE=$VIGIL_ROOT/rpc/tests
@@ -37,7 +39,7 @@ prepid=$!
 read -r _ preclient <"$TMP/pre.out"
 
 "$VIGIL" rpc --comm node --ports "$port,$gzport" --interval 500ms --capture 16KiB \
-	--metrics "127.0.0.1:$mport" --jsonl "$TMP/ev.jsonl" \
+	${RPC_HOOK:+--hook "$RPC_HOOK"} --metrics "127.0.0.1:$mport" --jsonl "$TMP/ev.jsonl" \
 	2>"$TMP/vigil.err" &
 vpid=$!
 on_exit "kill $vpid"
@@ -46,6 +48,7 @@ if ! wait_for 30 grep -q capturing "$TMP/vigil.err"; then
 	exit 1
 fi
 echo "$(date +%T) vigil started"
+check hooks-${RPC_HOOK:-auto} grep -q "hooks: ${RPC_HOOK:-socket}" "$TMP/vigil.err"
 touch "$TMP/go"
 wait $prepid || fail preconn "client failed"
 
