@@ -54,8 +54,9 @@ const struct vopt rpc_tracer_opts[] = {
 		  "syscall of the machine pays a little), or auto: socket where the kernel has it"),
 	VOPT_SIZE("capture", 0, struct rpc_tracer_cfg, capture, "4KiB", 64, RPC_MAX_CAPTURE,
 		  "bytes captured per read/write syscall (the full length is always recorded)"),
-	VOPT_SIZE("ringbuf", 0, struct rpc_tracer_cfg, ringbuf, "16MiB", 1 << 20, 1 << 30,
-		  "kernel ring buffer size (a power of two)"),
+	VOPT_SIZE("ringbuf", 0, struct rpc_tracer_cfg, ringbuf, "8MiB", 1 << 20, 1 << 30,
+		  "kernel ring buffer size (a power of two; the tracer maps its data twice, so "
+		  "it counts twice in the process's RSS)"),
 	VOPT_SIZE("wakeup", 0, struct rpc_tracer_cfg, wakeup, "256KiB", 0, 1 << 30,
 		  "wake the tracer when this much data waits in the ring buffer (0: every record)"),
 	VOPT_DURATION("drain", 0, struct rpc_tracer_cfg, drain, "50ms", 1000000LL, 1000000000LL,
