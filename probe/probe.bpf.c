@@ -69,6 +69,14 @@ int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(btf_sock_send, struct sock *sk, int ret, int flags)
+{
+	if (mine() && ret > 0)
+		count();
+	return 0;
+}
+
 /* Attached by user space to a function of the running binary (or libc's getppid). */
 SEC("uprobe")
 int uprobe_hit(struct pt_regs *ctx)

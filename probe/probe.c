@@ -59,6 +59,7 @@ static const struct {
 	[VPROBE_XDP] = { "xdp", "XDP" },
 	[VPROBE_RINGBUF] = { "ringbuf", "Ring buffer" },
 	[VPROBE_WIREGUARD] = { "wireguard", "Kernel WireGuard" },
+	[VPROBE_SOCK_TP] = { "sock_tp", "Socket tracepoints" },
 };
 
 const char *vprobe_id_str(enum vprobe_id id)
@@ -613,6 +614,34 @@ static void probe_wireguard(struct vprobe_result *res)
 
 /* --- non-program features ---------------------------------------------------------------- */
 
+/* A write on a socket pair: it passes sock_sendmsg, where sock_send_length fires. */
+static void trigger_sock_send(void)
+{
+	int sv[2];
+	char c = 'x';
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return;
+	for (int i = 0; i < TRIGGERS; i++)
+		if (write(sv[0], &c, 1) != 1 || read(sv[1], &c, 1) != 1)
+			break;
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* The socket tracepoints `vigil rpc --hook socket` needs (Linux 6.4 and later). */
+static void probe_sock_tp(const struct pctx *pc, struct vprobe_result *res)
+{
+	if (libbpf_find_vmlinux_btf_id("sock_send_length", BPF_TRACE_RAW_TP) <= 0 ||
+	    libbpf_find_vmlinux_btf_id("sock_recv_length", BPF_TRACE_RAW_TP) <= 0) {
+		set_fail(res, "absent", 0, "no sock_send_length/sock_recv_length tracepoints in the "
+			 "kernel's BTF (Linux < 6.4): vigil rpc uses its syscall hooks");
+		return;
+	}
+	probe_simple(pc, res, "btf_sock_send", trigger_sock_send, "works",
+		     "tp_btf/sock_send_length");
+}
+
 static void probe_btf(struct vprobe_result *res)
 {
 	const char *path = "/sys/kernel/btf/vmlinux";
@@ -793,6 +822,9 @@ int vprobe_run_mask(struct vprobe_report *r, uint64_t mask)
 			break;
 		case VPROBE_WIREGUARD:
 			probe_wireguard(res);
+			break;
+		case VPROBE_SOCK_TP:
+			probe_sock_tp(&pc, res);
 			break;
 		case VPROBE__COUNT:
 			break;

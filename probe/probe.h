@@ -34,6 +34,7 @@ enum vprobe_id {
 	VPROBE_XDP,		/* xdp: generic XDP on lo of a private netns sees packets */
 	VPROBE_RINGBUF,		/* ringbuf: a tracepoint's record arrives through a ring buffer */
 	VPROBE_WIREGUARD,	/* wireguard: a kernel wireguard link can be created */
+	VPROBE_SOCK_TP,		/* sock_tp: tp_btf/sock_send_length fires (vigil rpc's socket hooks) */
 	VPROBE__COUNT
 };
 

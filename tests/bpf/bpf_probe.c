@@ -163,6 +163,8 @@ static void test_tracing_matches_tracefs(void)
 	ASSERT_EQ(r.f[VPROBE_TRACEPOINT].ok, tp, "tracepoint vs tracefs event");
 	ASSERT_EQ(r.f[VPROBE_UPROBE].ok, up, "uprobe vs uprobe event source");
 	ASSERT_EQ(r.f[VPROBE_RINGBUF].ok, tp && rb, "ringbuf vs tracepoint and ringbuf map");
+	ASSERT_EQ(r.f[VPROBE_SOCK_TP].ok, exists(TRACEFS "/events/sock/sock_send_length/id"),
+		  "sock_tp vs the tracefs event");
 }
 
 /* Kprobes exist when the kernel has register_kprobe and a way to create them (perf PMU or

@@ -6,6 +6,8 @@
  * and the watchdog's ladder picks the LSM mode. tests/bpf/bpf_probe.c checks the same report
  * against evidence on any kernel; this one pins down what the VM kernel is booted to provide.
  */
+#include <sys/utsname.h>
+
 #include "test.h"
 #include "../../probe/probe.h"
 #include "vigil/bpf.h"
@@ -30,6 +32,24 @@ static void test_lsm_loadable_in_vm(void)
 	ASSERT_TRUE(r.f[VPROBE_RINGBUF].ok, "ringbuf");
 }
 
+/* The socket tracepoints (vigil rpc --hook socket) came with Linux 6.4: 6.12 has them, 6.1 not. */
+static void test_sock_tracepoints_by_release(void)
+{
+	struct vprobe_report r;
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (!ASSERT_OK(vbpf_init(), "vbpf_init") ||
+	    !ASSERT_OK(vprobe_run_mask(&r, VPROBE_BIT(VPROBE_SOCK_TP)), "vprobe_run_mask"))
+		return;
+	uname(&u);
+	sscanf(u.release, "%d.%d", &major, &minor);
+	if (major > 6 || (major == 6 && minor >= 4))
+		ASSERT_TRUE(r.f[VPROBE_SOCK_TP].ok, "socket tracepoints work");
+	else
+		ASSERT_STREQ(r.f[VPROBE_SOCK_TP].status, "absent", "socket tracepoints absent");
+}
+
 static void test_pick_prefers_lsm_in_vm(void)
 {
 	static const struct vprobe_mode modes[] = {
@@ -44,4 +64,4 @@ static void test_pick_prefers_lsm_in_vm(void)
 	ASSERT_EQ(vprobe_pick("watchdog", modes, 3, &r), 0, "picked the LSM mode");
 }
 
-TESTS(T(test_lsm_loadable_in_vm), T(test_pick_prefers_lsm_in_vm))
+TESTS(T(test_lsm_loadable_in_vm), T(test_pick_prefers_lsm_in_vm), T(test_sock_tracepoints_by_release))
