@@ -264,14 +264,29 @@ static bool hvalue_has(const char *v, size_t len, const char *want)
 	return false;
 }
 
+/* Where the '\n' of a header block are, when a walk over it found them already. */
+struct nl_list {
+	uint16_t off[64]; /* every '\n' of the block in order (offsets fit: HEAD_MAX) */
+	size_t n, next;
+};
+
+/* The next '\n' in [from, end): from the list when there is one, else by memchr. */
+static const char *next_nl(const char *p, const char *from, const char *end, struct nl_list *nls)
+{
+	if (nls)
+		return nls->next < nls->n ? p + nls->off[nls->next++] : NULL;
+	return memchr(from, '\n', (size_t)(end - from));
+}
+
 /*
  * Parses a complete header block (start line to the blank line) into h->m and picks the body
- * framing. Returns 0, or -1 when the block is not HTTP/1.x.
+ * framing. @nls: NULL, or every '\n' of the block. Returns 0, or -1 when the block is not
+ * HTTP/1.x.
  */
-static int parse_head(struct rpc_http *h, const char *p, size_t n)
+static int parse_head(struct rpc_http *h, const char *p, size_t n, struct nl_list *nls)
 {
 	struct rpc_http_msg *m = &h->m;
-	const char *end = p + n, *nl = memchr(p, '\n', n), *line;
+	const char *end = p + n, *nl = next_nl(p, p, end, nls), *line;
 	size_t ll;
 	bool has_cl = false;
 	uint64_t cl = 0;
@@ -301,7 +316,7 @@ static int parse_head(struct rpc_http *h, const char *p, size_t n)
 	for (line = nl + 1; line < end; line = nl + 1) {
 		const char *colon, *v, *ve;
 
-		nl = memchr(line, '\n', (size_t)(end - line));
+		nl = next_nl(p, line, end, nls);
 		if (!nl)
 			break;
 		ve = nl;
@@ -418,19 +433,43 @@ static size_t find_blank_line(const uint8_t *p, size_t n)
 }
 
 /*
+ * find_blank_line() for a header block whole in @p, noting every '\n' up to the blank line's
+ * end in @nls for parse_head() (one walk over the lines instead of two): the offset of the first
+ * "\r\n\r\n", found at its second '\n'. n when there is none, or when more lines than @nls
+ * holds come first (then the caller takes the general path).
+ */
+static size_t find_head_lines(const uint8_t *p, size_t n, struct nl_list *nls)
+{
+	const uint8_t *q = p, *end = p + n;
+
+	nls->n = nls->next = 0;
+	while (q < end && (q = memchr(q, '\n', (size_t)(end - q)))) {
+		if (nls->n == ARRAY_SIZE(nls->off))
+			return n;
+		nls->off[nls->n++] = (uint16_t)(q - p);
+		if (q - p >= 3 && q[-1] == '\r' && q[-2] == '\n' && q[-3] == '\r')
+			return (size_t)(q - 3 - p);
+		q++;
+	}
+	return n;
+}
+
+/*
  * The header block: taken straight from the input when it is whole there, else gathered in
  * h->head across feeds. Returns the bytes consumed.
  */
 static size_t feed_head(struct rpc_http *h, uint64_t ts, const uint8_t *p, size_t n)
 {
+	struct nl_list nls, *lines = NULL;
 	const char *hp;
 	size_t used, hl;
 
 	if (!h->head.len) {
-		size_t lim = MIN(n, (size_t)HEAD_MAX), e = find_blank_line(p, lim);
+		size_t lim = MIN(n, (size_t)HEAD_MAX), e = find_head_lines(p, lim, &nls);
 		if (e < lim) {
 			hl = used = e + 4;
 			hp = (const char *)p;
+			lines = &nls;
 			goto parsed;
 		}
 	}
@@ -455,7 +494,7 @@ static size_t feed_head(struct rpc_http *h, uint64_t ts, const uint8_t *p, size_
 	hp = h->head.data;
 parsed:
 	h->m.wire_bytes += used;
-	if (parse_head(h, hp, hl)) {
+	if (parse_head(h, hp, hl, lines)) {
 		desync(h, ts, false);
 		return used;
 	}
