@@ -30,11 +30,12 @@ void rpc_call_metrics(const struct rpc_method_children *mc, struct vmetric *erro
 	}
 	if (errors && call->status == RPC_STATUS_ERROR && call->has_error_code) {
 		/* the code as text without snprintf (what "%lld" writes) */
-		unsigned long long v = call->error_code < 0 ? 0ull - (unsigned long long)call->error_code
-							    : (unsigned long long)call->error_code;
+		unsigned long long v = (unsigned long long)call->error_code;
 		char code[24];
 		int i = (int)sizeof(code) - 1;
 
+		if (call->error_code < 0)
+			v = 0ull - v;
 		code[i] = 0;
 		do {
 			code[--i] = (char)('0' + v % 10);

@@ -216,8 +216,9 @@ static void on_call(const struct rpc_call *call, void *ctx)
 	rpc_stats_add(&t->st, idx, call);
 	mm = method_metrics(t, idx);
 	if (mm) {
-		const struct rpc_method_children mc = { mm->ok,	      mm->error, mm->unknown,
-							mm->duration, mm->size,	 mm->notifications };
+		const struct rpc_method_children mc = { mm->ok,	     mm->error,
+							mm->unknown,  mm->duration,
+							mm->size,     mm->notifications };
 
 		rpc_call_metrics(&mc, t->m_err, t->st.m[idx].name, call);
 	}

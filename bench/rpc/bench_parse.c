@@ -351,7 +351,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 3 && !strcmp(argv[3], "tracer")) {
 		if (tracer_like_init(&tl)) {
-			fprintf(stderr, "bench_parse: cannot set up the statistics, metrics and bus\n");
+			fprintf(stderr, "bench_parse: cannot set up statistics, metrics, bus\n");
 			return 1;
 		}
 		s.t = &tl;

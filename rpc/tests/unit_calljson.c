@@ -120,10 +120,11 @@ static uint64_t rnd(void)
 /* Bytes drawn to hit every branch of the escaper: plain text, escapes, UTF-8 good and bad. */
 static size_t rnd_text(char *dst, size_t max)
 {
-	static const char *const bits[] = { "eth_call", "\"", "\\", "\n", "\r", "\t", "\b", "\f",
-					    "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
-					    "\xf0\x9f\x98\x80", "\xc3", "\xe2\x82", "\xff", "\xc0\xaf",
-					    "\xed\xa0\x80", "\xf4\x90\x80\x80", "/", " ", "0x1" };
+	static const char *const bits[] = {
+		"eth_call", "\"", "\\", "\n", "\r", "\t", "\b", "\f", "\x01", "\x1f", "\x7f",
+		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xe2\x82", "\xff",
+		"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "/", " ", "0x1"
+	};
 	size_t n = 0, want = rnd() % (max + 1);
 
 	while (n < want) {

@@ -306,8 +306,8 @@ static void cap_stream(struct vbuf *q, struct vbuf *s, size_t body_cap)
 	struct vbuf body = VBUF_INIT, gz = VBUF_INIT;
 	const char *gz_body;
 
-	http_req(q, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_call\",\"params\":[{\"to\":\"0x6b\"},"
-		    "\"latest\"]}");
+	http_req(q, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_call\","
+		    "\"params\":[{\"to\":\"0x6b\"},\"latest\"]}");
 	http_resp(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x01\"}");
 	/* what tells the calls apart (the id, the error) is in the last bytes: a cut loses it */
 	for (size_t want = body_cap - 1; want <= body_cap + 2; want++) {
@@ -322,8 +322,8 @@ static void cap_stream(struct vbuf *q, struct vbuf *s, size_t body_cap)
 		http_req(q, body.data);
 		vbuf_reset(&body);
 		vbuf_puts(&body, "{\"jsonrpc\":\"2.0\",\"x\":\"");
-		snprintf(tail, sizeof(tail), "\",\"id\":%zu,\"error\":{\"message\":\"e\",\"code\":-%zu}}",
-			 want, want);
+		snprintf(tail, sizeof(tail),
+			 "\",\"id\":%zu,\"error\":{\"message\":\"e\",\"code\":-%zu}}", want, want);
 		while (body.len + strlen(tail) < want)
 			vbuf_putc(&body, 'e');
 		vbuf_puts(&body, tail);
@@ -365,19 +365,19 @@ static void test_split_anywhere(void)
 		const struct vbuf *x = d ? &s : &q;
 
 		for (size_t k = 0; k <= x->len; k++) {
+			enum rpc_dir dir = d ? RPC_DIR_RESPONSE : RPC_DIR_REQUEST;
+
 			c = rpc_conn_new(&o, render_cb, &cut);
 			vbuf_reset(&cut);
-			if (d) {
+			/* the requests first, as on a real connection */
+			if (d)
 				rpc_conn_feed(c, RPC_DIR_REQUEST, 1, q.data, q.len, q.len);
-				rpc_conn_feed(c, RPC_DIR_RESPONSE, 2, s.data, k, k);
-				rpc_conn_feed(c, RPC_DIR_RESPONSE, 2, s.data + k, s.len - k, s.len - k);
-			} else {
-				rpc_conn_feed(c, RPC_DIR_REQUEST, 1, q.data, k, k);
-				rpc_conn_feed(c, RPC_DIR_REQUEST, 1, q.data + k, q.len - k, q.len - k);
+			rpc_conn_feed(c, dir, 1 + (uint64_t)d, x->data, k, k);
+			rpc_conn_feed(c, dir, 1 + (uint64_t)d, x->data + k, x->len - k, x->len - k);
+			if (!d)
 				rpc_conn_feed(c, RPC_DIR_RESPONSE, 2, s.data, s.len, s.len);
-			}
 			rpc_conn_free(c);
-			if (!ASSERT_EQ(cut.len, whole.len, d ? "response cut: length" : "request cut: length") ||
+			if (!ASSERT_EQ(cut.len, whole.len, "length") ||
 			    !ASSERT_TRUE(!memcmp(cut.data, whole.data, whole.len), "same events")) {
 				fprintf(stderr, "  cut at %zu of the %s\n", k, d ? "responses" : "requests");
 				goto out;
