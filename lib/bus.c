@@ -284,13 +284,43 @@ static bool join(char *dst, size_t n, const char *a, char sep, const char *b)
 	return true;
 }
 
+/*
+ * "<app_id>.<suffix>" after checking @suffix (in @tmp, @n bytes, or in the remembered ones), NULL
+ * when it is not a valid subject part or too long. A producer publishes under a few suffixes
+ * only: the last two are remembered, so most events cost a string compare here.
+ */
+static const char *subject_of(struct vbus *b, const char *suffix, char *tmp, size_t n)
+{
+	size_t sl;
+	unsigned k;
+
+	if (!suffix)
+		return NULL;
+	sl = strlen(suffix);
+	for (k = 0; k < ARRAY_SIZE(b->subj); k++)
+		if (b->subj[k].subject[0] && !strcmp(b->subj[k].suffix, suffix))
+			return b->subj[k].subject;
+	if (!valid_subject_part(suffix))
+		return NULL;
+	if (sl >= sizeof(b->subj[0].suffix))
+		return join(tmp, n, b->app_id, '.', suffix) ? tmp : NULL;
+	k = b->subj_next++ % ARRAY_SIZE(b->subj);
+	if (!join(b->subj[k].subject, sizeof(b->subj[k].subject), b->app_id, '.', suffix)) {
+		b->subj[k].subject[0] = 0;
+		return NULL;
+	}
+	memcpy(b->subj[k].suffix, suffix, sl + 1);
+	return b->subj[k].subject;
+}
+
 int vbus_publish(struct vbus *b, const char *suffix, const char *json, size_t len)
 {
-	char subject[256], id[BUS_ID_LEN], num[24];
+	char buf[256], id[BUS_ID_LEN], num[24];
+	const char *subject = subject_of(b, suffix, buf, sizeof(buf));
 	uint64_t pos, v;
 	int i = (int)sizeof(num) - 1, err;
 
-	if (!valid_subject_part(suffix) || !join(subject, sizeof(subject), b->app_id, '.', suffix))
+	if (!subject)
 		return -EINVAL;
 	if (b->nats && len > bus_nats_max_payload(b)) {
 		b->st.errors++;

@@ -36,6 +36,12 @@ struct vbus {
 	struct vbus_stats st;
 	bool dropping; /* a drop episode is under way (logged once) */
 	uint64_t drops_in_episode;
+	/* the last two suffixes published and their checked, joined subjects ("" when unused) */
+	struct {
+		char suffix[64];
+		char subject[256];
+	} subj[2];
+	unsigned subj_next;
 };
 
 /* JSON Lines sink. */

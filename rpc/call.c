@@ -32,10 +32,11 @@ const char *rpc_kind_str(enum rpc_kind k)
 }
 
 /*
- * ISO 8601 text of @ns. Formatting the date is the costly part and calls arrive in bursts within
- * the same second, so each thread keeps the date and time of the last second it formatted.
+ * ISO 8601 text of @ns (27 bytes, "YYYY-MM-DDTHH:MM:SS.uuuuuuZ") at @buf; returns its end.
+ * Formatting the date is the costly part and calls arrive in bursts within the same second, so
+ * each thread keeps the date and time of the last second it formatted.
  */
-static const char *ts_text(uint64_t ns, char *buf, size_t n)
+static char *put_ts(char *buf, uint64_t ns)
 {
 	static __thread time_t last_sec = -1;
 	static __thread char last[VTIME_BUFLEN];
@@ -52,126 +53,215 @@ static const char *ts_text(uint64_t ns, char *buf, size_t n)
 	for (int i = 25; i >= 20; i--, us /= 10)
 		buf[i] = (char)('0' + us % 10);
 	buf[26] = 'Z';
-	buf[27] = 0;
-	(void)n;
-	return buf;
+	return buf + 27;
 }
 
 /*
- * A key known to need no escaping: vjw_raw() writes the separator a new member needs, and
- * after_key tells the writer the value follows (what vjw_key() does, without escaping the key
- * byte by byte; keys were a fifth of an event's cost in bench_parse).
+ * The event is written straight into @out: one reservation for the worst case (every string byte
+ * escaped to six), then plain stores. Through the generic vjw writer, the per-value separator
+ * logic, bounds checks and calls were half of the user-space cost of a call (bench_parse); the
+ * output is the same bytes (rpc/tests/unit_calljson.c compares the two on odd inputs).
  */
-#define KEY(w, k) key_raw(w, "\"" k "\":", sizeof("\"" k "\":") - 1)
-static void key_raw(struct vjw *w, const char *k, size_t n)
-{
-	vjw_raw(w, k, n);
-	w->after_key = true;
-}
 
-/* A value known to need no escaping (our own enum names, the timestamp). */
-static void str_raw(struct vjw *w, const char *s, size_t n)
-{
-	char tmp[48];
+/* Worst-case bytes of @n bytes escaped: an invalid byte becomes \ufffd (six bytes). */
+#define ESC_MAX(n) ((n) * 6)
 
-	if (n + 2 > sizeof(tmp)) {
-		vjw_strn(w, s, n);
-		return;
+/*
+ * Escapes @n bytes of @s into @d as vjson_escape() does (RFC 8259 escapes, \u00XX for other
+ * control characters, invalid UTF-8 bytes as \ufffd); returns the end of the written text.
+ */
+static char *esc(char *d, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	/* 1: the byte needs more than a copy (control, quote, backslash, not ASCII) */
+	static const unsigned char special[256] = {
+		[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+	};
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t run = i, ul;
+
+		while (i < n && !special[c = s[i]])
+			i++;
+		memcpy(d, s + run, i - run);
+		d += i - run;
+		if (i == n)
+			break;
+		if (c >= 0x80) {
+			ul = vutf8_len(s + i, n - i);
+			if (ul) {
+				memcpy(d, s + i, ul);
+				d += ul;
+				i += ul;
+			} else {
+				memcpy(d, "\\ufffd", 6);
+				d += 6;
+				i++;
+			}
+			continue;
+		}
+		*d++ = '\\';
+		switch (c) {
+		case '"': *d++ = '"'; break;
+		case '\\': *d++ = '\\'; break;
+		case '\n': *d++ = 'n'; break;
+		case '\r': *d++ = 'r'; break;
+		case '\t': *d++ = 't'; break;
+		case '\b': *d++ = 'b'; break;
+		case '\f': *d++ = 'f'; break;
+		default:
+			memcpy(d, "u00", 3);
+			d[3] = hex[c >> 4];
+			d[4] = hex[c & 15];
+			d += 5;
+		}
+		i++;
 	}
-	tmp[0] = '"';
-	memcpy(tmp + 1, s, n);
-	tmp[n + 1] = '"';
-	vjw_raw(w, tmp, n + 2);
+	return d;
 }
+
+/* A JSON string, or null for a NULL @s (what vjw_str() writes). */
+static char *put_str(char *d, const char *s, size_t n)
+{
+	if (!s) {
+		memcpy(d, "null", 4);
+		return d + 4;
+	}
+	*d++ = '"';
+	d = esc(d, s, n);
+	*d++ = '"';
+	return d;
+}
+
+static char *put_lit(char *d, const char *s, size_t n)
+{
+	memcpy(d, s, n);
+	return d + n;
+}
+
+#define LIT(d, s) put_lit(d, s, sizeof(s) - 1)
 
 /*
- * Integers through vjw_raw(): vjw_int() formats with snprintf, which was half the cost of an
- * event in bench_parse.
+ * Decimal digits of @v (no snprintf: it was a large part of an event's cost), written in place
+ * once their number is known (digits gathered elsewhere and copied stall the copy's loads).
  */
-static void put_uint(struct vjw *w, const char *key, unsigned long long v, bool neg)
+static char *put_u64(char *d, unsigned long long v)
 {
-	char tmp[24];
-	int i = (int)sizeof(tmp);
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+				    "31323334353637383940414243444546474849505152535455565758596061"
+				    "62636465666768697071727374757677787980818283848586878889909192"
+				    "93949596979899";
+	unsigned long long t = v;
+	int n = 1;
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (neg)
-		tmp[--i] = '-';
-	key_raw(w, key, strlen(key));
-	vjw_raw(w, tmp + i, sizeof(tmp) - (size_t)i);
+	for (; t >= 100; t /= 100)
+		n += 2;
+	n += t >= 10;
+	d += n;
+	/* two digits per division, from the end */
+	for (; v >= 100; v /= 100) {
+		d -= 2;
+		memcpy(d, pairs + 2 * (v % 100), 2);
+	}
+	if (v >= 10) {
+		d -= 2;
+		memcpy(d, pairs + 2 * v, 2);
+	} else {
+		*--d = (char)('0' + v);
+	}
+	return d + n;
 }
 
-static void put_int(struct vjw *w, const char *key, long long v)
+static char *put_i64(char *d, long long v)
 {
-	put_uint(w, key, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
+	if (v < 0) {
+		*d++ = '-';
+		return put_u64(d, 0ull - (unsigned long long)v);
+	}
+	return put_u64(d, (unsigned long long)v);
+}
+
+static char *put_bool(char *d, bool v)
+{
+	return v ? LIT(d, "true") : LIT(d, "false");
+}
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) : 0;
 }
 
 int rpc_call_to_json(const struct rpc_call *c, const struct rpc_call_meta *m, struct vbuf *out)
 {
-	struct vjw w;
-	char ts[VTIME_BUFLEN];
+	size_t app_len = slen(m->app_id), comm_len = slen(m->comm), client_len = slen(m->client);
+	size_t params_len = m->params ? m->params_len : 0;
+	const char *tr = rpc_transport_str(c->transport), *kind = rpc_kind_str(c->kind);
+	const char *st = rpc_status_str(c->status);
+	char *d;
+	/* the fixed text (keys, numbers, literals) is under 1 KiB; strings escape to 6x */
+	size_t bound = 1024 + ESC_MAX(app_len + comm_len + client_len + (size_t)c->method_len +
+				     c->id_len + c->error_message_len + params_len);
 
-	vjw_init(&w, out);
-	vjw_obj(&w);
-	KEY(&w, "ts");
-	str_raw(&w, ts_text(m->ts_real_ns, ts, sizeof(ts)), 27);
-	KEY(&w, "app_id");
-	vjw_str(&w, m->app_id);
-	put_uint(&w, "\"pid\":", m->pid, false);
-	KEY(&w, "comm");
-	vjw_str(&w, m->comm);
-	KEY(&w, "client");
-	vjw_str(&w, m->client);
-	put_uint(&w, "\"server_port\":", m->server_port, false);
-	KEY(&w, "transport");
-	str_raw(&w, rpc_transport_str(c->transport), strlen(rpc_transport_str(c->transport)));
-	KEY(&w, "kind");
-	str_raw(&w, rpc_kind_str(c->kind), strlen(rpc_kind_str(c->kind)));
-	KEY(&w, "method");
-	if (c->method_len)
-		vjw_strn(&w, c->method, c->method_len);
-	else
-		vjw_null(&w);
-	KEY(&w, "method_truncated");
-	vjw_bool(&w, c->method_truncated);
-	KEY(&w, "id");
-	if (c->id_kind == RPC_ID_STRING || c->id_kind == RPC_ID_NUMBER)
-		vjw_strn(&w, c->id, c->id_len);
-	else
-		vjw_null(&w);
-	put_uint(&w, "\"batch_index\":", c->batch_index, false);
-	put_uint(&w, "\"batch_size\":", c->batch_size, false);
-	put_uint(&w, "\"req_bytes\":", c->req_bytes, false);
-	put_uint(&w, "\"resp_bytes\":", c->resp_bytes, false);
-	put_uint(&w, "\"latency_ns\":", c->latency_ns, false);
-	KEY(&w, "status");
-	str_raw(&w, rpc_status_str(c->status), strlen(rpc_status_str(c->status)));
-	if (c->has_error_code) {
-		put_int(&w, "\"error_code\":", c->error_code);
-	} else {
-		KEY(&w, "error_code");
-		vjw_null(&w);
-	}
-	KEY(&w, "error_message");
-	if (c->status == RPC_STATUS_ERROR && c->error_message_len)
-		vjw_strn(&w, c->error_message, c->error_message_len);
-	else
-		vjw_null(&w);
-	if (c->transport == RPC_TRANSPORT_HTTP && c->http_status) {
-		put_int(&w, "\"http_status\":", c->http_status);
-	} else {
-		KEY(&w, "http_status");
-		vjw_null(&w);
-	}
+	if (vbuf_reserve(out, bound))
+		return -ENOMEM;
+	d = out->data + out->len;
+	d = LIT(d, "{\"ts\":\"");
+	d = put_ts(d, m->ts_real_ns);
+	d = LIT(d, "\",\"app_id\":");
+	d = put_str(d, m->app_id, app_len);
+	d = LIT(d, ",\"pid\":");
+	d = put_u64(d, m->pid);
+	d = LIT(d, ",\"comm\":");
+	d = put_str(d, m->comm, comm_len);
+	d = LIT(d, ",\"client\":");
+	d = put_str(d, m->client, client_len);
+	d = LIT(d, ",\"server_port\":");
+	d = put_u64(d, m->server_port);
+	d = LIT(d, ",\"transport\":\"");
+	d = put_lit(d, tr, strlen(tr));
+	d = LIT(d, "\",\"kind\":\"");
+	d = put_lit(d, kind, strlen(kind));
+	d = LIT(d, "\",\"method\":");
+	d = c->method_len ? put_str(d, c->method, c->method_len) : LIT(d, "null");
+	d = LIT(d, ",\"method_truncated\":");
+	d = put_bool(d, c->method_truncated);
+	d = LIT(d, ",\"id\":");
+	d = c->id_kind == RPC_ID_STRING || c->id_kind == RPC_ID_NUMBER
+		    ? put_str(d, c->id, c->id_len)
+		    : LIT(d, "null");
+	d = LIT(d, ",\"batch_index\":");
+	d = put_u64(d, c->batch_index);
+	d = LIT(d, ",\"batch_size\":");
+	d = put_u64(d, c->batch_size);
+	d = LIT(d, ",\"req_bytes\":");
+	d = put_u64(d, c->req_bytes);
+	d = LIT(d, ",\"resp_bytes\":");
+	d = put_u64(d, c->resp_bytes);
+	d = LIT(d, ",\"latency_ns\":");
+	d = put_u64(d, c->latency_ns);
+	d = LIT(d, ",\"status\":\"");
+	d = put_lit(d, st, strlen(st));
+	d = LIT(d, "\",\"error_code\":");
+	d = c->has_error_code ? put_i64(d, c->error_code) : LIT(d, "null");
+	d = LIT(d, ",\"error_message\":");
+	d = c->status == RPC_STATUS_ERROR && c->error_message_len
+		    ? put_str(d, c->error_message, c->error_message_len)
+		    : LIT(d, "null");
+	d = LIT(d, ",\"http_status\":");
+	d = c->transport == RPC_TRANSPORT_HTTP && c->http_status ? put_i64(d, c->http_status)
+								 : LIT(d, "null");
 	if (m->params) {
 		/* text, not raw JSON: a capture cut leaves it unbalanced */
-		KEY(&w, "params");
-		vjw_strn(&w, m->params, m->params_len);
-		KEY(&w, "params_truncated");
-		vjw_bool(&w, m->params_truncated);
+		d = LIT(d, ",\"params\":");
+		d = put_str(d, m->params, params_len);
+		d = LIT(d, ",\"params_truncated\":");
+		d = put_bool(d, m->params_truncated);
 	}
-	vjw_end(&w);
-	return w.err ? -w.err : 0;
+	*d++ = '}';
+	*d = 0;
+	out->len = (size_t)(d - out->data);
+	return 0;
 }

@@ -64,7 +64,7 @@ struct rpc_conn {
 	void *ctx;
 	struct rpc_http http[2];
 	struct rpc_ws ws[2];
-	/* HTTP pending ring */
+	/* HTTP pending ring; hp_cap is a power of two (4, doubled), so indexes wrap with a mask */
 	struct http_pend *hp;
 	size_t hp_cap, hp_head, hp_len;
 	/* WebSocket pending list, oldest first */
@@ -231,7 +231,7 @@ static void scan_resp(struct rpc_conn *c, const char *p, size_t n, struct rpc_js
 
 static struct http_pend *hp_at(struct rpc_conn *c, size_t i)
 {
-	return &c->hp[(c->hp_head + i) % c->hp_cap];
+	return &c->hp[(c->hp_head + i) & (c->hp_cap - 1)];
 }
 
 static struct req_item *hp_item(struct http_pend *p, uint32_t i)
@@ -282,7 +282,7 @@ static struct http_pend *hp_push(struct rpc_conn *c)
 		if (c->hp_cap >= (size_t)c->opts.max_pending) {
 			/* give up the oldest */
 			hp_flush_one(c, hp_at(c, 0));
-			c->hp_head = (c->hp_head + 1) % c->hp_cap;
+			c->hp_head = (c->hp_head + 1) & (c->hp_cap - 1);
 			c->hp_len--;
 		} else {
 			size_t cap = c->hp_cap ? c->hp_cap * 2 : 4;
@@ -412,7 +412,7 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 		rpc_http_flush(&c->http[RPC_DIR_REQUEST], m->ts_first);
 	if (c->hp_len) {
 		pend = *hp_at(c, 0);
-		c->hp_head = (c->hp_head + 1) % c->hp_cap;
+		c->hp_head = (c->hp_head + 1) & (c->hp_cap - 1);
 		c->hp_len--;
 	} else {
 		/* a response to a request we did not see */
@@ -545,7 +545,7 @@ static void on_http_desync(void *ctx, bool is_request, bool lost_msg, uint64_t t
 	} else if (c->hp_len) {
 		/* the oldest request's response was in the lost bytes */
 		hp_flush_one(c, hp_at(c, 0));
-		c->hp_head = (c->hp_head + 1) % c->hp_cap;
+		c->hp_head = (c->hp_head + 1) & (c->hp_cap - 1);
 		c->hp_len--;
 	}
 }
@@ -874,7 +874,7 @@ void rpc_conn_close(struct rpc_conn *c, uint64_t ts_ns)
 	while (c->hp_len) {
 		struct http_pend *p = hp_at(c, 0);
 
-		c->hp_head = (c->hp_head + 1) % c->hp_cap;
+		c->hp_head = (c->hp_head + 1) & (c->hp_cap - 1);
 		c->hp_len--;
 		hp_flush_one(c, p);
 	}

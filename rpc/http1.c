@@ -84,10 +84,10 @@ static void body_append(struct rpc_http *h, const uint8_t *p, size_t n)
 }
 
 /*
- * Inflates the captured gzip body into h->infl, at most inflate_cap bytes. A body cut short
- * inflates as far as it goes and is marked truncated.
+ * Inflates the captured gzip body (@n bytes at @body) into h->infl, at most inflate_cap bytes. A
+ * body cut short inflates as far as it goes and is marked truncated.
  */
-static void inflate_body(struct rpc_http *h)
+static void inflate_body(struct rpc_http *h, const uint8_t *body, size_t n)
 {
 	z_stream *zs = h->zs;
 	int ret = Z_OK;
@@ -107,8 +107,8 @@ static void inflate_body(struct rpc_http *h)
 	} else {
 		inflateReset(zs);
 	}
-	zs->next_in = (Bytef *)h->body.data;
-	zs->avail_in = (uInt)h->body.len;
+	zs->next_in = (Bytef *)body;
+	zs->avail_in = (uInt)n;
 	while (h->infl.len < h->inflate_cap) {
 		size_t want = MIN((size_t)16384, h->inflate_cap - h->infl.len);
 
@@ -134,7 +134,12 @@ static void inflate_body(struct rpc_http *h)
 	h->m.body_len = h->infl.len;
 }
 
-static void msg_end(struct rpc_http *h, uint64_t ts, bool complete)
+/*
+ * Hands out the message with the @n captured body bytes at @body: h->body, or the caller's
+ * bytes when the whole body was in one feed (no copy).
+ */
+static void msg_end_body(struct rpc_http *h, uint64_t ts, bool complete, const uint8_t *body,
+			 size_t n)
 {
 	struct rpc_http_msg *m = &h->m;
 
@@ -148,10 +153,10 @@ static void msg_end(struct rpc_http *h, uint64_t ts, bool complete)
 	m->body_complete = complete;
 	if (!complete)
 		m->truncated = true;
-	m->body = h->body.data;
-	m->body_len = h->body.len;
-	if (m->gzip && h->body.len)
-		inflate_body(h);
+	m->body = (const char *)body;
+	m->body_len = n;
+	if (m->gzip && n)
+		inflate_body(h, body, n);
 	h->stats.messages++;
 	if (m->truncated)
 		h->stats.truncated++;
@@ -163,6 +168,11 @@ static void msg_end(struct rpc_http *h, uint64_t ts, bool complete)
 		vbuf_free(&h->body);
 	if (h->infl.cap > 262144)
 		vbuf_free(&h->infl);
+}
+
+static void msg_end(struct rpc_http *h, uint64_t ts, bool complete)
+{
+	msg_end_body(h, ts, complete, (const uint8_t *)h->body.data, h->body.len);
 }
 
 /* 1: looks like the start of a message, 0: does not, -1: too few bytes to say. */
@@ -254,14 +264,29 @@ static bool hvalue_has(const char *v, size_t len, const char *want)
 	return false;
 }
 
+/* Where the '\n' of a header block are, when a walk over it found them already. */
+struct nl_list {
+	uint16_t off[64]; /* every '\n' of the block in order (offsets fit: HEAD_MAX) */
+	size_t n, next;
+};
+
+/* The next '\n' in [from, end): from the list when there is one, else by memchr. */
+static const char *next_nl(const char *p, const char *from, const char *end, struct nl_list *nls)
+{
+	if (nls)
+		return nls->next < nls->n ? p + nls->off[nls->next++] : NULL;
+	return memchr(from, '\n', (size_t)(end - from));
+}
+
 /*
  * Parses a complete header block (start line to the blank line) into h->m and picks the body
- * framing. Returns 0, or -1 when the block is not HTTP/1.x.
+ * framing. @nls: NULL, or every '\n' of the block. Returns 0, or -1 when the block is not
+ * HTTP/1.x.
  */
-static int parse_head(struct rpc_http *h, const char *p, size_t n)
+static int parse_head(struct rpc_http *h, const char *p, size_t n, struct nl_list *nls)
 {
 	struct rpc_http_msg *m = &h->m;
-	const char *end = p + n, *nl = memchr(p, '\n', n), *line;
+	const char *end = p + n, *nl = next_nl(p, p, end, nls), *line;
 	size_t ll;
 	bool has_cl = false;
 	uint64_t cl = 0;
@@ -291,7 +316,7 @@ static int parse_head(struct rpc_http *h, const char *p, size_t n)
 	for (line = nl + 1; line < end; line = nl + 1) {
 		const char *colon, *v, *ve;
 
-		nl = memchr(line, '\n', (size_t)(end - line));
+		nl = next_nl(p, line, end, nls);
 		if (!nl)
 			break;
 		ve = nl;
@@ -390,19 +415,61 @@ static void cut_and_desync(struct rpc_http *h, uint64_t ts)
 }
 
 /*
+ * Offset of the first "\r\n\r\n" in p[0..n), or n: what memmem() finds, by looking at each '\n'
+ * (glibc's memmem is a general two-way search, several times slower on a header block).
+ */
+static size_t find_blank_line(const uint8_t *p, size_t n)
+{
+	const uint8_t *q = p + 1, *end = p + n;
+
+	if (n < 4)
+		return n;
+	while (q + 2 < end && (q = memchr(q, '\n', (size_t)(end - 2 - q)))) {
+		if (q[-1] == '\r' && q[1] == '\r' && q[2] == '\n')
+			return (size_t)(q - 1 - p);
+		q++;
+	}
+	return n;
+}
+
+/*
+ * find_blank_line() for a header block whole in @p, noting every '\n' up to the blank line's
+ * end in @nls for parse_head() (one walk over the lines instead of two): the offset of the first
+ * "\r\n\r\n", found at its second '\n'. n when there is none, or when more lines than @nls
+ * holds come first (then the caller takes the general path).
+ */
+static size_t find_head_lines(const uint8_t *p, size_t n, struct nl_list *nls)
+{
+	const uint8_t *q = p, *end = p + n;
+
+	nls->n = nls->next = 0;
+	while (q < end && (q = memchr(q, '\n', (size_t)(end - q)))) {
+		if (nls->n == ARRAY_SIZE(nls->off))
+			return n;
+		nls->off[nls->n++] = (uint16_t)(q - p);
+		if (q - p >= 3 && q[-1] == '\r' && q[-2] == '\n' && q[-3] == '\r')
+			return (size_t)(q - 3 - p);
+		q++;
+	}
+	return n;
+}
+
+/*
  * The header block: taken straight from the input when it is whole there, else gathered in
  * h->head across feeds. Returns the bytes consumed.
  */
 static size_t feed_head(struct rpc_http *h, uint64_t ts, const uint8_t *p, size_t n)
 {
+	struct nl_list nls, *lines = NULL;
 	const char *hp;
 	size_t used, hl;
 
 	if (!h->head.len) {
-		const uint8_t *e = memmem(p, MIN(n, (size_t)HEAD_MAX), "\r\n\r\n", 4);
-		if (e) {
-			hl = used = (size_t)(e - p) + 4;
+		size_t lim = MIN(n, (size_t)HEAD_MAX), e = find_head_lines(p, lim, &nls);
+		if (e < lim) {
+			hl = used = e + 4;
 			hp = (const char *)p;
+			lines = &nls;
 			goto parsed;
 		}
 	}
@@ -412,8 +479,9 @@ static size_t feed_head(struct rpc_http *h, uint64_t ts, const uint8_t *p, size_
 		return take;
 	}
 	size_t from = old >= 3 ? old - 3 : 0;
-	const char *e = memmem(h->head.data + from, h->head.len - from, "\r\n\r\n", 4);
-	if (!e) {
+	size_t e = from + find_blank_line((const uint8_t *)h->head.data + from,
+					  h->head.len - from);
+	if (e == h->head.len) {
 		h->m.wire_bytes += take;
 		if (h->head.len >= HEAD_MAX) {
 			h->stats.head_too_long++;
@@ -421,12 +489,12 @@ static size_t feed_head(struct rpc_http *h, uint64_t ts, const uint8_t *p, size_
 		}
 		return take;
 	}
-	hl = (size_t)(e - h->head.data) + 4;
+	hl = e + 4;
 	used = hl - old;
 	hp = h->head.data;
 parsed:
 	h->m.wire_bytes += used;
-	if (parse_head(h, hp, hl)) {
+	if (parse_head(h, hp, hl, lines)) {
 		desync(h, ts, false);
 		return used;
 	}
@@ -473,6 +541,15 @@ size_t rpc_http_feed(struct rpc_http *h, uint64_t ts, const uint8_t *p, size_t n
 		case RPC_HTTP_BODY_CL:
 		case RPC_HTTP_CHUNK_DATA:
 			take = (size_t)MIN((uint64_t)(n - i), h->remaining);
+			if (h->state == RPC_HTTP_BODY_CL && take == h->remaining && !h->body.len &&
+			    !h->body_gap && take <= h->body_cap) {
+				/* the whole body is in these bytes: handed out where it lies */
+				i += take;
+				h->remaining = 0;
+				h->m.wire_bytes += take;
+				msg_end_body(h, ts, true, p + i - take, take);
+				break;
+			}
 			body_append(h, p + i, take);
 			i += take;
 			h->remaining -= take;

@@ -62,36 +62,49 @@ static int skip_string(struct scan *s)
  */
 static int read_string(struct scan *s, char *dst, size_t cap, size_t *len, bool *trunc)
 {
-	size_t i = s->i + 1, o = 0;
+	const unsigned char *p = s->p;
+	size_t i = s->i + 1, o = 0, n = s->n;
 
 	*trunc = false;
-	while (i < s->n) {
-		unsigned char c = s->p[i++];
+	while (i < n) {
+		size_t j = i, run, k;
+		unsigned char c;
 
-		if (c == '"') {
+		/* plain bytes up to the next quote or backslash are copied in one go */
+		while (j < n && p[j] != '"' && p[j] != '\\')
+			j++;
+		run = j - i;
+		k = run < cap - o ? run : cap - o;
+		memcpy(dst + o, p + i, k);
+		o += k;
+		if (k < run)
+			*trunc = true;
+		i = j;
+		if (i >= n)
+			break;
+		if (p[i++] == '"') {
 			dst[o] = 0;
 			*len = o;
 			s->i = i;
 			return S_OK;
 		}
-		if (c == '\\') {
-			if (i >= s->n)
-				break;
-			c = s->p[i++];
-			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'u': /* keep the escape as text */
-				if (o < cap)
-					dst[o++] = '\\';
-				else
-					*trunc = true;
-				break;
-			default: break; /* '"', '\\', '/' and anything else: the character itself */
-			}
+		/* a backslash */
+		if (i >= n)
+			break;
+		c = p[i++];
+		switch (c) {
+		case 'n': c = '\n'; break;
+		case 't': c = '\t'; break;
+		case 'r': c = '\r'; break;
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'u': /* keep the escape as text */
+			if (o < cap)
+				dst[o++] = '\\';
+			else
+				*trunc = true;
+			break;
+		default: break; /* '"', '\\', '/' and anything else: the character itself */
 		}
 		if (o < cap)
 			dst[o++] = (char)c;
@@ -101,7 +114,7 @@ static int read_string(struct scan *s, char *dst, size_t cap, size_t *len, bool 
 	dst[o] = 0;
 	*len = o;
 	*trunc = true;
-	s->i = s->n;
+	s->i = n;
 	return S_CUT;
 }
 
@@ -189,15 +202,9 @@ static bool token_int(const unsigned char *p, size_t n, long long *out)
 
 enum key { K_OTHER, K_METHOD, K_ID, K_RESULT, K_ERROR, K_CODE, K_MESSAGE, K_PARAMS };
 
-static enum key read_key(struct scan *s, int *r)
+/* Which key @k (@len bytes) is. */
+static enum key key_of(const char *k, size_t len)
 {
-	char k[16];
-	size_t len;
-	bool trunc;
-
-	*r = read_string(s, k, sizeof(k) - 1, &len, &trunc);
-	if (*r || trunc)
-		return K_OTHER;
 	switch (len) {
 	case 2: return memcmp(k, "id", 2) ? K_OTHER : K_ID;
 	case 4: return memcmp(k, "code", 4) ? K_OTHER : K_CODE;
@@ -211,6 +218,32 @@ static enum key read_key(struct scan *s, int *r)
 	case 7: return memcmp(k, "message", 7) ? K_OTHER : K_MESSAGE;
 	}
 	return K_OTHER;
+}
+
+/*
+ * At the opening quote of a key. A key without escapes whose closing quote is in the input is
+ * compared where it lies; any other goes through read_string() (escapes decoded, a cut seen).
+ */
+static enum key read_key(struct scan *s, int *r)
+{
+	const unsigned char *p = s->p;
+	size_t i = s->i + 1, n = s->n;
+	char k[16];
+	size_t len;
+	bool trunc;
+
+	while (i < n && p[i] != '"' && p[i] != '\\')
+		i++;
+	if (i < n && p[i] == '"') {
+		len = i - s->i - 1;
+		*r = S_OK;
+		s->i = i + 1;
+		return len < sizeof(k) ? key_of((const char *)p + i - len, len) : K_OTHER;
+	}
+	*r = read_string(s, k, sizeof(k) - 1, &len, &trunc);
+	if (*r || trunc)
+		return K_OTHER;
+	return key_of(k, len);
 }
 
 /*

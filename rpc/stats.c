@@ -56,7 +56,7 @@ static int lookup_or_add(struct rpc_stats *st, const char *name, size_t len, boo
 		int s = st->slots[i];
 		if (s < 0)
 			break;
-		if (strlen(st->m[s].name) == len && memcmp(st->m[s].name, name, len) == 0)
+		if (st->m[s].name_len == len && memcmp(st->m[s].name, name, len) == 0)
 			return s;
 	}
 	if (!add)
@@ -64,6 +64,8 @@ static int lookup_or_add(struct rpc_stats *st, const char *name, size_t len, boo
 	st->slots[i] = (int)st->n;
 	memcpy(st->m[st->n].name, name, len);
 	st->m[st->n].name[len] = 0;
+	/* as a C string: a name holding a NUL byte never matches again, as with strlen() */
+	st->m[st->n].name_len = strlen(st->m[st->n].name);
 	return (int)st->n++;
 }
 

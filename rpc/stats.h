@@ -21,6 +21,7 @@
 
 struct rpc_method_stats {
 	char name[RPC_METHOD_MAX + 1];
+	size_t name_len; /* strlen(name), kept for the lookup on every call */
 	/* the current interval */
 	uint64_t calls, errors, req_bytes, resp_bytes;
 	uint32_t lat[RPC_LAT_BUCKETS];

@@ -27,6 +27,7 @@
 #include "vigil/loop.h"
 #include "vigil/metrics.h"
 #include "vigil/util.h"
+#include "rpc/callmetrics.h"
 #include "rpc/conn.h"
 #include "rpc/params.h"
 #include "rpc/rpc.h"
@@ -188,15 +189,13 @@ static struct method_metrics *method_metrics(struct rpc_tracer *t, int idx)
 {
 	struct method_metrics *mm = &t->mm[idx];
 	const char *name = t->st.m[idx].name;
+	struct rpc_method_children mc;
 
 	if (!t->reg || mm->ok)
 		return t->reg ? mm : NULL;
-	mm->ok = vmetric_child(t->m_req, (const char *[]){ name, "ok" });
-	mm->error = vmetric_child(t->m_req, (const char *[]){ name, "error" });
-	mm->unknown = vmetric_child(t->m_req, (const char *[]){ name, "unknown" });
-	mm->duration = vmetric_child(t->m_dur, (const char *[]){ name });
-	mm->size = vmetric_child(t->m_size, (const char *[]){ name });
-	mm->notifications = vmetric_child(t->m_notif, (const char *[]){ name });
+	rpc_method_children_get(&mc, t->m_req, t->m_dur, t->m_size, t->m_notif, name);
+	*mm = (struct method_metrics){ mc.ok, mc.error, mc.unknown, mc.duration, mc.size,
+				       mc.notifications };
 	return mm;
 }
 
@@ -222,22 +221,11 @@ static void on_call(const struct rpc_call *call, void *ctx)
 	rpc_stats_add(&t->st, idx, call);
 	mm = method_metrics(t, idx);
 	if (mm) {
-		if (call->kind == RPC_KIND_NOTIFICATION) {
-			vmetric_child_inc(mm->notifications);
-		} else {
-			vmetric_child_inc(call->status == RPC_STATUS_OK      ? mm->ok
-					  : call->status == RPC_STATUS_ERROR ? mm->error
-									     : mm->unknown);
-			if (call->status != RPC_STATUS_UNKNOWN)
-				vmetric_child_observe(mm->duration, (double)call->latency_ns / 1e9);
-			vmetric_child_observe(mm->size, (double)call->resp_bytes /
-							    (call->batch_size ? call->batch_size : 1));
-		}
-		if (call->status == RPC_STATUS_ERROR && call->has_error_code) {
-			char code[24];
-			snprintf(code, sizeof(code), "%lld", call->error_code);
-			vmetric_inc(t->m_err, t->st.m[idx].name, code);
-		}
+		const struct rpc_method_children mc = { mm->ok,	     mm->error,
+							mm->unknown,  mm->duration,
+							mm->size,     mm->notifications };
+
+		rpc_call_metrics(&mc, t->m_err, t->st.m[idx].name, call);
 	}
 	if (!t->bus)
 		return;

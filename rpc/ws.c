@@ -164,8 +164,20 @@ static void payload(struct rpc_ws *w, const uint8_t *p, size_t n)
 		return;
 	}
 	if (w->masked) {
-		uint8_t *d = (uint8_t *)w->msg.data + old;
-		for (size_t i = 0; i < n; i++)
+		uint8_t *d = (uint8_t *)w->msg.data + old, key[8];
+		size_t i = 0;
+		uint64_t k, v;
+
+		/* eight bytes at a time with the mask turned to this offset, then the tail */
+		for (int j = 0; j < 8; j++)
+			key[j] = w->mask[(w->frame_off + (size_t)j) & 3];
+		memcpy(&k, key, 8);
+		for (; i + 8 <= n; i += 8) {
+			memcpy(&v, d + i, 8);
+			v ^= k;
+			memcpy(d + i, &v, 8);
+		}
+		for (; i < n; i++)
 			d[i] ^= w->mask[(w->frame_off + i) & 3];
 	}
 }

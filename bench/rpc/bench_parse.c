@@ -5,9 +5,12 @@
  * length) for N calls spread over C connections through rpc_conn_feed(), and renders every call
  * with rpc_call_to_json() into a JSON Lines buffer, as the tracer does before publishing.
  *
- *   build/bench/bench_parse [calls (default 2000000)] [connections (default 64)] [nojson]
+ *   build/bench/bench_parse [calls (default 2000000)] [connections (default 64)] [nojson|tracer]
  *
- * "nojson" leaves out rpc_call_to_json() to show the parsers' share.
+ * "nojson" leaves out rpc_call_to_json() to show the parsers' share. "tracer" does per call what
+ * the tracer's on_call() (rpc/tracer.c) does: per-method statistics, the Prometheus children
+ * (requests, duration, size, errors by code), the JSON event and its vbus_publish() on a bus
+ * writing JSON Lines to /dev/null (or to the file $BENCH_JSONL, to compare two builds' output).
  *
  * The mix: single HTTP calls of common methods (eth_blockNumber, eth_getBalance, eth_call,
  * eth_getTransactionReceipt) with realistic bodies, errors (-32601, -32602, 3), one batch of 3 in
@@ -22,8 +25,13 @@
 #include <time.h>
 
 #include "vigil/buf.h"
+#include "vigil/bus.h"
+#include "vigil/loop.h"
+#include "vigil/metrics.h"
 #include "../../rpc/call.h"
+#include "../../rpc/callmetrics.h"
 #include "../../rpc/conn.h"
+#include "../../rpc/stats.h"
 
 struct ev {
 	uint32_t conn;
@@ -213,12 +221,80 @@ static void build(struct evs *e, size_t want, uint32_t nconn)
 	vbuf_free(&b);
 }
 
+/* What the tracer keeps for its per-call work (the "tracer" mode). */
+struct tracer_like {
+	struct rpc_stats st;
+	struct rpc_method_children *mm; /* parallel to st.m */
+	struct vmetrics *reg;
+	struct vmetric *m_req, *m_dur, *m_size, *m_err, *m_notif;
+	struct vloop *loop;
+	struct vbus *bus;
+};
+
 struct sink {
 	bool no_json;
+	struct tracer_like *t; /* "tracer" mode */
 	struct vbuf out;
 	struct rpc_call_meta meta;
 	uint64_t calls, bytes;
 };
+
+static int tracer_like_init(struct tracer_like *t)
+{
+	static const double dur[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				      0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
+	static const double size[] = { 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576,
+				       4194304, 16777216 };
+	struct rpc_stats_cfg scfg = { .max_methods = 256, .spike_factor = 5, .spike_min_rate = 10,
+				      .error_delta = 0.2, .error_min_calls = 10, .warmup = 3,
+				      .alpha = 0.2 };
+	struct vbus_cfg bcfg = { .app_id = "bench", .jsonl = getenv("BENCH_JSONL") };
+
+	if (!bcfg.jsonl)
+		bcfg.jsonl = "/dev/null";
+	if (rpc_stats_init(&t->st, &scfg))
+		return -1;
+	t->mm = calloc(t->st.cap, sizeof(*t->mm));
+	t->reg = vmetrics_new();
+	t->loop = vloop_new();
+	if (!t->mm || !t->reg || !t->loop)
+		return -1;
+	t->m_req = vmetrics_counter(t->reg, "vigil_rpc_requests_total", "calls", "method,status");
+	t->m_dur = vmetrics_histogram(t->reg, "vigil_rpc_request_duration_seconds", "latency",
+				      "method", dur, sizeof(dur) / sizeof(dur[0]));
+	t->m_size = vmetrics_histogram(t->reg, "vigil_rpc_response_size_bytes", "size", "method",
+				       size, sizeof(size) / sizeof(size[0]));
+	t->m_err = vmetrics_counter(t->reg, "vigil_rpc_errors_total", "errors", "method,code");
+	t->m_notif = vmetrics_counter(t->reg, "vigil_rpc_notifications_total", "pushes", "method");
+	t->bus = vbus_open(&bcfg, t->loop);
+	return t->bus ? 0 : -1;
+}
+
+static void tracer_like_free(struct tracer_like *t)
+{
+	vbus_close(t->bus);
+	vloop_free(t->loop);
+	vmetrics_free(t->reg);
+	free(t->mm);
+	rpc_stats_free(&t->st);
+}
+
+/* The statistics and metrics part of on_call() in rpc/tracer.c. */
+static void tracer_like_call(struct tracer_like *t, const struct rpc_call *call)
+{
+	int idx = rpc_stats_intern(&t->st, call->method, call->method_len);
+	struct rpc_method_children *mm;
+	const char *name;
+
+	if (idx < 0)
+		return;
+	rpc_stats_add(&t->st, idx, call);
+	mm = &t->mm[idx];
+	name = t->st.m[idx].name;
+	if (!mm->ok)
+		rpc_method_children_get(mm, t->m_req, t->m_dur, t->m_size, t->m_notif, name);
+	rpc_call_metrics(mm, t->m_err, name, call);
+}
 
 static void on_call(const struct rpc_call *c, void *ctx)
 {
@@ -227,6 +303,18 @@ static void on_call(const struct rpc_call *c, void *ctx)
 	s->calls++;
 	if (s->no_json)
 		return;
+	if (s->t) {
+		/* one event per call, as the tracer publishes it */
+		tracer_like_call(s->t, c);
+		s->meta.ts_real_ns = 1763702904000000000ull + c->ts_ns;
+		s->out.len = 0;
+		rpc_call_to_json(c, &s->meta, &s->out);
+		s->bytes += s->out.len + 1;
+		vbus_publish(s->t->bus, "jsonrpc.requests", s->out.data, s->out.len);
+		if (c->status == RPC_STATUS_ERROR)
+			vbus_publish(s->t->bus, "jsonrpc.errors", s->out.data, s->out.len);
+		return;
+	}
 	s->meta.ts_real_ns = 1763702904000000000ull + c->ts_ns;
 	rpc_call_to_json(c, &s->meta, &s->out);
 	vbuf_putc(&s->out, '\n');
@@ -249,6 +337,7 @@ int main(int argc, char **argv)
 	size_t want = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000000;
 	uint32_t nconn = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 64;
 	struct evs e = { 0 };
+	struct tracer_like tl = { 0 };
 	struct sink s = { .meta = { .app_id = "bench", .pid = 4242, .comm = "geth",
 				    .client = "127.0.0.1:51234", .server_port = 8545 } };
 	struct rpc_conn **conns;
@@ -256,9 +345,16 @@ int main(int argc, char **argv)
 	uint64_t expect;
 
 	s.no_json = argc > 3 && !strcmp(argv[3], "nojson");
-	if (!want || !nconn) {
-		fprintf(stderr, "usage: bench_parse [calls] [connections]\n");
+	if (!want || !nconn || (argc > 3 && !s.no_json && strcmp(argv[3], "tracer"))) {
+		fprintf(stderr, "usage: bench_parse [calls] [connections] [nojson|tracer]\n");
 		return 2;
+	}
+	if (argc > 3 && !strcmp(argv[3], "tracer")) {
+		if (tracer_like_init(&tl)) {
+			fprintf(stderr, "bench_parse: cannot set up statistics, metrics, bus\n");
+			return 1;
+		}
+		s.t = &tl;
 	}
 	build(&e, want, nconn);
 	expect = e.calls;
@@ -287,7 +383,12 @@ int main(int argc, char **argv)
 	printf("bench_parse: %.3f s CPU (%.3f s wall): %.0f calls/s, %.0f events/s, %.0f ns/call "
 	       "(%s, per CPU second)\n",
 	       c1 - c0, t1 - t0, (double)s.calls / (c1 - c0), (double)e.n / (c1 - c0),
-	       (c1 - c0) * 1e9 / (double)s.calls, s.no_json ? "parse + pair" : "parse + pair + JSON");
+	       (c1 - c0) * 1e9 / (double)s.calls,
+	       s.no_json ? "parse + pair"
+	       : s.t	 ? "parse + pair + stats + metrics + JSON + publish"
+			 : "parse + pair + JSON");
+	if (s.t)
+		tracer_like_free(&tl);
 	free(conns);
 	free(e.v);
 	vbuf_free(&e.arena);

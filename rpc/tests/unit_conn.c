@@ -288,6 +288,109 @@ out:
 	rec_free(&r);
 }
 
+/* Every call rendered as JSON (with its params) the moment it comes out, one per line. */
+static void render_cb(const struct rpc_call *c, void *ctx)
+{
+	struct rpc_call_meta m = { .ts_real_ns = 1, .app_id = "app", .pid = 1, .comm = "node",
+				   .client = "127.0.0.1:4000", .server_port = 8545,
+				   .params = c->params, .params_len = c->params_len,
+				   .params_truncated = c->params_truncated };
+
+	rpc_call_to_json(c, &m, ctx);
+	vbuf_putc(ctx, '\n');
+}
+
+/* The exchanges of test_split_anywhere: bodies under, at and over the body cap; gzip. */
+static void cap_stream(struct vbuf *q, struct vbuf *s, size_t body_cap)
+{
+	struct vbuf body = VBUF_INIT, gz = VBUF_INIT;
+	const char *gz_body;
+
+	http_req(q, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_call\","
+		    "\"params\":[{\"to\":\"0x6b\"},\"latest\"]}");
+	http_resp(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x01\"}");
+	/* what tells the calls apart (the id, the error) is in the last bytes: a cut loses it */
+	for (size_t want = body_cap - 1; want <= body_cap + 2; want++) {
+		char tail[128];
+
+		vbuf_reset(&body);
+		vbuf_printf(&body, "{\"jsonrpc\":\"2.0\",\"method\":\"m%zu\",\"params\":[\"", want);
+		snprintf(tail, sizeof(tail), "\"],\"id\":%zu}", want);
+		while (body.len + strlen(tail) < want)
+			vbuf_putc(&body, 'a');
+		vbuf_puts(&body, tail);
+		http_req(q, body.data);
+		vbuf_reset(&body);
+		vbuf_puts(&body, "{\"jsonrpc\":\"2.0\",\"x\":\"");
+		snprintf(tail, sizeof(tail),
+			 "\",\"id\":%zu,\"error\":{\"message\":\"e\",\"code\":-%zu}}", want, want);
+		while (body.len + strlen(tail) < want)
+			vbuf_putc(&body, 'e');
+		vbuf_puts(&body, tail);
+		http_resp(s, body.data);
+	}
+	http_req(q, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"eth_gz\"}");
+	gz_body = "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":[1,2,3]}";
+	gzip_buf(gz_body, strlen(gz_body), &gz);
+	vbuf_printf(s, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+		    gz.len);
+	vbuf_append(s, gz.data, gz.len);
+	vbuf_free(&body);
+	vbuf_free(&gz);
+}
+
+/*
+ * A body whole in one syscall is handed out where it lies, others are gathered: the same bytes
+ * cut into two syscalls at every offset of either direction give the same events as one
+ * syscall each, params and all, at the body cap's edge and with gzip.
+ */
+static void test_split_anywhere(void)
+{
+	struct rpc_conn_opts o = { .body_cap = 1024, .capture_params = true };
+	struct vbuf q = VBUF_INIT, s = VBUF_INIT, whole = VBUF_INIT, cut = VBUF_INIT;
+	struct rpc_conn *c = rpc_conn_new(&o, render_cb, &whole);
+
+	cap_stream(&q, &s, o.body_cap);
+	rpc_conn_feed(c, RPC_DIR_REQUEST, 1, q.data, q.len, q.len);
+	rpc_conn_feed(c, RPC_DIR_RESPONSE, 2, s.data, s.len, s.len);
+	rpc_conn_free(c);
+	if (!ASSERT_TRUE(strstr(whole.data, "\"error_code\":-1024,"), "the call at the cap") ||
+	    !ASSERT_FALSE(strstr(whole.data, "\"error_code\":-1026,"), "the call over it cut") ||
+	    !ASSERT_FALSE(strstr(whole.data, "\"id\":\"1025\""), "the request over it cut") ||
+	    !ASSERT_TRUE(strstr(whole.data, "\"method\":\"eth_gz\"") &&
+			 strstr(strstr(whole.data, "\"method\":\"eth_gz\""), "\"status\":\"ok\""),
+			 "gzip answer read"))
+		goto out;
+	for (int d = 0; d < 2; d++) {
+		const struct vbuf *x = d ? &s : &q;
+
+		for (size_t k = 0; k <= x->len; k++) {
+			enum rpc_dir dir = d ? RPC_DIR_RESPONSE : RPC_DIR_REQUEST;
+
+			c = rpc_conn_new(&o, render_cb, &cut);
+			vbuf_reset(&cut);
+			/* the requests first, as on a real connection */
+			if (d)
+				rpc_conn_feed(c, RPC_DIR_REQUEST, 1, q.data, q.len, q.len);
+			rpc_conn_feed(c, dir, 1 + (uint64_t)d, x->data, k, k);
+			rpc_conn_feed(c, dir, 1 + (uint64_t)d, x->data + k, x->len - k, x->len - k);
+			if (!d)
+				rpc_conn_feed(c, RPC_DIR_RESPONSE, 2, s.data, s.len, s.len);
+			rpc_conn_free(c);
+			if (!ASSERT_EQ(cut.len, whole.len, "length") ||
+			    !ASSERT_TRUE(!memcmp(cut.data, whole.data, whole.len), "same events")) {
+				fprintf(stderr, "  cut at %zu of the %s\n", k, d ? "responses" : "requests");
+				goto out;
+			}
+		}
+	}
+out:
+	vbuf_free(&q);
+	vbuf_free(&s);
+	vbuf_free(&whole);
+	vbuf_free(&cut);
+}
+
 TESTS(T(test_bad_arguments), T(test_http_batch_of_three), T(test_batch_refused_and_notifications),
       T(test_request_cut_by_capture), T(test_close_and_pending_limit),
-      T(test_random_cuts_same_calls), T(test_every_call_renders))
+      T(test_random_cuts_same_calls), T(test_every_call_renders), T(test_split_anywhere))
