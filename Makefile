@@ -95,9 +95,11 @@ $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
 	$(call msg,GEN,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-# The watchdog needs BPF atomics that return a value (fetch-and-add, compare-and-swap: ISA v3,
-# kernels 5.12+); the other programs keep the compiler's default instruction set.
+# The watchdog and rpc need BPF atomics that return a value (fetch-and-add, compare-and-swap,
+# fetch-and-or/and: ISA v3, kernels 5.12+); the other programs keep the compiler's default
+# instruction set.
 $(BUILD)/bpf/watchdog.bpf.o: BPF_CFLAGS += -mcpu=v3
+$(BUILD)/bpf/rpc.bpf.o: BPF_CFLAGS += -mcpu=v3
 
 $(BUILD)/bpf/%.bpf.o: %.bpf.c $(BUILD)/vmlinux.h $(SRC_HDRS)
 	@mkdir -p $(dir $@)

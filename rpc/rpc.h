@@ -20,6 +20,7 @@
 #define RPC_COMM_LEN	  16
 #define RPC_PATH_LEN	  128
 #define RPC_MAX_NR	  512 /* syscall numbers the kernel half's sc_kind table covers */
+#define RPC_MAX_TGID	  4194304 /* PID_MAX_LIMIT on 64-bit: the traced-process bitmap's size */
 
 enum rpc_ev_kind {
 	RPC_EV_DATA = 1,  /* bytes read (dir IN) or written (dir OUT) by a server connection */

@@ -323,9 +323,7 @@ static void drop_process(struct rpc_tracer *t, uint32_t tgid, uint64_t ts)
 
 static void add_target(struct rpc_tracer *t, uint32_t tgid)
 {
-	__u8 one = 1;
-
-	bpf_map__update_elem(t->skel->maps.targets, &tgid, sizeof(tgid), &one, 1, BPF_ANY);
+	rpc_bpf_add_target(t->skel, tgid);
 }
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -698,6 +696,13 @@ int rpc_hook_pick(enum rpc_hook want, char *why, size_t n)
 	snprintf(why, n, "the kernel has no sock_recv_length/sock_send_length tracepoints "
 		 "(Linux < 6.4): every syscall of the machine pays the syscall tracepoint path");
 	return RPC_HOOK_SYSCALL;
+}
+
+void rpc_bpf_add_target(struct rpc_bpf *skel, uint32_t tgid)
+{
+	if (tgid < RPC_MAX_TGID)
+		__atomic_fetch_or(&skel->bss->target_bits[tgid / 64], 1ULL << (tgid % 64),
+				  __ATOMIC_RELAXED);
 }
 
 int rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port)

@@ -91,6 +91,8 @@ int rpc_hook_pick(enum rpc_hook want, char *why, size_t n);
  * RPC_HOOK_SYSCALL), and the benchmark's empty programs left unloaded.
  */
 void rpc_bpf_prepare(struct rpc_bpf *skel, enum rpc_hook hook);
+/* After load: trace process @tgid (sets its bit in the kernel half's bitmap). */
+void rpc_bpf_add_target(struct rpc_bpf *skel, uint32_t tgid);
 /* After load: @port is a server port (both modes' port tables). 0 or -errno. */
 int rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port);
 

@@ -154,7 +154,6 @@ static struct rpc_bpf *load_wakeup(unsigned tgid, unsigned short port, unsigned 
 				   unsigned wakeup)
 {
 	struct rpc_bpf *skel = rpc_bpf__open();
-	__u8 one = 1;
 	__u16 p = port;
 
 	if (!skel)
@@ -168,7 +167,7 @@ static struct rpc_bpf *load_wakeup(unsigned tgid, unsigned short port, unsigned 
 		return NULL;
 	}
 	rpc_bpf_add_port(skel, p);
-	bpf_map__update_elem(skel->maps.targets, &tgid, sizeof(tgid), &one, 1, BPF_ANY);
+	rpc_bpf_add_target(skel, tgid);
 	return skel;
 }
 
