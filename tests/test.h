@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,6 +129,17 @@ static inline bool test__fail(const char *file, int line, const char *fmt, ...)
 	} while (0)
 
 #define T(fn) { #fn, fn }
+
+/* True when the running kernel's release is @major.@minor or later. */
+static inline bool test_kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
 
 /* Seconds a single test may take before it is killed and reported as failed. */
 #ifndef TEST_TIMEOUT

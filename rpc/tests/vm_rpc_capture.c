@@ -6,21 +6,14 @@
  * programs auto picks must pass that kernel's verifier and capture exactly what the host tests
  * (bpf_rpc_capture.c) check, the cgroup cases aside (the VM has no cgroup2 mount).
  */
-#include <sys/utsname.h>
-
 #define RPC_CAPTURE_NO_MAIN
 #pragma GCC diagnostic ignored "-Wunused-function" /* the cgroup cases */
 #include "bpf_rpc_capture.c"
 
-/* True when the running kernel is 6.4 or later (the release that added the tracepoints). */
+/* The tracepoints came with Linux 6.4. */
 static bool kernel_has_sock_tracepoints(void)
 {
-	struct utsname u;
-	int major = 0, minor = 0;
-
-	uname(&u);
-	sscanf(u.release, "%d.%d", &major, &minor);
-	return major > 6 || (major == 6 && minor >= 4);
+	return test_kernel_at_least(6, 4);
 }
 
 static void test_auto_picks_by_kernel(void)

@@ -6,8 +6,6 @@
  * and the watchdog's ladder picks the LSM mode. tests/bpf/bpf_probe.c checks the same report
  * against evidence on any kernel; this one pins down what the VM kernel is booted to provide.
  */
-#include <sys/utsname.h>
-
 #include "test.h"
 #include "../../probe/probe.h"
 #include "vigil/bpf.h"
@@ -36,15 +34,11 @@ static void test_lsm_loadable_in_vm(void)
 static void test_sock_tracepoints_by_release(void)
 {
 	struct vprobe_report r;
-	struct utsname u;
-	int major = 0, minor = 0;
 
 	if (!ASSERT_OK(vbpf_init(), "vbpf_init") ||
 	    !ASSERT_OK(vprobe_run_mask(&r, VPROBE_BIT(VPROBE_SOCK_TP)), "vprobe_run_mask"))
 		return;
-	uname(&u);
-	sscanf(u.release, "%d.%d", &major, &minor);
-	if (major > 6 || (major == 6 && minor >= 4))
+	if (test_kernel_at_least(6, 4))
 		ASSERT_TRUE(r.f[VPROBE_SOCK_TP].ok, "socket tracepoints work");
 	else
 		ASSERT_STREQ(r.f[VPROBE_SOCK_TP].status, "absent", "socket tracepoints absent");
