@@ -175,7 +175,7 @@ static char *put_u64(char *d, unsigned long long v)
 	return d + n;
 }
 
-static char *put_i64(char *d, long long v)
+char *rpc_put_i64(char *d, long long v)
 {
 	if (v < 0) {
 		*d++ = '-';
@@ -245,13 +245,13 @@ int rpc_call_to_json(const struct rpc_call *c, const struct rpc_call_meta *m, st
 	d = LIT(d, ",\"status\":\"");
 	d = put_lit(d, st, strlen(st));
 	d = LIT(d, "\",\"error_code\":");
-	d = c->has_error_code ? put_i64(d, c->error_code) : LIT(d, "null");
+	d = c->has_error_code ? rpc_put_i64(d, c->error_code) : LIT(d, "null");
 	d = LIT(d, ",\"error_message\":");
 	d = c->status == RPC_STATUS_ERROR && c->error_message_len
 		    ? put_str(d, c->error_message, c->error_message_len)
 		    : LIT(d, "null");
 	d = LIT(d, ",\"http_status\":");
-	d = c->transport == RPC_TRANSPORT_HTTP && c->http_status ? put_i64(d, c->http_status)
+	d = c->transport == RPC_TRANSPORT_HTTP && c->http_status ? rpc_put_i64(d, c->http_status)
 								 : LIT(d, "null");
 	if (m->params) {
 		/* text, not raw JSON: a capture cut leaves it unbalanced */

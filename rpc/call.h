@@ -84,6 +84,10 @@ const char *rpc_status_str(enum rpc_status s);
 const char *rpc_transport_str(enum rpc_transport t);
 const char *rpc_kind_str(enum rpc_kind k);
 
+/* Writes @v in decimal (what "%lld" writes, no terminator) at @d (21 bytes at most); returns
+ * the end. */
+char *rpc_put_i64(char *d, long long v);
+
 /*
  * Appends one JSON object (no newline) with the per-call event fields: ts, app_id, pid, comm,
  * client, server_port, transport, kind, method, method_truncated, id, batch_index, batch_size,

@@ -29,20 +29,9 @@ void rpc_call_metrics(const struct rpc_method_children *mc, struct vmetric *erro
 						(call->batch_size ? call->batch_size : 1));
 	}
 	if (errors && call->status == RPC_STATUS_ERROR && call->has_error_code) {
-		/* the code as text without snprintf (what "%lld" writes) */
-		unsigned long long v = (unsigned long long)call->error_code;
 		char code[24];
-		int i = (int)sizeof(code) - 1;
 
-		if (call->error_code < 0)
-			v = 0ull - v;
-		code[i] = 0;
-		do {
-			code[--i] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v);
-		if (call->error_code < 0)
-			code[--i] = '-';
-		vmetric_inc(errors, method, code + i);
+		*rpc_put_i64(code, call->error_code) = 0; /* what "%lld" writes, without snprintf */
+		vmetric_inc(errors, method, code);
 	}
 }

@@ -57,10 +57,15 @@ const volatile __u8 sc_kind[RPC_MAX_NR] = {};
  * A wake-up per record costs the tracer an epoll round trip per syscall; batching them halves its
  * CPU per call. The tracer drains on a short timer, so a quiet buffer is not left waiting. */
 const volatile __u64 wakeup_bytes = 0;
-/* The server ports as a bitmap (socket mode tests it on every socket I/O of the machine: a
- * byte load, no helper). User space sets it after load through the mmap'd .bss
- * (rpc_bpf_add_port()), together with the `ports` hash that syscall mode uses. */
+/* The server ports (host order) as a bitmap: socket mode tests it on every socket I/O of the
+ * machine, so a byte load, no helper. User space sets it after load through the mmap'd .bss
+ * (rpc_bpf_add_port()). */
 __u8 port_bits[65536 / 8];
+
+static __always_inline bool is_server_port(__u16 port)
+{
+	return port_bits[port >> 3] & (1 << (port & 7));
+}
 /* True while the ring buffer is below wakeup_bytes or no wake-up was sent since (see rb_flags). */
 static bool rb_armed = true;
 
@@ -116,13 +121,6 @@ struct {
 	__type(key, __u64); /* cgroup id */
 	__type(value, __u8);
 } cgroups SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RPC_MAX_PORTS);
-	__type(key, __u16); /* host order */
-	__type(value, __u8);
-} ports SEC(".maps");
 
 /* Every (tgid, fd) seen: server connections and, as a negative cache, everything else. */
 struct {
@@ -269,7 +267,7 @@ static __always_inline struct rpc_conn_val *lookup_conn(struct rpc_conn_key *key
 	val = bpf_map_lookup_elem(&conns, key);
 	if (val)
 		return val->server ? val : NULL;
-	if (resolve_socket(key->fd, &nv) == 0 && bpf_map_lookup_elem(&ports, &nv.lport)) {
+	if (resolve_socket(key->fd, &nv) == 0 && is_server_port(nv.lport)) {
 		nv.server = 1;
 		nv.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 		bpf_get_current_comm(nv.comm, sizeof(nv.comm));
@@ -495,9 +493,7 @@ int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
 /* A TCP socket whose local port is a server port (a server connection, or the listener). */
 static __always_inline bool server_sock(const struct sock *sk)
 {
-	__u16 lport = sk->__sk_common.skc_num;
-
-	if (!(port_bits[lport >> 3] & (1 << (lport & 7))))
+	if (!is_server_port(sk->__sk_common.skc_num))
 		return false;
 	return sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SOCK_STREAM;
 }

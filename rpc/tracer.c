@@ -108,10 +108,6 @@ struct tconn {
 	uint64_t params_seq; /* calls with params so far (the --sample pick's input) */
 };
 
-struct method_metrics {
-	struct vmetric_child *ok, *error, *unknown, *duration, *size, *notifications;
-};
-
 struct rpc_tracer {
 	struct rpc_tracer_cfg cfg;
 	const char *app_id;
@@ -127,7 +123,7 @@ struct rpc_tracer {
 	int64_t real_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	char exe_real[PATH_MAX];
 	struct rpc_stats st;
-	struct method_metrics *mm; /* parallel to st.m */
+	struct rpc_method_children *mm; /* parallel to st.m */
 	struct vmetric *m_req, *m_dur, *m_size, *m_err, *m_lost, *m_trunc, *m_conns, *m_notif;
 	struct vmetric *m_events, *m_folded, *m_parse, *m_unsup;
 	struct vbuf json;
@@ -185,17 +181,14 @@ static void emit(struct rpc_tracer *t, const char *suffix)
 		vbus_publish(t->bus, suffix, t->json.data, t->json.len);
 }
 
-static struct method_metrics *method_metrics(struct rpc_tracer *t, int idx)
+static struct rpc_method_children *method_metrics(struct rpc_tracer *t, int idx)
 {
-	struct method_metrics *mm = &t->mm[idx];
-	const char *name = t->st.m[idx].name;
-	struct rpc_method_children mc;
+	struct rpc_method_children *mm = &t->mm[idx];
 
 	if (!t->reg || mm->ok)
 		return t->reg ? mm : NULL;
-	rpc_method_children_get(&mc, t->m_req, t->m_dur, t->m_size, t->m_notif, name);
-	*mm = (struct method_metrics){ mc.ok, mc.error, mc.unknown, mc.duration, mc.size,
-				       mc.notifications };
+	rpc_method_children_get(mm, t->m_req, t->m_dur, t->m_size, t->m_notif,
+				t->st.m[idx].name);
 	return mm;
 }
 
@@ -205,7 +198,7 @@ static void on_call(const struct rpc_call *call, void *ctx)
 	struct tconn *tc = ctx;
 	struct rpc_tracer *t = tc->t;
 	int idx = rpc_stats_intern(&t->st, call->method, call->method_len);
-	struct method_metrics *mm;
+	struct rpc_method_children *mm;
 	struct rpc_call_meta meta = {
 		.ts_real_ns = call->ts_ns + (uint64_t)t->real_off,
 		.app_id = t->app_id,
@@ -220,13 +213,8 @@ static void on_call(const struct rpc_call *call, void *ctx)
 		return;
 	rpc_stats_add(&t->st, idx, call);
 	mm = method_metrics(t, idx);
-	if (mm) {
-		const struct rpc_method_children mc = { mm->ok,	     mm->error,
-							mm->unknown,  mm->duration,
-							mm->size,     mm->notifications };
-
-		rpc_call_metrics(&mc, t->m_err, t->st.m[idx].name, call);
-	}
+	if (mm)
+		rpc_call_metrics(mm, t->m_err, t->st.m[idx].name, call);
 	if (!t->bus)
 		return;
 	if (t->cfg.capture_params && call->has_params &&
@@ -671,6 +659,17 @@ const char *rpc_hook_name(enum rpc_hook h)
 	return h == RPC_HOOK_SOCKET ? "socket" : h == RPC_HOOK_SYSCALL ? "syscall" : "auto";
 }
 
+int rpc_hook_parse(const char *s)
+{
+	if (!s || !strcmp(s, "auto"))
+		return RPC_HOOK_AUTO;
+	if (!strcmp(s, "socket"))
+		return RPC_HOOK_SOCKET;
+	if (!strcmp(s, "syscall"))
+		return RPC_HOOK_SYSCALL;
+	return -EINVAL;
+}
+
 int rpc_hook_pick(enum rpc_hook want, char *why, size_t n)
 {
 	bool sock = libbpf_find_vmlinux_btf_id("sock_recv_length", BPF_TRACE_RAW_TP) > 0 &&
@@ -705,13 +704,9 @@ void rpc_bpf_add_target(struct rpc_bpf *skel, uint32_t tgid)
 				  __ATOMIC_RELAXED);
 }
 
-int rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port)
+void rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port)
 {
-	__u8 one = 1;
-	__u16 p = port;
-
 	skel->bss->port_bits[port >> 3] |= (__u8)(1u << (port & 7));
-	return bpf_map__update_elem(skel->maps.ports, &p, sizeof(p), &one, 1, BPF_ANY);
 }
 
 void rpc_bpf_prepare(struct rpc_bpf *skel, enum rpc_hook hook)
@@ -833,10 +828,9 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	err = vbpf_init();
 	if (err)
 		goto fail;
-	hook = rpc_hook_pick(!cfg->hook || !strcmp(cfg->hook, "auto") ? RPC_HOOK_AUTO
-			     : !strcmp(cfg->hook, "socket")		   ? RPC_HOOK_SOCKET
-									   : RPC_HOOK_SYSCALL,
-			     why, sizeof(why));
+	hook = rpc_hook_parse(cfg->hook); /* the option table allowed only these words */
+	if (hook >= 0)
+		hook = rpc_hook_pick((enum rpc_hook)hook, why, sizeof(why));
 	if (hook < 0) {
 		err = hook;
 		goto fail;

@@ -77,6 +77,8 @@ enum rpc_hook {
 
 /* "socket" or "syscall" ("auto" for RPC_HOOK_AUTO). */
 const char *rpc_hook_name(enum rpc_hook h);
+/* The inverse: "auto" (or NULL), "socket", "syscall"; -EINVAL for anything else. */
+int rpc_hook_parse(const char *s);
 /*
  * Resolves @want for the running kernel: socket mode when its tracepoints exist (Linux 6.4 and
  * later), else syscall mode. Writes why into @why. Returns the mode, or -ENOTSUP (logged) when
@@ -93,8 +95,8 @@ int rpc_hook_pick(enum rpc_hook want, char *why, size_t n);
 void rpc_bpf_prepare(struct rpc_bpf *skel, enum rpc_hook hook);
 /* After load: trace process @tgid (sets its bit in the kernel half's bitmap). */
 void rpc_bpf_add_target(struct rpc_bpf *skel, uint32_t tgid);
-/* After load: @port is a server port (both modes' port tables). 0 or -errno. */
-int rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port);
+/* After load: @port is a server port (sets its bit in the kernel half's bitmap). */
+void rpc_bpf_add_port(struct rpc_bpf *skel, uint16_t port);
 
 /* Parses "8545,8546" into @ports (host order); returns the count or -EINVAL. */
 int rpc_parse_ports(const char *s, uint16_t *ports, int max);

@@ -31,16 +31,14 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig, hook, n;
 
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "socket") && strcmp(argv[1], "syscall"))) {
+	hook = rpc_hook_parse(argc == 2 ? argv[1] : NULL);
+	if (argc > 2 || hook < 0 || (argc == 2 && hook == RPC_HOOK_AUTO)) {
 		fprintf(stderr, "usage: rpc_floor [socket|syscall]\n");
 		return 2;
 	}
 	if (vbpf_init())
 		return 1;
-	hook = rpc_hook_pick(argc < 2 ? RPC_HOOK_AUTO
-			     : strcmp(argv[1], "socket") == 0 ? RPC_HOOK_SOCKET
-							      : RPC_HOOK_SYSCALL,
-			     why, sizeof(why));
+	hook = rpc_hook_pick((enum rpc_hook)hook, why, sizeof(why));
 	if (hook < 0)
 		return 1;
 	skel = rpc_bpf__open();
