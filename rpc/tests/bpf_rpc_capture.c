@@ -190,6 +190,48 @@ static int connect_to(unsigned short port, unsigned short *local)
 	return fd;
 }
 
+/* Points @c at @pid's events and opens the ring buffer that delivers them to on_event(). */
+static struct ring_buffer *watch(struct rpc_bpf *skel, struct capture *c, pid_t pid)
+{
+	c->tgid = (unsigned)pid;
+	return ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, c, NULL);
+}
+
+/* Reads @fd to its end; returns how many bytes came. */
+static size_t read_all(int fd)
+{
+	char buf[65536];
+	size_t got = 0;
+
+	for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+		got += (size_t)n;
+	return got;
+}
+
+/* Waits for the server @pid to exit (its status in @status when not NULL), then hands every
+ * record left in the ring buffer to on_event(). */
+static void reap_and_drain(pid_t pid, int *status, struct ring_buffer *rb)
+{
+	waitpid(pid, status, 0);
+	while (ring_buffer__poll(rb, 100) > 0)
+		;
+}
+
+/* Frees what a test set up: kills the server @pid if it still runs (> 0), closes the client
+ * @cfd if open (>= 0), the ring buffer, the program and the listening socket @lfd. */
+static void teardown(pid_t pid, int cfd, struct ring_buffer *rb, struct rpc_bpf *skel, int lfd)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	ring_buffer__free(rb);
+	rpc_bpf__destroy(skel);
+	close(lfd);
+}
+
 static __u64 counter(struct rpc_bpf *skel, __u32 idx)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -212,8 +254,7 @@ static void exchange(enum mode m, bool preexisting, size_t extra, unsigned captu
 	struct capture c = { 0 };
 	struct rpc_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
-	size_t got = 0;
-	char buf[65536];
+	size_t got;
 	pid_t pid;
 
 	if (!ASSERT_TRUE(lfd >= 0, "listen") || !ASSERT_OK(pipe(go), "pipe"))
@@ -229,8 +270,7 @@ static void exchange(enum mode m, bool preexisting, size_t extra, unsigned captu
 	skel = load((unsigned)pid, port, capture);
 	if (!ASSERT_NOT_NULL(skel, "load and attach rpc.bpf.o"))
 		goto out;
-	c.tgid = (unsigned)pid;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	rb = watch(skel, &c, pid);
 	if (!ASSERT_NOT_NULL(rb, "ring buffer"))
 		goto out;
 	if (write(go[1], "g", 1) != 1)
@@ -239,13 +279,10 @@ static void exchange(enum mode m, bool preexisting, size_t extra, unsigned captu
 		cfd = connect_to(port, &local);
 	if (!ASSERT_EQ(write(cfd, req, sizeof(req) - 1), (long)sizeof(req) - 1, "client write"))
 		goto out;
-	for (ssize_t n; (n = read(cfd, buf, sizeof(buf))) > 0;)
-		got += (size_t)n;
-	waitpid(pid, &status, 0);
+	got = read_all(cfd);
+	reap_and_drain(pid, &status, rb);
 	pid = 0;
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server exited cleanly");
-	while (ring_buffer__poll(rb, 100) > 0)
-		;
 	ASSERT_EQ(got, sizeof(req) - 1 + extra, "client got the whole response");
 	ASSERT_EQ(c.in_total, sizeof(req) - 1, "request length");
 	ASSERT_TRUE(memcmp(c.in_bytes, req, sizeof(req) - 1) == 0, "request bytes captured exactly");
@@ -261,15 +298,7 @@ static void exchange(enum mode m, bool preexisting, size_t extra, unsigned captu
 	ASSERT_EQ(counter(skel, RPC_CNT_LOST), 0, "nothing lost");
 	ASSERT_EQ(counter(skel, RPC_CNT_CONNS), 1, "one server connection discovered");
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (cfd >= 0)
-		close(cfd);
-	ring_buffer__free(rb);
-	rpc_bpf__destroy(skel);
-	close(lfd);
+	teardown(pid, cfd, rb, skel, lfd);
 }
 
 static void test_read_write(void) { exchange(M_RW, false, 0, 4096); }
@@ -292,7 +321,6 @@ static void test_other_processes_ignored(void)
 	struct rpc_bpf *skel;
 	struct ring_buffer *rb;
 	pid_t pid;
-	char buf[256];
 
 	if (!ASSERT_OK(pipe(go), "pipe"))
 		return;
@@ -305,30 +333,23 @@ static void test_other_processes_ignored(void)
 		waitpid(pid, NULL, 0);
 		return;
 	}
-	c.tgid = (unsigned)pid;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	rb = watch(skel, &c, pid);
 	if (write(go[1], "g", 1) != 1)
 		return;
 	cfd = connect_to(port, &local);
 	if (write(cfd, "GET / HTTP/1.1\r\n\r\n", 18) != 18)
 		return;
-	while (read(cfd, buf, sizeof(buf)) > 0)
-		;
-	waitpid(pid, NULL, 0);
-	while (ring_buffer__poll(rb, 100) > 0)
-		;
+	read_all(cfd);
+	reap_and_drain(pid, NULL, rb);
 	ASSERT_EQ(c.data_in + c.data_out, 0, "untraced process produced no events");
-	close(cfd);
-	ring_buffer__free(rb);
-	rpc_bpf__destroy(skel);
-	close(lfd);
+	teardown(0, cfd, rb, skel, lfd);
 }
 
 /* --cgroup: only processes in the cgroup are traced; a server moved into a fresh cgroup v2
  * directory is, the same server outside it is not. */
 static void cgroup_exchange(bool inside)
 {
-	char dir[128], procs[160], pidbuf[32], buf[256];
+	char dir[128], procs[160], pidbuf[32];
 	unsigned short port, local;
 	int lfd = listen_any(&port), go[2], cfd = -1, fd;
 	struct capture c = { 0 };
@@ -383,34 +404,22 @@ static void cgroup_exchange(bool inside)
 	p = port;
 	rpc_bpf_add_port(skel, p);
 	bpf_map__update_elem(skel->maps.cgroups, &cgid, sizeof(cgid), &one, 1, BPF_ANY);
-	c.tgid = (unsigned)pid;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	rb = watch(skel, &c, pid);
 	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
 		goto out;
 	cfd = connect_to(port, &local);
 	if (!ASSERT_EQ(write(cfd, "{\"method\":\"x\"}", 14), 14, "client write"))
 		goto out;
-	while (read(cfd, buf, sizeof(buf)) > 0)
-		;
-	waitpid(pid, NULL, 0);
+	read_all(cfd);
+	reap_and_drain(pid, NULL, rb);
 	pid = 0;
-	while (ring_buffer__poll(rb, 100) > 0)
-		;
 	if (inside)
 		ASSERT_EQ(c.in_total, 14, "the server in the cgroup is traced");
 	else
 		ASSERT_EQ(c.data_in + c.data_out, 0, "a server outside the cgroup is not");
 out:
 	close(go[1]);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (cfd >= 0)
-		close(cfd);
-	ring_buffer__free(rb);
-	rpc_bpf__destroy(skel);
-	close(lfd);
+	teardown(pid, cfd, rb, skel, lfd);
 	rmdir(dir);
 }
 
@@ -428,7 +437,6 @@ static void exchange6(bool mapped)
 	struct rpc_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
 	uint8_t want[16] = { 0 };
-	char buf[256];
 	pid_t pid;
 
 	a.sin6_addr = mapped ? in6addr_any : in6addr_loopback;
@@ -445,8 +453,7 @@ static void exchange6(bool mapped)
 	skel = load((unsigned)pid, port, 4096);
 	if (!ASSERT_NOT_NULL(skel, "load"))
 		goto out;
-	c.tgid = (unsigned)pid;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	rb = watch(skel, &c, pid);
 	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
 		goto out;
 	if (mapped) {
@@ -467,12 +474,9 @@ static void exchange6(bool mapped)
 	}
 	if (!ASSERT_EQ(write(cfd, "{\"method\":\"x\"}", 14), 14, "client write"))
 		goto out;
-	while (read(cfd, buf, sizeof(buf)) > 0)
-		;
-	waitpid(pid, NULL, 0);
+	read_all(cfd);
+	reap_and_drain(pid, NULL, rb);
 	pid = 0;
-	while (ring_buffer__poll(rb, 100) > 0)
-		;
 	ASSERT_EQ(c.in_total, 14, "request length");
 	ASSERT_EQ(c.lport, port, "server port");
 	ASSERT_EQ(c.rport, local, "client port");
@@ -480,15 +484,7 @@ static void exchange6(bool mapped)
 	ASSERT_TRUE(memcmp(c.raddr, want, 16) == 0, mapped ? "::ffff:127.0.0.1" : "::1");
 out:
 	close(go[1]);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (cfd >= 0)
-		close(cfd);
-	ring_buffer__free(rb);
-	rpc_bpf__destroy(skel);
-	close(lfd);
+	teardown(pid, cfd, rb, skel, lfd);
 }
 
 static void test_ipv6(void) { exchange6(false); }
@@ -505,7 +501,6 @@ static void test_children_followed(void)
 	struct rpc_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
 	pid_t pid;
-	char buf[256];
 
 	if (!ASSERT_OK(pipe(go), "pipe"))
 		return;
@@ -527,34 +522,22 @@ static void test_children_followed(void)
 	skel = load((unsigned)pid, port, 4096);
 	if (!ASSERT_NOT_NULL(skel, "load"))
 		goto out;
-	c.tgid = (unsigned)pid;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	rb = watch(skel, &c, pid);
 	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
 		goto out;
 	cfd = connect_to(port, &local);
 	if (!ASSERT_EQ(write(cfd, req, sizeof(req) - 1), (long)sizeof(req) - 1, "client write"))
 		goto out;
-	while (read(cfd, buf, sizeof(buf)) > 0)
-		;
-	waitpid(pid, NULL, 0);
+	read_all(cfd);
+	reap_and_drain(pid, NULL, rb);
 	pid = 0;
-	while (ring_buffer__poll(rb, 100) > 0)
-		;
 	ASSERT_EQ(c.forks, 1, "one fork record from the supervisor");
 	ASSERT_NEQ(c.tgid, 0, "worker tgid");
 	ASSERT_EQ(c.in_total, sizeof(req) - 1, "the worker's request bytes arrived");
 	ASSERT_EQ(c.rport, local, "client port");
 out:
 	close(go[1]);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (cfd >= 0)
-		close(cfd);
-	ring_buffer__free(rb);
-	rpc_bpf__destroy(skel);
-	close(lfd);
+	teardown(pid, cfd, rb, skel, lfd);
 }
 
 /* The server of test_wakeup_once_per_crossing: for each byte read from @cmd_fd, one write()
@@ -605,8 +588,7 @@ static void test_wakeup_once_per_crossing(void)
 	skel = load_wakeup((unsigned)pid, port, 4096, 8192);
 	if (!ASSERT_NOT_NULL(skel, "load with wakeup_bytes 8192"))
 		goto out;
-	c.tgid = (unsigned)pid;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	rb = watch(skel, &c, pid);
 	ep = epoll_create1(0);
 	if (!ASSERT_NOT_NULL(rb, "ring buffer") || !ASSERT_TRUE(ep >= 0, "epoll") ||
 	    !ASSERT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, bpf_map__fd(skel->maps.events), &ev),
@@ -639,12 +621,8 @@ out:
 	waitpid(pid, NULL, 0);
 	if (ep >= 0)
 		close(ep);
-	if (cfd >= 0)
-		close(cfd);
 	close(ack[0]);
-	ring_buffer__free(rb);
-	rpc_bpf__destroy(skel);
-	close(lfd);
+	teardown(0, cfd, rb, skel, lfd);
 }
 
 /*
@@ -660,7 +638,7 @@ static void test_sendfile_counted_unsupported(void)
 	struct capture c = { 0 };
 	struct rpc_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
-	size_t got = 0;
+	size_t got;
 	pid_t pid;
 
 	unlink(path);
@@ -683,35 +661,23 @@ static void test_sendfile_counted_unsupported(void)
 	skel = load((unsigned)pid, port, 4096);
 	if (!ASSERT_NOT_NULL(skel, "load"))
 		goto out;
-	c.tgid = (unsigned)pid;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	rb = watch(skel, &c, pid);
 	if (!ASSERT_NOT_NULL(rb, "ring buffer") || write(go[1], "g", 1) != 1)
 		goto out;
 	cfd = connect_to(port, &local);
 	if (!ASSERT_EQ(write(cfd, req, sizeof(req) - 1), (long)sizeof(req) - 1, "client write"))
 		goto out;
-	for (ssize_t n; (n = read(cfd, buf, sizeof(buf))) > 0;)
-		got += (size_t)n;
-	waitpid(pid, NULL, 0);
+	got = read_all(cfd);
+	reap_and_drain(pid, NULL, rb);
 	pid = 0;
-	while (ring_buffer__poll(rb, 100) > 0)
-		;
 	ASSERT_EQ(got, 10, "the client got the file");
 	ASSERT_EQ(c.in_total, sizeof(req) - 1, "the read is captured");
 	ASSERT_EQ(c.data_out, 0, "no record for the sendfile");
 	ASSERT_EQ(counter(skel, RPC_CNT_UNSUPPORTED), 1, "the sendfile counted as unsupported");
 out:
 	close(go[1]);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (cfd >= 0)
-		close(cfd);
 	close(ffd);
-	ring_buffer__free(rb);
-	rpc_bpf__destroy(skel);
-	close(lfd);
+	teardown(pid, cfd, rb, skel, lfd);
 }
 
 static void test_sendfile_counted_unsupported_socket(void)
