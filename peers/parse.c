@@ -78,6 +78,19 @@ static void drop_from(struct peer_list *l, size_t start)
 	l->n = start;
 }
 
+/* With PEERS_CONNECTED_ONLY in @flags, drops the last peer of @l when it reports a state other
+ * than connected (a peer that reports none is kept). */
+static void filter_last(struct peer_list *l, unsigned flags)
+{
+	struct peer *p = &l->v[l->n - 1];
+
+	if ((flags & PEERS_CONNECTED_ONLY) && p->state != PEER_STATE_CONNECTED &&
+	    p->state != PEER_STATE_UNKNOWN) {
+		peer_free(p);
+		l->n--;
+	}
+}
+
 static struct peer *peer_list_push(struct peer_list *l)
 {
 	if (l->n == l->cap) {
@@ -185,6 +198,17 @@ static int beacon_data(json_t *root, const char *what, json_t **data, char *err,
 	return verrf(err, errlen, -EBADMSG, "%s: response has no \"data\" field", what);
 }
 
+/* beacon_data() for the bodies whose "data" must be an object. */
+static int beacon_object(json_t *root, const char *what, json_t **data, char *err, size_t errlen)
+{
+	int rc = beacon_data(root, what, data, err, errlen);
+
+	if (!rc && !json_is_object(*data))
+		rc = verrf(err, errlen, -EBADMSG, "%s: data: expected an object, got %s", what,
+			  type_name(*data));
+	return rc;
+}
+
 /*
  * Optional string member: *out = NULL when absent or null, else a copy of the string (owned by
  * the caller). Wrong type: -EBADMSG naming "<what>: <path>.<key>".
@@ -237,9 +261,7 @@ static int hex_quantity(json_t *v, const char *what, const char *path, uint64_t 
 	s = json_string_value(v);
 	n = json_string_length(v);
 	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-		return verrf(err, errlen, -EBADMSG,
-			    "%s: %s: expected a hex quantity like \"0x1a\", got \"%.40s\"", what,
-			    path, s);
+		goto bad;
 	for (size_t i = 2; i < n; i++) {
 		int c = s[i], d;
 
@@ -250,13 +272,14 @@ static int hex_quantity(json_t *v, const char *what, const char *path, uint64_t 
 		else if (c >= 'A' && c <= 'F')
 			d = c - 'A' + 10;
 		else
-			return verrf(err, errlen, -EBADMSG,
-				    "%s: %s: expected a hex quantity like \"0x1a\", got \"%.40s\"",
-				    what, path, s);
+			goto bad;
 		x = x << 4 | (uint64_t)d;
 	}
 	*out = x;
 	return 0;
+bad:
+	return verrf(err, errlen, -EBADMSG,
+		    "%s: %s: expected a hex quantity like \"0x1a\", got \"%.40s\"", what, path, s);
 }
 
 /* A beacon API uint64: a decimal string per the spec, or a JSON integer (seen in the wild). */
@@ -312,6 +335,23 @@ static void proto_add(char *buf, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Replaces every byte outside printable ASCII in @s with '?' (the text comes from the peer). */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+/* Frees *@s and sets it NULL when it is the empty string. */
+static void drop_empty(char **s)
+{
+	if (*s && !**s) {
+		free(*s);
+		*s = NULL;
+	}
+}
+
 /* Fills short_id from id: first 8 characters for hex node ids, last 8 for libp2p ids. */
 static void set_short_id(struct peer *p)
 {
@@ -321,9 +361,7 @@ static void set_short_id(struct peer *p)
 	if (p->side == PEER_SIDE_CONS && n > 8)
 		s += n - 8;
 	snprintf(p->short_id, sizeof(p->short_id), "%.8s", s);
-	for (char *c = p->short_id; *c; c++)
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-			*c = '?';
+	sanitize(p->short_id);
 }
 
 /* Node id from "enode://<hex>@host:port" when a client reports no "id". */
@@ -374,9 +412,7 @@ static int parse_protocols(json_t *protos, const char *what, const char *path, s
 		}
 	}
 	/* protocol names come from the peer: keep the summary printable */
-	for (char *c = p->protocols; *c; c++)
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-			*c = '?';
+	sanitize(p->protocols);
 	return 0;
 }
 
@@ -400,9 +436,7 @@ static int parse_caps(json_t *caps, const char *what, const char *path, struct p
 			proto_add(p->protocols, sizeof(p->protocols), "%.24s",
 				  json_string_value(c));
 	}
-	for (char *s = p->protocols; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '?';
+	sanitize(p->protocols);
 	return 0;
 }
 
@@ -410,10 +444,7 @@ static int parse_caps(json_t *caps, const char *what, const char *path, struct p
  * none, strip "0x", set short_id. -1 when there is no id at all. */
 static int exec_fix_id(struct peer *p)
 {
-	if (p->enr && !p->enr[0]) {
-		free(p->enr);
-		p->enr = NULL;
-	}
+	drop_empty(&p->enr);
 	if (!p->id || !p->id[0]) {
 		free(p->id);
 		p->id = id_from_enode(p->enode);
@@ -481,12 +512,41 @@ static int parse_exec_peer(json_t *o, size_t idx, struct peer *p, char *err, siz
 	return 0;
 }
 
+/*
+ * Appends the peers of @arr (the "result" or "data" member @key of a @what body), each parsed
+ * by @one, then filtered by @flags. Not an array: -EBADMSG. On an error the peers appended so
+ * far stay in @out for the caller to drop.
+ */
+static int dom_list(json_t *arr, const char *what, const char *key, unsigned flags,
+		    struct peer_list *out,
+		    int (*one)(json_t *, size_t, struct peer *, char *, size_t), char *err,
+		    size_t errlen)
+{
+	size_t i;
+	json_t *o;
+	int rc;
+
+	if (!json_is_array(arr))
+		return verrf(err, errlen, -EBADMSG, "%s: %s: expected an array, got %s", what, key,
+			    type_name(arr));
+	json_array_foreach(arr, i, o) {
+		struct peer *p = peer_list_push(out);
+
+		if (!p)
+			return -ENOMEM;
+		if ((rc = one(o, i, p, err, errlen)))
+			return rc;
+		filter_last(out, flags);
+	}
+	return 0;
+}
+
 int peers_parse_admin_peers_dom(const char *body, size_t len, struct peer_list *out, char *err,
 				size_t errlen)
 {
 	int rc = 0;
-	json_t *root = load("admin_peers", body, len, err, errlen, &rc), *res, *o;
-	size_t i, start = out->n;
+	json_t *root = load("admin_peers", body, len, err, errlen, &rc), *res;
+	size_t start = out->n;
 
 	if (!root)
 		return rc;
@@ -494,21 +554,7 @@ int peers_parse_admin_peers_dom(const char *body, size_t len, struct peer_list *
 		goto out;
 	if (json_is_null(res))
 		goto out;
-	if (!json_is_array(res)) {
-		rc = verrf(err, errlen, -EBADMSG, "admin_peers: result: expected an array, got %s",
-			  type_name(res));
-		goto out;
-	}
-	json_array_foreach(res, i, o) {
-		struct peer *p = peer_list_push(out);
-
-		if (!p) {
-			rc = -ENOMEM;
-			break;
-		}
-		if ((rc = parse_exec_peer(o, i, p, err, errlen)))
-			break;
-	}
+	rc = dom_list(res, "admin_peers", "result", 0, out, parse_exec_peer, err, errlen);
 out:
 	if (rc)
 		drop_from(out, start);
@@ -588,24 +634,19 @@ bool peers_multiaddr_hostport(const char *ma, char *buf, size_t n)
 	char host[64], proto[8];
 	unsigned port;
 	int used = 0;
+	bool v6 = false;
 
 	if (!ma)
 		return false;
-	if (sscanf(ma, "/ip4/%63[0-9.]/%7[a-z]/%u%n", host, proto, &port, &used) == 3 ||
-	    sscanf(ma, "/dns4/%63[A-Za-z0-9.-]/%7[a-z]/%u%n", host, proto, &port, &used) == 3 ||
-	    sscanf(ma, "/dns/%63[A-Za-z0-9.-]/%7[a-z]/%u%n", host, proto, &port, &used) == 3) {
-		if ((strcmp(proto, "tcp") && strcmp(proto, "udp")) || port > 65535)
-			return false;
-		snprintf(buf, n, "%s:%u", host, port);
-		return true;
-	}
-	if (sscanf(ma, "/ip6/%63[0-9a-fA-F:.]/%7[a-z]/%u%n", host, proto, &port, &used) == 3) {
-		if ((strcmp(proto, "tcp") && strcmp(proto, "udp")) || port > 65535)
-			return false;
-		snprintf(buf, n, "[%s]:%u", host, port);
-		return true;
-	}
-	return false;
+	if (sscanf(ma, "/ip4/%63[0-9.]/%7[a-z]/%u%n", host, proto, &port, &used) != 3 &&
+	    sscanf(ma, "/dns4/%63[A-Za-z0-9.-]/%7[a-z]/%u%n", host, proto, &port, &used) != 3 &&
+	    sscanf(ma, "/dns/%63[A-Za-z0-9.-]/%7[a-z]/%u%n", host, proto, &port, &used) != 3 &&
+	    !(v6 = sscanf(ma, "/ip6/%63[0-9a-fA-F:.]/%7[a-z]/%u%n", host, proto, &port, &used) == 3))
+		return false;
+	if ((strcmp(proto, "tcp") && strcmp(proto, "udp")) || port > 65535)
+		return false;
+	snprintf(buf, n, v6 ? "[%s]:%u" : "%s:%u", host, port);
+	return true;
 }
 
 static enum peer_state state_from(const char *s)
@@ -626,14 +667,8 @@ static int cons_finish(struct peer *p, char **addr, const char *state, const cha
 		       const char *proto)
 {
 	set_short_id(p);
-	if (p->enr && !p->enr[0]) {
-		free(p->enr);
-		p->enr = NULL;
-	}
-	if (p->name && !p->name[0]) {
-		free(p->name);
-		p->name = NULL;
-	}
+	drop_empty(&p->enr);
+	drop_empty(&p->name);
 	if (*addr) {
 		char hp[96];
 
@@ -653,9 +688,7 @@ static int cons_finish(struct peer *p, char **addr, const char *state, const cha
 		p->dir = PEER_DIR_OUT;
 	if (proto) {
 		snprintf(p->protocols, sizeof(p->protocols), "%s", proto);
-		for (char *c = p->protocols; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-				*c = '?';
+		sanitize(p->protocols);
 	}
 	peer_client_parse(p->name, &p->client);
 	return 0;
@@ -700,34 +733,14 @@ int peers_parse_beacon_peers_dom(const char *body, size_t len, unsigned flags,
 {
 	const char *what = "/eth/v1/node/peers";
 	int rc = 0;
-	json_t *root = load(what, body, len, err, errlen, &rc), *data, *o;
-	size_t i, start = out->n;
+	json_t *root = load(what, body, len, err, errlen, &rc), *data;
+	size_t start = out->n;
 
 	if (!root)
 		return rc;
-	if ((rc = beacon_data(root, what, &data, err, errlen)))
-		goto out;
-	if (!json_is_array(data)) {
-		rc = verrf(err, errlen, -EBADMSG, "%s: data: expected an array, got %s", what,
-			  type_name(data));
-		goto out;
-	}
-	json_array_foreach(data, i, o) {
-		struct peer *p = peer_list_push(out);
-
-		if (!p) {
-			rc = -ENOMEM;
-			break;
-		}
-		if ((rc = parse_cons_peer(o, i, p, err, errlen)))
-			break;
-		if ((flags & PEERS_CONNECTED_ONLY) && p->state != PEER_STATE_CONNECTED &&
-		    p->state != PEER_STATE_UNKNOWN) {
-			peer_free(p);
-			out->n--;
-		}
-	}
-out:
+	rc = beacon_data(root, what, &data, err, errlen);
+	if (!rc)
+		rc = dom_list(data, what, "data", flags, out, parse_cons_peer, err, errlen);
 	if (rc)
 		drop_from(out, start);
 	json_decref(root);
@@ -744,13 +757,8 @@ int peers_parse_beacon_peer_count(const char *body, size_t len, struct beacon_pe
 	if (!root)
 		return rc;
 	memset(c, 0, sizeof(*c));
-	if ((rc = beacon_data(root, what, &data, err, errlen)))
+	if ((rc = beacon_object(root, what, &data, err, errlen)))
 		goto out;
-	if (!json_is_object(data)) {
-		rc = verrf(err, errlen, -EBADMSG, "%s: data: expected an object, got %s", what,
-			  type_name(data));
-		goto out;
-	}
 	if ((rc = beacon_uint(data, "connected", what, &c->connected, true, err, errlen)) ||
 	    (rc = beacon_uint(data, "connecting", what, &c->connecting, false, err, errlen)) ||
 	    (rc = beacon_uint(data, "disconnected", what, &c->disconnected, false, err, errlen)) ||
@@ -772,13 +780,8 @@ int peers_parse_beacon_syncing(const char *body, size_t len, struct beacon_sync 
 	if (!root)
 		return rc;
 	memset(s, 0, sizeof(*s));
-	if ((rc = beacon_data(root, what, &data, err, errlen)))
+	if ((rc = beacon_object(root, what, &data, err, errlen)))
 		goto out;
-	if (!json_is_object(data)) {
-		rc = verrf(err, errlen, -EBADMSG, "%s: data: expected an object, got %s", what,
-			  type_name(data));
-		goto out;
-	}
 	if ((rc = beacon_uint(data, "head_slot", what, &s->head_slot, true, err, errlen)) ||
 	    (rc = beacon_uint(data, "sync_distance", what, &s->sync_distance, true, err, errlen)) ||
 	    (rc = opt_bool(data, "is_syncing", what, "data", &s->is_syncing, &has_syncing, err,
@@ -826,13 +829,6 @@ out:
  * keys (fuzz_peers_parse checks that); on anything unusual they give up (-1, @out unchanged)
  * and the public functions fall back to the jansson parsers for the result and the message.
  */
-
-static void sanitize(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '?';
-}
 
 /* A string-or-null value into *dst (replacing what was there). */
 static int fp_str(struct jp *j, char **dst)
@@ -1119,12 +1115,7 @@ static int fast_list(const char *body, size_t len, bool rpc, unsigned flags,
 						out->n--, peer_free(p);
 					goto fail;
 				}
-				if ((flags & PEERS_CONNECTED_ONLY) &&
-				    p->state != PEER_STATE_CONNECTED &&
-				    p->state != PEER_STATE_UNKNOWN) {
-					peer_free(p);
-					out->n--;
-				}
+				filter_last(out, flags);
 			}
 			if (r)
 				goto fail;
