@@ -563,6 +563,16 @@ static uint32_t tag_of(struct mesh_coord *c, const char *name)
 
 /* ---- JSON views ---- */
 
+/* "last_seen": the node's last contact, or null before the first. */
+static void last_seen_json(struct vjw *w, const struct node *n)
+{
+	vjw_key(w, "last_seen");
+	if (n->last_seen[0])
+		vjw_str(w, n->last_seen);
+	else
+		vjw_null(w);
+}
+
 static void node_json(struct vjw *w, const struct node *n, bool admin)
 {
 	char cidr[MESH_CIDR_STR_MAX];
@@ -587,11 +597,7 @@ static void node_json(struct vjw *w, const struct node *n, bool admin)
 	vjw_end(w);
 	if (admin) {
 		vjw_kuint(w, "applied_revision", n->applied);
-		vjw_key(w, "last_seen");
-		if (n->last_seen[0])
-			vjw_str(w, n->last_seen);
-		else
-			vjw_null(w);
+		last_seen_json(w, n);
 		vjw_kstr(w, "created", n->created);
 	}
 	vjw_end(w);
@@ -805,6 +811,25 @@ static void reply_store_error(struct mesh_coord *c, struct vhttp_req *req, int e
 	(void)c;
 }
 
+/*
+ * A change of one statement: @sql with its @np parameters @p in a transaction that
+ * change_commit() ends with the audit entry. 0, or -errno with the transaction rolled back.
+ */
+static int change_exec(struct mesh_coord *c, const char *sql, int np, const char *const *p,
+		       const char *actor, const char *action, const char *target,
+		       const char *before, const char *after)
+{
+	int e;
+
+	if ((e = mstore_begin(c->db)))
+		return e;
+	if ((e = mstore_exec(c->db, sql, np, p))) {
+		mstore_rollback(c->db);
+		return e;
+	}
+	return change_commit(c, actor, action, target, before, after);
+}
+
 /* ---- watches ---- */
 
 static void watch_unlink(struct watch *w)
@@ -824,23 +849,29 @@ static void watch_cancel(struct vhttp_req *req, void *ctx)
 	free(w);
 }
 
+/* Replies with node @n's snapshot (503 when it cannot be built). */
+static void reply_snapshot(struct mesh_coord *c, struct vhttp_req *req, const struct node *n,
+			   bool changed)
+{
+	struct vbuf b = VBUF_INIT;
+
+	if (snapshot_json(&b, c, n, changed))
+		vhttp_reply_error(req, 503, "out of memory building the snapshot");
+	else
+		vhttp_reply_json(req, 200, vbuf_cstr(&b));
+	vbuf_free(&b);
+}
+
 /* Answers one watch with its node's snapshot (or 404 when the node was removed meanwhile). */
 static void watch_answer(struct mesh_coord *c, struct watch *w, bool changed)
 {
 	struct node *n = node_by_id(c, w->node_id);
 
 	watch_unlink(w);
-	if (!n) {
+	if (!n)
 		vhttp_reply_error(w->req, 404, "this node was removed from the mesh; join again");
-	} else {
-		struct vbuf b = VBUF_INIT;
-
-		if (snapshot_json(&b, c, n, changed))
-			vhttp_reply_error(w->req, 503, "out of memory building the snapshot");
-		else
-			vhttp_reply_json(w->req, 200, vbuf_cstr(&b));
-		vbuf_free(&b);
-	}
+	else
+		reply_snapshot(c, w->req, n, changed);
 	free(w);
 }
 
@@ -985,13 +1016,7 @@ static void h_watch(struct vhttp_req *req, void *ctx)
 	}
 	touch_node(c, n, NULL);
 	if (since < c->revision || tmo == 0) {
-		struct vbuf b = VBUF_INIT;
-
-		if (snapshot_json(&b, c, n, since < c->revision))
-			vhttp_reply_error(req, 503, "out of memory building the snapshot");
-		else
-			vhttp_reply_json(req, 200, vbuf_cstr(&b));
-		vbuf_free(&b);
+		reply_snapshot(c, req, n, since < c->revision);
 		return;
 	}
 	w = calloc(1, sizeof(*w));
@@ -1281,9 +1306,10 @@ out:
 	vbuf_free(&after);
 }
 
-static void h_nodes(struct vhttp_req *req, void *ctx)
+/* An admin's GET of a whole collection: {"revision": N, "<key>": <what @list writes>}. */
+static void reply_listing(struct vhttp_req *req, struct mesh_coord *c, const char *key,
+			  void (*list)(struct vjw *, struct mesh_coord *))
 {
-	struct mesh_coord *c = ctx;
 	struct vbuf b = VBUF_INIT;
 	char actor[64];
 	struct vjw w;
@@ -1293,14 +1319,24 @@ static void h_nodes(struct vhttp_req *req, void *ctx)
 	vjw_init(&w, &b);
 	vjw_obj(&w);
 	vjw_kuint(&w, "revision", c->revision);
-	vjw_key(&w, "nodes");
-	vjw_arr(&w);
-	for (size_t i = 0; i < c->n_nodes; i++)
-		node_json(&w, &c->nodes[i], true);
-	vjw_end(&w);
+	vjw_key(&w, key);
+	list(&w, c);
 	vjw_end(&w);
 	vhttp_reply_json(req, 200, vbuf_cstr(&b));
 	vbuf_free(&b);
+}
+
+static void nodes_json(struct vjw *w, struct mesh_coord *c)
+{
+	vjw_arr(w);
+	for (size_t i = 0; i < c->n_nodes; i++)
+		node_json(w, &c->nodes[i], true);
+	vjw_end(w);
+}
+
+static void h_nodes(struct vhttp_req *req, void *ctx)
+{
+	reply_listing(req, ctx, "nodes", nodes_json);
 }
 
 static void node_delete(struct mesh_coord *c, struct vhttp_req *req, struct node *n,
@@ -1314,13 +1350,8 @@ static void node_delete(struct mesh_coord *c, struct vhttp_req *req, struct node
 	snprintf(id, sizeof(id), "%lld", n->id);
 	snprintf(name, sizeof(name), "%s", n->name);
 	node_json_str(&before, n);
-	if ((e = mstore_begin(c->db)))
-		goto fail;
-	if ((e = mstore_exec(c->db, "DELETE FROM mesh_nodes WHERE id = $1", 1, p))) {
-		mstore_rollback(c->db);
-		goto fail;
-	}
-	if ((e = change_commit(c, actor, "node.remove", name, vbuf_cstr(&before), NULL)))
+	if ((e = change_exec(c, "DELETE FROM mesh_nodes WHERE id = $1", 1, p, actor, "node.remove",
+			     name, vbuf_cstr(&before), NULL)))
 		goto fail;
 	vbuf_reset(&before);
 	vbuf_printf(&before, "{\"removed\":%s,\"revision\":%" PRIu64 "}", id, c->revision);
@@ -1415,21 +1446,7 @@ static void h_node(struct vhttp_req *req, void *ctx)
 
 static void h_identities_get(struct vhttp_req *req, void *ctx)
 {
-	struct mesh_coord *c = ctx;
-	struct vbuf b = VBUF_INIT;
-	char actor[64];
-	struct vjw w;
-
-	if (!admin_auth(c, req, actor, sizeof(actor)) || !ready(c, req))
-		return;
-	vjw_init(&w, &b);
-	vjw_obj(&w);
-	vjw_kuint(&w, "revision", c->revision);
-	vjw_key(&w, "identities");
-	idents_json(&w, c);
-	vjw_end(&w);
-	vhttp_reply_json(req, 200, vbuf_cstr(&b));
-	vbuf_free(&b);
+	reply_listing(req, ctx, "identities", idents_json);
 }
 
 static void h_identities_post(struct vhttp_req *req, void *ctx)
@@ -1473,14 +1490,9 @@ static void h_identities_post(struct vhttp_req *req, void *ctx)
 		char after[160];
 
 		snprintf(after, sizeof(after), "{\"name\":\"%s\",\"tag\":%u}", ir.name, ir.tag);
-		if ((e = mstore_begin(c->db)))
-			goto fail;
-		if ((e = mstore_exec(c->db, "INSERT INTO mesh_identities (name, tag, created) "
-				     "VALUES ($1, $2, $3)", 3, p))) {
-			mstore_rollback(c->db);
-			goto fail;
-		}
-		if ((e = change_commit(c, actor, "identity.create", ir.name, NULL, after)))
+		if ((e = change_exec(c, "INSERT INTO mesh_identities (name, tag, created) VALUES "
+				     "($1, $2, $3)", 3, p, actor, "identity.create", ir.name, NULL,
+				     after)))
 			goto fail;
 		snprintf(msg, sizeof(msg), "{\"name\":\"%s\",\"tag\":%u,\"revision\":%" PRIu64 "}",
 			 ir.name, ir.tag, c->revision);
@@ -1539,13 +1551,8 @@ static void h_identity(struct vhttp_req *req, void *ctx)
 		const char *p[] = { nm };
 
 		snprintf(nm, sizeof(nm), "%s", id->name);
-		if ((e = mstore_begin(c->db)))
-			goto fail;
-		if ((e = mstore_exec(c->db, "DELETE FROM mesh_identities WHERE name = $1", 1, p))) {
-			mstore_rollback(c->db);
-			goto fail;
-		}
-		if ((e = change_commit(c, actor, "identity.remove", nm, before, NULL)))
+		if ((e = change_exec(c, "DELETE FROM mesh_identities WHERE name = $1", 1, p, actor,
+				     "identity.remove", nm, before, NULL)))
 			goto fail;
 		snprintf(msg, sizeof(msg), "{\"removed\":\"%s\",\"revision\":%" PRIu64 "}", nm,
 			 c->revision);
@@ -1556,23 +1563,14 @@ fail:
 	reply_store_error(c, req, e);
 }
 
+static void policy_json(struct vjw *w, struct mesh_coord *c)
+{
+	rules_json(w, c->rules, c->n_rules);
+}
+
 static void h_policy_get(struct vhttp_req *req, void *ctx)
 {
-	struct mesh_coord *c = ctx;
-	struct vbuf b = VBUF_INIT;
-	char actor[64];
-	struct vjw w;
-
-	if (!admin_auth(c, req, actor, sizeof(actor)) || !ready(c, req))
-		return;
-	vjw_init(&w, &b);
-	vjw_obj(&w);
-	vjw_kuint(&w, "revision", c->revision);
-	vjw_key(&w, "rules");
-	rules_json(&w, c->rules, c->n_rules);
-	vjw_end(&w);
-	vhttp_reply_json(req, 200, vbuf_cstr(&b));
-	vbuf_free(&b);
+	reply_listing(req, ctx, "rules", policy_json);
 }
 
 static bool rules_equal(const struct mesh_rule *a, size_t na, const struct mesh_rule *b,
@@ -1695,11 +1693,7 @@ static void h_status(struct vhttp_req *req, void *ctx)
 			vjw_kstr(&w, "address6", n->address6);
 		vjw_kuint(&w, "applied_revision", n->applied);
 		vjw_kbool(&w, "in_sync", n->applied == c->revision);
-		vjw_key(&w, "last_seen");
-		if (n->last_seen[0])
-			vjw_str(&w, n->last_seen);
-		else
-			vjw_null(&w);
+		last_seen_json(&w, n);
 		vjw_end(&w);
 	}
 	vjw_end(&w);
