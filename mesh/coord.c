@@ -1339,6 +1339,25 @@ static void h_nodes(struct vhttp_req *req, void *ctx)
 	reply_listing(req, ctx, "nodes", nodes_json);
 }
 
+/*
+ * The checks before an admin's GET or DELETE of one of the @what ("nodes", "identities"): the
+ * method, the admin token (its name into @actor), the store. false when a reply went out.
+ */
+static bool admin_get_delete(struct mesh_coord *c, struct vhttp_req *req, const char *what,
+			     char *actor, size_t an)
+{
+	const char *method = vhttp_req_method(req);
+	char msg[64];
+
+	if (strcmp(method, "GET") && strcmp(method, "DELETE")) {
+		vhttp_req_add_header(req, "Allow", "GET, DELETE");
+		snprintf(msg, sizeof(msg), "%s support GET and DELETE", what);
+		vhttp_reply_error(req, 405, msg);
+		return false;
+	}
+	return admin_auth(c, req, actor, an) && ready(c, req);
+}
+
 static void node_delete(struct mesh_coord *c, struct vhttp_req *req, struct node *n,
 			const char *actor)
 {
@@ -1418,12 +1437,7 @@ static void h_node(struct vhttp_req *req, void *ctx)
 		vhttp_reply_json(req, 200, msg);
 		return;
 	}
-	if (strcmp(method, "GET") && strcmp(method, "DELETE")) {
-		vhttp_req_add_header(req, "Allow", "GET, DELETE");
-		vhttp_reply_error(req, 405, "nodes support GET and DELETE");
-		return;
-	}
-	if (!admin_auth(c, req, actor, sizeof(actor)) || !ready(c, req))
+	if (!admin_get_delete(c, req, "nodes", actor, sizeof(actor)))
 		return;
 	n = node_by_id(c, (long long)id);
 	if (!n) {
@@ -1512,12 +1526,7 @@ static void h_identity(struct vhttp_req *req, void *ctx)
 	struct ident *id;
 	int e;
 
-	if (strcmp(method, "GET") && strcmp(method, "DELETE")) {
-		vhttp_req_add_header(req, "Allow", "GET, DELETE");
-		vhttp_reply_error(req, 405, "identities support GET and DELETE");
-		return;
-	}
-	if (!admin_auth(c, req, actor, sizeof(actor)) || !ready(c, req))
+	if (!admin_get_delete(c, req, "identities", actor, sizeof(actor)))
 		return;
 	id = ident_by_name(c, name);
 	if (!id) {
