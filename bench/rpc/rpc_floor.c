@@ -4,16 +4,25 @@
  * empty programs on the hooks the tracer uses, so that the hooks run a program that returns at
  * once: what any tracer on those hooks pays before doing any work.
  *
- *   build/bench/rpc_floor [socket|syscall]   (default: what `vigil rpc --hook auto` picks)
+ *   build/bench/rpc_floor [socket|syscall] [capture PORT PID]
  *
  * socket: the sock_recv_length, sock_send_length and inet_sock_set_state tracepoints (only
  * socket I/O and TCP state changes run a program). syscall: tp_btf/sys_exit and
  * syscalls/sys_enter_close (every syscall of every process takes the syscall tracepoint path).
- * Prints "attached <hooks>" on stdout once attached; runs until SIGTERM or SIGINT.
+ * The default is what `vigil rpc --hook auto` picks.
+ *
+ * capture PORT PID: the kernel half alone instead: the tracer's own programs, set up as
+ * `vigil rpc --pid PID --ports PORT` sets them up (4 KiB capture, 8 MiB ring buffer, wake-ups
+ * batched by 256 KiB), with a consumer that only counts the records: what the capture costs the
+ * traced process without the tracer's user space next to it.
+ *
+ * Prints "attached <hooks>" on stdout once attached; runs until SIGTERM or SIGINT, then prints
+ * "records N" in capture mode.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 
@@ -21,19 +30,85 @@
 #include "../../rpc/tracer.h"
 #include "rpc.skel.h"
 
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int count_record(void *ctx, void *data, size_t len)
+{
+	(void)data;
+	(void)len;
+	(*(unsigned long long *)ctx)++;
+	return 0;
+}
+
+/*
+ * The kernel half of `vigil rpc --pid @pid --ports @port` with a consumer that only counts: 0 when
+ * it ran until a signal, 1 on a failure (said on stderr).
+ */
+static int capture(struct rpc_bpf *skel, enum rpc_hook hook, unsigned port, unsigned pid)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	unsigned long long records = 0;
+	struct ring_buffer *rb;
+
+	skel->rodata->capture = 4096;
+	skel->rodata->wakeup_bytes = 256 << 10;
+	skel->rodata->filter_targets = true;
+	rpc_bpf_prepare(skel, hook);
+	bpf_map__set_max_entries(skel->maps.events, 8 << 20);
+	if (rpc_bpf__load(skel)) {
+		fprintf(stderr, "rpc_floor: cannot load the tracer's programs (run as root)\n");
+		return 1;
+	}
+	rpc_bpf_add_port(skel, (uint16_t)port);
+	rpc_bpf_add_target(skel, pid);
+	if (rpc_bpf__attach(skel)) {
+		fprintf(stderr, "rpc_floor: cannot attach the tracer's programs: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), count_record, &records, NULL);
+	if (!rb) {
+		fprintf(stderr, "rpc_floor: cannot open the ring buffer: %s\n", strerror(errno));
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	printf("attached %s capture\n", rpc_hook_name(hook));
+	fflush(stdout);
+	/* the tracer drains on a 50 ms timer besides the wake-ups: the same here */
+	while (!stop)
+		ring_buffer__poll(rb, 50);
+	ring_buffer__consume(rb);
+	printf("records %llu\n", records);
+	ring_buffer__free(rb);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_link *links[3] = { NULL };
 	struct bpf_program *progs[3] = { NULL };
 	struct bpf_program *p;
 	struct rpc_bpf *skel;
+	unsigned port = 0, pid = 0;
 	char why[200];
 	sigset_t set;
-	int sig, hook, n;
+	int sig, hook, n, err;
 
-	hook = rpc_hook_parse(argc == 2 ? argv[1] : NULL);
-	if (argc > 2 || hook < 0 || (argc == 2 && hook == RPC_HOOK_AUTO)) {
-		fprintf(stderr, "usage: rpc_floor [socket|syscall]\n");
+	hook = rpc_hook_parse(argc >= 2 ? argv[1] : NULL);
+	if (argc == 5 && !strcmp(argv[2], "capture")) {
+		port = (unsigned)strtoul(argv[3], NULL, 10);
+		pid = (unsigned)strtoul(argv[4], NULL, 10);
+	}
+	if ((argc != 1 && argc != 2 && !(argc == 5 && port && port < 65536 && pid)) || hook < 0 ||
+	    (argc >= 2 && hook == RPC_HOOK_AUTO)) {
+		fprintf(stderr, "usage: rpc_floor [socket|syscall] [capture PORT PID]\n");
 		return 2;
 	}
 	if (vbpf_init())
@@ -45,6 +120,11 @@ int main(int argc, char **argv)
 	if (!skel) {
 		fprintf(stderr, "rpc_floor: cannot open the rpc BPF object: %s\n", strerror(errno));
 		return 1;
+	}
+	if (port) {
+		err = capture(skel, (enum rpc_hook)hook, port, pid);
+		rpc_bpf__destroy(skel);
+		return err;
 	}
 	rpc_bpf_prepare(skel, (enum rpc_hook)hook);
 	if (hook == RPC_HOOK_SOCKET) {
