@@ -744,6 +744,18 @@ void rpc_bpf_prepare(struct rpc_bpf *skel, enum rpc_hook hook)
 		bpf_program__set_autoload(empty[i], false);
 }
 
+void rpc_bpf_configure(struct rpc_bpf *skel, const struct rpc_tracer_cfg *cfg, enum rpc_hook hook)
+{
+	skel->rodata->capture = (__u32)cfg->capture;
+	skel->rodata->wakeup_bytes = cfg->wakeup < cfg->ringbuf / 2 ? cfg->wakeup : cfg->ringbuf / 2;
+	skel->rodata->filter_targets = cfg->pid || cfg->comm || cfg->exe;
+	skel->rodata->filter_cgroups = cfg->cgroup != NULL;
+	if (cfg->comm)
+		memcpy((char *)skel->rodata->target_comm, cfg->comm, strlen(cfg->comm));
+	rpc_bpf_prepare(skel, hook);
+	bpf_map__set_max_entries(skel->maps.events, (__u32)cfg->ringbuf);
+}
+
 struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *app_id,
 				  struct vloop *loop, struct vmetrics *reg, struct vbus *bus)
 {
@@ -841,14 +853,7 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		log_error(C, "cannot open the BPF object: %s", strerror(errno));
 		goto fail;
 	}
-	t->skel->rodata->capture = (__u32)cfg->capture;
-	t->skel->rodata->wakeup_bytes = cfg->wakeup < cfg->ringbuf / 2 ? cfg->wakeup : cfg->ringbuf / 2;
-	t->skel->rodata->filter_targets = cfg->pid || cfg->comm || cfg->exe;
-	t->skel->rodata->filter_cgroups = cfg->cgroup != NULL;
-	if (cfg->comm)
-		memcpy((char *)t->skel->rodata->target_comm, cfg->comm, strlen(cfg->comm));
-	rpc_bpf_prepare(t->skel, (enum rpc_hook)hook);
-	bpf_map__set_max_entries(t->skel->maps.events, (__u32)cfg->ringbuf);
+	rpc_bpf_configure(t->skel, cfg, (enum rpc_hook)hook);
 	err = rpc_bpf__load(t->skel);
 	if (err) {
 		log_error(C, "cannot load the BPF programs: %s (run as root; see 'vigil probe')",

@@ -93,6 +93,13 @@ int rpc_hook_pick(enum rpc_hook want, char *why, size_t n);
  * RPC_HOOK_SYSCALL), and the benchmark's empty programs left unloaded.
  */
 void rpc_bpf_prepare(struct rpc_bpf *skel, enum rpc_hook hook);
+/*
+ * rpc_bpf_prepare() plus what @cfg sets in the kernel half before load: the capture size, the
+ * wake-up mark (at most half the ring buffer), the process and cgroup filters' switches, the
+ * --comm name and the ring buffer's size. The tracer and bench/rpc/rpc_floor's capture mode.
+ */
+void rpc_bpf_configure(struct rpc_bpf *skel, const struct rpc_tracer_cfg *cfg,
+		       enum rpc_hook hook);
 /* After load: trace process @tgid (sets its bit in the kernel half's bitmap). */
 void rpc_bpf_add_target(struct rpc_bpf *skel, uint32_t tgid);
 /* After load: @port is a server port (sets its bit in the kernel half's bitmap). */

@@ -12,9 +12,9 @@
  * The default is what `vigil rpc --hook auto` picks.
  *
  * capture PORT PID: the kernel half alone instead: the tracer's own programs, set up as
- * `vigil rpc --pid PID --ports PORT` sets them up (4 KiB capture, 8 MiB ring buffer, wake-ups
- * batched by 256 KiB), with a consumer that only counts the records: what the capture costs the
- * traced process without the tracer's user space next to it.
+ * `vigil rpc --pid PID --ports PORT` sets them up (its option defaults: 4 KiB capture, 8 MiB ring
+ * buffer, wake-ups batched by 256 KiB, a 50 ms drain), with a consumer that only counts the
+ * records: what the capture costs the traced process without the tracer's user space next to it.
  *
  * Prints "attached <hooks>" on stdout once attached; runs until SIGTERM or SIGINT, then prints
  * "records N" in capture mode.
@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "vigil/bpf.h"
+#include "vigil/opt.h"
 #include "../../rpc/tracer.h"
 #include "rpc.skel.h"
 
@@ -47,26 +48,29 @@ static int count_record(void *ctx, void *data, size_t len)
 }
 
 /*
- * The kernel half of `vigil rpc --pid @pid --ports @port` with a consumer that only counts: 0 when
- * it ran until a signal, 1 on a failure (said on stderr).
+ * The kernel half of `vigil rpc --pid @pid --ports @port` with a consumer that only counts: the
+ * tracer's own options (their defaults, or VIGIL_* as `vigil rpc` would read them) configure the
+ * skeleton through the tracer's own function. 0 when it ran until a signal, 1 on a failure (said
+ * on stderr).
  */
-static int capture(struct rpc_bpf *skel, enum rpc_hook hook, unsigned port, unsigned pid)
+static int capture(struct rpc_bpf *skel, enum rpc_hook hook, char *port, char *pid)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct rpc_tracer_cfg cfg = {};
+	const struct vopt_set sets[] = { { rpc_tracer_opts, &cfg }, { NULL, NULL } };
+	char *argv[] = { "rpc_floor", "--pid", pid, "--ports", port, NULL };
 	unsigned long long records = 0;
 	struct ring_buffer *rb;
 
-	skel->rodata->capture = 4096;
-	skel->rodata->wakeup_bytes = 256 << 10;
-	skel->rodata->filter_targets = true;
-	rpc_bpf_prepare(skel, hook);
-	bpf_map__set_max_entries(skel->maps.events, 8 << 20);
+	if (vopt_parse("rpc_floor", "rpc", sets, 5, argv) < 0)
+		return 1;
+	rpc_bpf_configure(skel, &cfg, hook);
 	if (rpc_bpf__load(skel)) {
 		fprintf(stderr, "rpc_floor: cannot load the tracer's programs (run as root)\n");
 		return 1;
 	}
-	rpc_bpf_add_port(skel, (uint16_t)port);
-	rpc_bpf_add_target(skel, pid);
+	rpc_bpf_add_port(skel, (uint16_t)strtoul(port, NULL, 10));
+	rpc_bpf_add_target(skel, (uint32_t)strtoul(pid, NULL, 10));
 	if (rpc_bpf__attach(skel)) {
 		fprintf(stderr, "rpc_floor: cannot attach the tracer's programs: %s\n",
 			strerror(errno));
@@ -81,9 +85,9 @@ static int capture(struct rpc_bpf *skel, enum rpc_hook hook, unsigned port, unsi
 	sigaction(SIGINT, &sa, NULL);
 	printf("attached %s capture\n", rpc_hook_name(hook));
 	fflush(stdout);
-	/* the tracer drains on a 50 ms timer besides the wake-ups: the same here */
+	/* the tracer drains on its --drain timer besides the wake-ups: the same here */
 	while (!stop)
-		ring_buffer__poll(rb, 50);
+		ring_buffer__poll(rb, (int)(cfg.drain / 1000000));
 	ring_buffer__consume(rb);
 	printf("records %llu\n", records);
 	ring_buffer__free(rb);
@@ -96,15 +100,15 @@ int main(int argc, char **argv)
 	struct bpf_program *progs[3] = { NULL };
 	struct bpf_program *p;
 	struct rpc_bpf *skel;
-	unsigned port = 0, pid = 0;
+	unsigned long port = 0, pid = 0;
 	char why[200];
 	sigset_t set;
 	int sig, hook, n, err;
 
 	hook = rpc_hook_parse(argc >= 2 ? argv[1] : NULL);
 	if (argc == 5 && !strcmp(argv[2], "capture")) {
-		port = (unsigned)strtoul(argv[3], NULL, 10);
-		pid = (unsigned)strtoul(argv[4], NULL, 10);
+		port = strtoul(argv[3], NULL, 10);
+		pid = strtoul(argv[4], NULL, 10);
 	}
 	if ((argc != 1 && argc != 2 && !(argc == 5 && port && port < 65536 && pid)) || hook < 0 ||
 	    (argc >= 2 && hook == RPC_HOOK_AUTO)) {
@@ -122,7 +126,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (port) {
-		err = capture(skel, (enum rpc_hook)hook, port, pid);
+		err = capture(skel, (enum rpc_hook)hook, argv[3], argv[4]);
 		rpc_bpf__destroy(skel);
 		return err;
 	}
