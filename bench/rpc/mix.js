@@ -124,7 +124,13 @@ async function main() {
 	const accounts = await p.send('eth_accounts', []);
 	const send = async (tx) => {
 		const hash = await p.send('eth_sendTransaction', [tx]);
-		const r = await p.send('eth_getTransactionReceipt', [hash]);
+		// ganache mines before it answers; anvil a moment after: wait up to 5 s
+		let r = null;
+		for (let i = 0; i < 250 && !r; i++) {
+			r = await p.send('eth_getTransactionReceipt', [hash]);
+			if (!r)
+				await new Promise((res) => setTimeout(res, 20));
+		}
 		if (!r || r.status !== '0x1')
 			throw new Error(`mix.js: transaction ${hash} failed: ${JSON.stringify(r)}`);
 		return r;
