@@ -309,15 +309,19 @@ static __always_inline void emit_data(struct scratch *s, __u64 id, int fd, __u64
 			want = 0;
 		off = want;
 	} else {
+		struct iovec iovs[MAX_IOV];
+		__u64 niov = iovcnt < MAX_IOV ? iovcnt : MAX_IOV;
+
+		/* the whole array in one read: each helper call costs more than its bytes */
+		if (bpf_probe_read_user(iovs, niov * sizeof(iovs[0]), (void *)buf))
+			niov = 0;
 		for (__u32 i = 0; i < MAX_IOV; i++) {
-			struct iovec iov;
+			const struct iovec *iov = &iovs[i];
 			__u64 chunk;
 
-			if (i >= iovcnt || off >= want)
+			if (i >= niov || off >= want)
 				break;
-			if (bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)buf + i))
-				break;
-			chunk = iov.iov_len < want - off ? iov.iov_len : want - off;
+			chunk = iov->iov_len < want - off ? iov->iov_len : want - off;
 			off &= RPC_MAX_CAPTURE - 1;
 			/* clang would test a copy of chunk and pass the unchecked register to the
 			 * helper; the empty asm pins the value so the bound check and the use are
@@ -326,7 +330,7 @@ static __always_inline void emit_data(struct scratch *s, __u64 id, int fd, __u64
 			if (chunk > RPC_MAX_CAPTURE)
 				break;
 			asm volatile("" : "+r"(chunk));
-			if (bpf_probe_read_user(s->data + off, chunk, iov.iov_base))
+			if (bpf_probe_read_user(s->data + off, chunk, iov->iov_base))
 				break;
 			off += chunk;
 		}
