@@ -5,8 +5,7 @@
 # error) equal curl's own, in the JSON Lines events and in vigil_rpc_requests_total /
 # vigil_rpc_errors_total on --metrics, which the real `promtool check metrics` accepts.
 . "$VIGIL_ROOT/tests/lib.sh"
-export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
-HERE=$VIGIL_ROOT/rpc/tests
+. "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
 EJS=$NODE_PATH/.bin/ethereumjs
 if [ ! -x "$EJS" ]; then
 	fail setup "@ethereumjs/client missing in $NODE_PATH: run scripts/deps"
@@ -27,14 +26,8 @@ fi
 # picked only now: the node takes half a minute to start, time enough for another process to
 # be given a port picked before it (a run failed with "Address already in use" that way)
 mport=$(free_port)
-"$VIGIL" rpc --pid "$npid" --ports "$port" --interval 500ms --jsonl "$TMP/ev.jsonl" \
-	--metrics "127.0.0.1:$mport" 2>"$TMP/vigil.err" &
-vpid=$!
-on_exit "kill $vpid"
-if ! wait_for 30 grep -q capturing "$TMP/vigil.err"; then
-	fail start "vigil rpc did not start: $(tail -n 3 "$TMP/vigil.err")"
+tracer_launch --pid "$npid" --ports "$port" --jsonl "$TMP/ev.jsonl" --metrics "127.0.0.1:$mport" ||
 	exit 1
-fi
 
 : >"$TMP/curl.txt"
 call() { # call <times> <request body>: curl it, keep request and response for rpc_tally.py

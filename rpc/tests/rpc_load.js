@@ -5,8 +5,12 @@
 //   node rpc_load.js PORT OUT spike          steady eth_blockNumber + eth_getBalance, a burst of
 //                                            eth_blockNumber, steady, a burst of failing
 //                                            eth_getBalance calls, steady (about 10 s)
+//   node rpc_load.js PORT OUT bodies N FILE C  every line of FILE (a JSON-RPC body, single or
+//                                            batch) posted N times over C connections at once,
+//                                            every item of a batch counted
 'use strict';
 const crypto = require('crypto');
+const fs = require('fs');
 const { Tally, RawHttp, parseJson } = require('./rpc_lib.js');
 
 const [port, out, mode, n] = [Number(process.argv[2]), process.argv[3], process.argv[4],
@@ -36,6 +40,28 @@ const ADDR = '0x' + '11'.repeat(20);
 	if (mode === 'garbage') {
 		for (let i = 0; i < n; i++)
 			await call('garbage_' + crypto.randomBytes(6).toString('hex'), []);
+	} else if (mode === 'bodies') {
+		const bodies = fs.readFileSync(process.argv[6], 'utf8').split('\n').filter(Boolean);
+		const conns = [c];
+		for (let i = 1; i < Number(process.argv[7] || 1); i++)
+			conns.push(await new RawHttp(port).connect());
+		const queue = [];
+		for (let i = 0; i < n; i++)
+			queue.push(...bodies);
+		let next = 0;
+		await Promise.all(conns.map(async (k) => {
+			while (next < queue.length) {
+				const body = queue[next++], req = JSON.parse(body);
+				const resp = parseJson((await k.request(body)).body);
+				const items = Array.isArray(req) ? req : [req];
+				items.forEach((it, i) => {
+					const r = Array.isArray(resp) ? resp.find((x) => x.id === it.id) : resp;
+					tally.add(it.method, r || null, 'http', items.length,
+						  Array.isArray(req) ? i : 0);
+				});
+			}
+		}));
+		conns.slice(1).forEach((k) => k.close());
 	} else if (mode === 'spike') {
 		await steady(3500, false);
 		for (let i = 0; i < 400; i++) await call('eth_blockNumber', []);

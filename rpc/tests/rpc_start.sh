@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# A real ganache and `vigil rpc` tracing it, for the rpc integration tests and
-# tests/integration/int_deploy_live.sh (sourced, after tests/lib.sh; both killed at exit).
+# A real ganache and `vigil rpc` tracing it (or any node: tracer_launch), for the rpc integration
+# tests and tests/integration/int_deploy_live.sh (sourced, after tests/lib.sh; both killed at
+# exit).
 #
 #   start_ganache          ganache (one account) on a free loopback port; sets port, gpid
 #                          (= ganache_spawn, which returns at once, then ganache_wait)
-#   start_tracer [OPT...]  `vigil rpc --pid $gpid --ports $port --interval 500ms OPT...`, its
-#                          stderr in $TMP/vigil.err; sets vpid; fails (and says so) unless it
-#                          reports capturing within 30 s
+#   tracer_launch OPT...   `vigil rpc --interval 500ms OPT...`, its stderr in $TMP/vigil.err;
+#                          sets vpid; fails (and says so) unless it reports capturing within 30 s
+#   start_tracer [OPT...]  tracer_launch --pid $gpid --ports $port OPT...
 export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
 HERE=$VIGIL_ROOT/rpc/tests
 GANACHE=$NODE_PATH/.bin/ganache
@@ -27,8 +28,8 @@ ganache_wait() {
 
 start_ganache() { ganache_spawn && ganache_wait; }
 
-start_tracer() {
-	"$VIGIL" rpc --pid "$gpid" --ports "$port" --interval 500ms "$@" 2>"$TMP/vigil.err" &
+tracer_launch() {
+	"$VIGIL" rpc --interval 500ms "$@" 2>"$TMP/vigil.err" &
 	vpid=$!
 	on_exit "kill $vpid"
 	if ! wait_for 30 grep -q capturing "$TMP/vigil.err"; then
@@ -36,3 +37,5 @@ start_tracer() {
 		return 1
 	fi
 }
+
+start_tracer() { tracer_launch --pid "$gpid" --ports "$port" "$@"; }
