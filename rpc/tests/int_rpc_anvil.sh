@@ -3,9 +3,10 @@
 # `vigil rpc --exe` against a real anvil (npm @foundry-rs/anvil: Foundry's node, compiled Rust, a
 # multi-threaded hyper server that answers with writev) started after vigil: vigil picks the node
 # up at its exec, and the per-method counts, statuses and error codes (-32601 unknown method,
-# -32602 invalid params, 3 execution reverted, batches) of 8 keep-alive connections at once equal
-# the client's own, in the JSON Lines events and on --metrics, which the real
-# `promtool check metrics` accepts; a body that is not JSON is one call with anvil's -32600.
+# -32602 invalid params, 3 execution reverted, batches) of 8 keep-alive connections at once and of
+# a WebSocket session (subscription, pushes, calls) equal the client's own, in the JSON Lines
+# events and on --metrics, which the real `promtool check metrics` accepts; a body that is not
+# JSON is one call with anvil's -32600.
 . "$VIGIL_ROOT/tests/lib.sh"
 . "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
 ANVIL=$(ls "$NODE_PATH"/@foundry-rs/anvil-linux-*/bin/anvil 2>/dev/null | head -1 || true)
@@ -42,6 +43,10 @@ cat >"$TMP/bodies" <<'EOF'
 EOF
 node "$HERE/rpc_load.js" "$port" "$TMP/client.json" bodies 30 "$TMP/bodies" 8 ||
 	fail client "rpc_load.js bodies failed"
+# WebSocket on the same port (anvil's own server: axum and tungstenite): a newHeads subscription,
+# 6 blocks mined and pushed, plain calls
+node "$HERE/rpc_load.js" "$port" "$TMP/ws.json" ws 6 >"$TMP/ws.out" || fail client "ws session"
+check ws-pushes test "$(cat "$TMP/ws.out")" = "pushes 6"
 # the codes the node itself gave, so the checks below compare like with like
 for code in -32601 -32602 3; do
 	check "node-answered-$code" grep -q -- "|error|$code|" "$TMP/client.json"
@@ -63,13 +68,15 @@ jq -c 'select(.subject == "vigil.jsonrpc.requests") | .event | select(.method ==
 check parse-error-reported test "$(cat "$TMP/perr.ev")" = '["error",-32600,200,1]'
 jq -c 'select(.subject == "vigil.jsonrpc.requests") | select(.event.method != null)' "$ev" \
 	>"$TMP/ev-named.jsonl"
-check counts-equal-client python3 "$HERE/rpc_expect.py" "$TMP/ev-named.jsonl" "$TMP/client.json"
-python3 "$HERE/rpc_expect.py" "$TMP/ev-named.jsonl" "$TMP/client.json"
-check calls-counted test "$(wc -l <"$TMP/ev-named.jsonl")" = $((30 * 12))
+check counts-equal-client python3 "$HERE/rpc_expect.py" "$TMP/ev-named.jsonl" "$TMP/client.json" \
+	"$TMP/ws.json"
+python3 "$HERE/rpc_expect.py" "$TMP/ev-named.jsonl" "$TMP/client.json" "$TMP/ws.json"
+# 30 x 12 over HTTP; over WebSocket a subscribe, 6 evm_mine, 6 pushes, 5 calls, an unsubscribe
+check calls-counted test "$(wc -l <"$TMP/ev-named.jsonl")" = $((30 * 12 + 19))
 check every-call-from-anvil test "$(jq -r 'select(.event.pid != '"$apid"') | 1' \
 	"$TMP/ev-named.jsonl" | wc -l)" = 0
 check promtool-check-metrics promtool check metrics <"$TMP/metrics.txt"
 check metrics-equal-client python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.txt" \
-	"$TMP/client.json"
-python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.txt" "$TMP/client.json"
+	"$TMP/client.json" "$TMP/ws.json"
+python3 "$HERE/rpc_metrics_check.py" "$TMP/metrics.txt" "$TMP/client.json" "$TMP/ws.json"
 exit "$T_FAILED"

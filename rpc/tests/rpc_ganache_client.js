@@ -8,8 +8,7 @@
 const http = require('http');
 const zlib = require('zlib');
 const { ethers } = require('ethers');
-const WebSocket = require('ws');
-const { Tally, RawHttp, parseJson } = require('./rpc_lib.js');
+const { Tally, RawHttp, parseJson, wsSession } = require('./rpc_lib.js');
 
 const [port, gzPort] = process.argv.slice(2, 4).map(Number);
 const outdir = process.argv[4];
@@ -60,46 +59,9 @@ async function phaseEthers() {
 	b.destroy();
 }
 
-// WebSocket on the same port: a newHeads subscription, blocks mined one at a time over the
-// socket (each answered and pushed before the next), plain calls, then the unsubscribe.
+// WebSocket on the same port (rpc_lib.js wsSession): 6 blocks mined and pushed, 5 plain calls.
 async function phaseWs() {
-	const ws = new WebSocket(`ws://127.0.0.1:${port}`);
-	const waiting = {};
-	let next = 1, pushes = 0, pushWaiter = null;
-	ws.on('message', (data) => {
-		const m = JSON.parse(data.toString());
-		if (m.method === 'eth_subscription') {
-			pushes++;
-			tally.addKey('eth_subscription', 'notification', 'ok', '', 'ws', 1, 0);
-			if (pushWaiter) pushWaiter();
-		} else if (waiting[m.id]) {
-			waiting[m.id](m);
-		}
-	});
-	await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
-	const call = (method, params) => new Promise((resolve) => {
-		const id = next++;
-		waiting[id] = (m) => {
-			if (method === 'eth_subscribe')
-				tally.addKey(method, 'subscribe', m.error ? 'error' : 'ok',
-					m.error ? String(m.error.code) : '', 'ws', 1, 0);
-			else
-				tally.add(method, m, 'ws', 1, 0);
-			resolve(m);
-		};
-		ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-	});
-	const sub = await call('eth_subscribe', ['newHeads']);
-	for (let i = 0; i < 6; i++) {
-		const want = pushes + 1;
-		const pushed = new Promise((resolve) => { pushWaiter = () => pushes >= want && resolve(); });
-		await call('evm_mine', []);
-		await pushed;
-	}
-	for (let i = 0; i < 5; i++) await call('eth_blockNumber', []);
-	await call('eth_unsubscribe', [sub.result]);
-	facts.ws_pushes = pushes;
-	ws.close();
+	facts.ws_pushes = await wsSession(port, tally, 6, 5);
 }
 
 // ethers' own WebSocketProvider: a 'block' listener (eth_subscribe newHeads), blocks mined

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Helpers shared by the node clients of the rpc integration tests: a tally of the calls a client
-// made, keyed the way rpc_expect.py keys vigil's events, and raw HTTP/1.1 JSON-RPC over one TCP
-// socket (so the test knows every byte the server wrote).
+// made, keyed the way rpc_expect.py keys vigil's events, raw HTTP/1.1 JSON-RPC over one TCP
+// socket (so the test knows every byte the server wrote), and a counted WebSocket session.
 'use strict';
 const net = require('net');
 const fs = require('fs');
@@ -70,4 +70,49 @@ class RawHttp {
 
 function parseJson(buf) { try { return JSON.parse(buf.toString()); } catch (e) { return null; } }
 
-module.exports = { Tally, RawHttp, parseJson };
+// A WebSocket session on the node at @port, every call and push counted in @tally: a newHeads
+// subscription, @mines blocks mined one at a time over the socket (evm_mine, each answered and
+// pushed before the next), @calls eth_blockNumber calls, then the unsubscribe. Resolves with the
+// number of pushes received.
+async function wsSession(port, tally, mines, calls) {
+	const WebSocket = require('ws');
+	const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+	const waiting = {};
+	let next = 1, pushes = 0, pushWaiter = null;
+	ws.on('message', (data) => {
+		const m = JSON.parse(data.toString());
+		if (m.method === 'eth_subscription') {
+			pushes++;
+			tally.addKey('eth_subscription', 'notification', 'ok', '', 'ws', 1, 0);
+			if (pushWaiter) pushWaiter();
+		} else if (waiting[m.id]) {
+			waiting[m.id](m);
+		}
+	});
+	await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+	const call = (method, params) => new Promise((resolve) => {
+		const id = next++;
+		waiting[id] = (m) => {
+			if (method === 'eth_subscribe')
+				tally.addKey(method, 'subscribe', m.error ? 'error' : 'ok',
+					m.error ? String(m.error.code) : '', 'ws', 1, 0);
+			else
+				tally.add(method, m, 'ws', 1, 0);
+			resolve(m);
+		};
+		ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+	});
+	const sub = await call('eth_subscribe', ['newHeads']);
+	for (let i = 0; i < mines; i++) {
+		const want = pushes + 1;
+		const pushed = new Promise((resolve) => { pushWaiter = () => pushes >= want && resolve(); });
+		await call('evm_mine', []);
+		await pushed;
+	}
+	for (let i = 0; i < calls; i++) await call('eth_blockNumber', []);
+	await call('eth_unsubscribe', [sub.result]);
+	ws.close();
+	return pushes;
+}
+
+module.exports = { Tally, RawHttp, parseJson, wsSession };

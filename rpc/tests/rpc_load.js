@@ -8,10 +8,13 @@
 //   node rpc_load.js PORT OUT bodies N FILE C  every line of FILE (a JSON-RPC body, single or
 //                                            batch) posted N times over C connections at once,
 //                                            every item of a batch counted
+//   node rpc_load.js PORT OUT ws N           a WebSocket session (rpc_lib.js wsSession): N blocks
+//                                            mined and pushed, 5 eth_blockNumber calls; prints
+//                                            the pushes received
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
-const { Tally, RawHttp, parseJson } = require('./rpc_lib.js');
+const { Tally, RawHttp, parseJson, wsSession } = require('./rpc_lib.js');
 
 const [port, out, mode, n] = [Number(process.argv[2]), process.argv[3], process.argv[4],
 	Number(process.argv[5] || 0)];
@@ -62,6 +65,8 @@ const ADDR = '0x' + '11'.repeat(20);
 			}
 		}));
 		conns.slice(1).forEach((k) => k.close());
+	} else if (mode === 'ws') {
+		console.log(`pushes ${await wsSession(port, tally, n, 5)}`);
 	} else if (mode === 'spike') {
 		await steady(3500, false);
 		for (let i = 0; i < 400; i++) await call('eth_blockNumber', []);
