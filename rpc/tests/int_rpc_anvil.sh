@@ -6,7 +6,8 @@
 # -32602 invalid params, 3 execution reverted, batches) of 8 keep-alive connections at once and of
 # a WebSocket session (subscription, pushes, calls) equal the client's own, in the JSON Lines
 # events and on --metrics, which the real `promtool check metrics` accepts; a body that is not
-# JSON is one call with anvil's -32600.
+# JSON is one call with anvil's -32600. RPC_HOOK=socket|syscall picks the kernel hooks
+# (int_rpc_anvil_syscall.sh runs it with the syscall ones); by default the tracer's own choice.
 . "$VIGIL_ROOT/tests/lib.sh"
 . "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
 ANVIL=$(ls "$NODE_PATH"/@foundry-rs/anvil-linux-*/bin/anvil 2>/dev/null | head -1 || true)
@@ -17,8 +18,9 @@ fi
 
 port=$(free_port)
 mport=$(free_port)
-tracer_launch --exe "$ANVIL" --ports "$port" --jsonl "$TMP/ev.jsonl" --metrics "127.0.0.1:$mport" ||
-	exit 1
+tracer_launch --exe "$ANVIL" --ports "$port" --jsonl "$TMP/ev.jsonl" --metrics "127.0.0.1:$mport" \
+	${RPC_HOOK:+--hook "$RPC_HOOK"} || exit 1
+check hooks-${RPC_HOOK:-auto} grep -q "hooks: ${RPC_HOOK:-socket}" "$TMP/vigil.err"
 "$ANVIL" --host 127.0.0.1 --port "$port" --silent >"$TMP/anvil.log" 2>&1 &
 apid=$!
 on_exit "kill $apid; wait $apid"
