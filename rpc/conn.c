@@ -220,10 +220,13 @@ static int collect_resp(void *ctx, uint32_t index, const struct rpc_jitem *it)
 	return 0;
 }
 
-static void scan_resp(struct rpc_conn *c, const char *p, size_t n, struct rpc_jscan *js)
+/* The answer's items into c->ri. @in_order: an HTTP answer, whose single item needs only its
+ * outcome (rpc_json_scan_answer); a WebSocket answer pairs by id and is read whole. */
+static void scan_resp(struct rpc_conn *c, const char *p, size_t n, bool in_order,
+		      struct rpc_jscan *js)
 {
 	c->ri_len = 0;
-	if (rpc_json_scan(p, n, collect_resp, c, js))
+	if ((in_order ? rpc_json_scan_answer : rpc_json_scan)(p, n, collect_resp, c, js))
 		c->stats.dropped_items++;
 }
 
@@ -432,7 +435,7 @@ static void http_response(struct rpc_conn *c, const struct rpc_http_msg *m)
 		hp_release(p);
 		return;
 	}
-	scan_resp(c, m->body, m->body_len, &js);
+	scan_resp(c, m->body, m->body_len, true, &js);
 	single_resp = js.shape != RPC_JSON_BATCH;
 	/* a batch request cut by the capture limit: the response says how many items it had */
 	cut_batch = p->batch && p->truncated && !single_resp;
@@ -690,7 +693,7 @@ static void ws_response(struct rpc_conn *c, const struct rpc_ws_msg *m)
 
 	if (m->compressed)
 		return;
-	scan_resp(c, m->data, m->len, &js);
+	scan_resp(c, m->data, m->len, false, &js);
 	for (size_t r = 0; r < c->ri_len; r++) {
 		const struct rpc_jitem *j = &c->ri[r];
 		char *req_params = NULL; /* the paired request's, freed once the call is out */

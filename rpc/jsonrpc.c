@@ -12,6 +12,7 @@ enum { S_OK = 0, S_CUT = 1, S_BAD = 2 };
 struct scan {
 	const unsigned char *p;
 	size_t n, i;
+	bool answer; /* stop an item at its outcome (rpc_json_scan_answer) */
 };
 
 static inline void skip_ws(struct scan *s)
@@ -385,6 +386,8 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 			break;
 		case K_RESULT:
 			it->has_result = true;
+			if (s->answer)
+				return S_OK; /* the outcome; the value is not needed */
 			goto skip;
 		case K_PARAMS:
 			/* the last "params" wins, as in the servers' JSON decoders */
@@ -409,6 +412,8 @@ static int scan_item(struct scan *s, struct rpc_jitem *it)
 			it->has_error = true;
 			if ((r = scan_error(s, it)))
 				return r;
+			if (s->answer)
+				return S_OK;
 			break;
 		default:
 skip:
@@ -424,9 +429,10 @@ static void item_init(struct rpc_jitem *it)
 	it->method[0] = it->id[0] = it->error_message[0] = 0;
 }
 
-int rpc_json_scan(const char *p, size_t n, rpc_jitem_fn cb, void *ctx, struct rpc_jscan *out)
+static int scan_top(const char *p, size_t n, bool answer, rpc_jitem_fn cb, void *ctx,
+		    struct rpc_jscan *out)
 {
-	struct scan s = { (const unsigned char *)p, n, 0 };
+	struct scan s = { (const unsigned char *)p, n, 0, false };
 	struct rpc_jitem it;
 	int r = S_OK, cr;
 
@@ -437,8 +443,10 @@ int rpc_json_scan(const char *p, size_t n, rpc_jitem_fn cb, void *ctx, struct rp
 	if (s.p[s.i] == '{') {
 		out->shape = RPC_JSON_SINGLE;
 		item_init(&it);
+		s.answer = answer; /* a single answer only: a batch's are told apart by their ids */
 		r = scan_item(&s, &it);
 		out->items = 1;
+		out->end = s.i;
 		out->cut = r == S_CUT;
 		out->bad = r == S_BAD;
 		return cb ? cb(ctx, 0, &it) : 0;
@@ -468,12 +476,25 @@ int rpc_json_scan(const char *p, size_t n, rpc_jitem_fn cb, void *ctx, struct rp
 		}
 		cr = cb ? cb(ctx, out->items, &it) : 0;
 		out->items++;
+		out->end = s.i;
 		if (cr)
 			return cr;
 		if (r)
 			break;
 	}
+	out->end = s.i;
 	out->cut = r == S_CUT;
 	out->bad = r == S_BAD;
 	return 0;
+}
+
+int rpc_json_scan(const char *p, size_t n, rpc_jitem_fn cb, void *ctx, struct rpc_jscan *out)
+{
+	return scan_top(p, n, false, cb, ctx, out);
+}
+
+int rpc_json_scan_answer(const char *p, size_t n, rpc_jitem_fn cb, void *ctx,
+			 struct rpc_jscan *out)
+{
+	return scan_top(p, n, true, cb, ctx, out);
 }

@@ -48,6 +48,7 @@ struct rpc_jscan {
 	uint32_t items; /* items reported through the callback */
 	bool cut;	/* the input ended before the top-level value did */
 	bool bad;	/* a syntax error stopped the scan */
+	size_t end;	/* where the scan stopped: the bytes it read (n when it ran to the end) */
 };
 
 /* Called once per item in order; a non-zero return stops the scan and is returned. */
@@ -59,5 +60,15 @@ typedef int (*rpc_jitem_fn)(void *ctx, uint32_t index, const struct rpc_jitem *i
  * the callback's non-zero value. The item passed to @cb lives on the scanner's stack.
  */
 int rpc_json_scan(const char *p, size_t n, rpc_jitem_fn cb, void *ctx, struct rpc_jscan *out);
+
+/*
+ * rpc_json_scan() for the answer to one HTTP request, where answers pair with calls in order: a
+ * single object is read only up to its outcome, the "result" key or the whole "error" object
+ * (JSON-RPC 2.0 has one of the two; the first one seen decides), and then reported as not
+ * complete with out->cut and out->bad false. Its id and whatever follows are not read: a large
+ * result is not walked. A batch is scanned whole (its answers pair by id).
+ */
+int rpc_json_scan_answer(const char *p, size_t n, rpc_jitem_fn cb, void *ctx,
+			 struct rpc_jscan *out);
 
 #endif

@@ -277,6 +277,57 @@ static void test_call_to_json(void)
 	vbuf_free(&b);
 }
 
+/* An HTTP answer is read up to its outcome: a large result is not walked, its id not needed. */
+static void test_answer_stops_at_outcome(void)
+{
+	struct items it;
+	struct rpc_jscan js;
+	char big[9000];
+	int n;
+
+	/* a result the input cuts short, then a well-formed one: both "ok", neither walked */
+	n = snprintf(big, sizeof(big), "{\"jsonrpc\":\"2.0\",\"result\":{\"logs\":[\"%0*d", 8000, 0);
+	memset(&it, 0, sizeof(it));
+	rpc_json_scan_answer(big, (size_t)n, grab, &it, &js);
+	ASSERT_EQ(js.shape, RPC_JSON_SINGLE, "shape");
+	ASSERT_EQ(js.items, 1, "items");
+	ASSERT_TRUE(it.v[0].has_result, "result seen");
+	ASSERT_FALSE(it.v[0].has_error, "no error");
+	ASSERT_FALSE(js.cut, "stopped before the cut");
+	ASSERT_FALSE(it.v[0].complete, "not read to its end");
+	/* the full scan reads to the cut */
+	js = scan(big, (size_t)n, &it);
+	ASSERT_TRUE(js.cut && it.v[0].has_result, "full scan: cut, result");
+
+	/* an error object is read whole, code and message, and ends the scan */
+	const char *e = "{\"id\":7,\"error\":{\"code\":3,\"message\":\"execution reverted\","
+			"\"data\":\"0x08c379a0\"},\"result\":1,\"jsonrpc\":\"2.0\"}";
+	memset(&it, 0, sizeof(it));
+	rpc_json_scan_answer(e, strlen(e), grab, &it, &js);
+	ASSERT_TRUE(it.v[0].has_error && it.v[0].has_error_code, "error with code");
+	ASSERT_EQ(it.v[0].error_code, 3, "code");
+	ASSERT_STREQ(it.v[0].error_message, "execution reverted", "message");
+	ASSERT_FALSE(it.v[0].has_result, "the error came first");
+	ASSERT_STREQ(it.v[0].id, "7", "an id before the outcome is kept");
+
+	/* "error" that is not an object is no outcome: the scan goes on to the result */
+	const char *o = "{\"error\":null,\"result\":\"0x1\"}";
+	memset(&it, 0, sizeof(it));
+	rpc_json_scan_answer(o, strlen(o), grab, &it, &js);
+	ASSERT_TRUE(it.v[0].has_result && !it.v[0].has_error, "null error skipped");
+
+	/* a batch is read whole: every answer with its id */
+	const char *b = "[{\"id\":1,\"result\":[1,2]},{\"result\":\"x\",\"id\":2},"
+			"{\"error\":{\"code\":-32601,\"message\":\"m\"},\"id\":3}]";
+	memset(&it, 0, sizeof(it));
+	rpc_json_scan_answer(b, strlen(b), grab, &it, &js);
+	ASSERT_EQ(js.shape, RPC_JSON_BATCH, "batch");
+	ASSERT_EQ(js.items, 3, "three answers");
+	ASSERT_STREQ(it.v[1].id, "2", "id after the result");
+	ASSERT_TRUE(it.v[2].complete && it.v[2].error_code == -32601, "third");
+}
+
 TESTS(T(test_single_request), T(test_string_id_and_whitespace), T(test_batch_of_three_with_error),
       T(test_error_codes), T(test_truncated_payloads), T(test_long_method_names),
-      T(test_invalid_and_hostile), T(test_call_to_json))
+      T(test_invalid_and_hostile), T(test_call_to_json),
+      T(test_answer_stops_at_outcome))
