@@ -58,7 +58,7 @@ const struct vopt rpc_tracer_opts[] = {
 	VOPT_SIZE("ringbuf", 0, struct rpc_tracer_cfg, ringbuf, "8MiB", 1 << 20, 1 << 30,
 		  "kernel ring buffer size (a power of two; the tracer maps its data twice, so "
 		  "it counts twice in the process's RSS)"),
-	VOPT_SIZE("wakeup", 0, struct rpc_tracer_cfg, wakeup, "256KiB", 0, 1 << 30,
+	VOPT_SIZE("wakeup", 0, struct rpc_tracer_cfg, wakeup, "1MiB", 0, 1 << 30,
 		  "wake the tracer when this much data waits in the ring buffer (0: every record)"),
 	VOPT_DURATION("drain", 0, struct rpc_tracer_cfg, drain, "50ms", 1000000LL, 1000000000LL,
 		      "... and at the latest every DURATION"),

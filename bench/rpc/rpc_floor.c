@@ -13,7 +13,7 @@
  *
  * capture PORT PID: the kernel half alone instead: the tracer's own programs, set up as
  * `vigil rpc --pid PID --ports PORT` sets them up (its option defaults: 4 KiB capture, 8 MiB ring
- * buffer, wake-ups batched by 256 KiB, a 50 ms drain), with a consumer that only counts the
+ * buffer, wake-ups batched by 1 MiB, a 50 ms drain), with a consumer that only counts the
  * records: what the capture costs the traced process without the tracer's user space next to it.
  *
  * Prints "attached <hooks>" on stdout once attached; runs until SIGTERM or SIGINT, then prints
