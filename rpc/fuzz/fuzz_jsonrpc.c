@@ -43,23 +43,21 @@ static int check_keep(void *ctx, uint32_t index, const struct rpc_jitem *it)
 }
 
 /*
- * The answer scan of @p[0..n) against the full one: the same shape and items; and the outcome it
- * stopped at (it read ans.end bytes) is what the full scan reports for the input up to there and
- * one byte on (so that the value after "result": has begun). With one outcome in the input,
- * that is the full scan's own.
+ * The answer scan of @p[0..n) against the full one (@full, the caller's scan of the same bytes):
+ * the same shape and items; and the outcome it stopped at (it read ans.end bytes) is what the
+ * full scan reports for the input up to there and one byte on (so that the value after
+ * "result": has begun). With one outcome in the input, that is the full scan's own.
  */
-static void answer_agrees(const char *p, size_t n)
+static void answer_agrees(const char *p, size_t n, const struct rpc_jscan *full)
 {
-	struct rpc_jscan full, ans;
+	struct rpc_jscan ans, pre;
 	struct rpc_jitem a;
 	uint32_t k = 0;
 
 	in_len = n;
-	rpc_json_scan(p, n, check, &k, &full);
-	k = 0;
 	memset(&first, 0, sizeof(first));
 	rpc_json_scan_answer(p, n, check_keep, &k, &ans);
-	if (ans.items != k || ans.shape != full.shape || ans.items != full.items || ans.end > n)
+	if (ans.items != k || ans.shape != full->shape || ans.items != full->items || ans.end > n)
 		abort();
 	if (ans.shape != RPC_JSON_SINGLE)
 		return;
@@ -70,7 +68,7 @@ static void answer_agrees(const char *p, size_t n)
 	k = 0;
 	memset(&first, 0, sizeof(first));
 	in_len = ans.end < n ? ans.end + 1 : n;
-	rpc_json_scan(p, in_len, check_keep, &k, &full);
+	rpc_json_scan(p, in_len, check_keep, &k, &pre);
 	if (a.has_result != first.has_result || a.has_error != first.has_error ||
 	    a.has_error_code != first.has_error_code ||
 	    (a.has_error_code && a.error_code != first.error_code) ||
@@ -95,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rpc_json_scan(copy, size, check, &n, &js);
 	if (js.items != n)
 		abort();
+	answer_agrees(copy, size, &js);
 	if (size) {
 		size_t cut = data[0] % size;
 		n = 0;
@@ -102,9 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rpc_json_scan(copy, cut, check, &n, &js);
 		if (js.items != n)
 			abort();
-		answer_agrees(copy, cut);
+		answer_agrees(copy, cut, &js);
 	}
-	answer_agrees(copy, size);
 	free(copy);
 	return 0;
 }
