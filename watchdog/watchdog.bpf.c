@@ -373,7 +373,8 @@ static __always_inline struct wd_entry *entry_for_count(__u32 tgid, __u64 *key)
  * lives). The count is an atomic fetch-and-add, so each call gets its own number (episodes and
  * counts are exact); a new window is opened by one thread only (compare-and-swap on its start),
  * which swaps the count to 1. A call of another thread that lands between that swap of the start
- * and the swap of the count is counted in the old window and judged by it. The EPERM hooks read
+ * and the swap of the count is counted in the old window and judged by it (not in an entry's
+ * first window, which has no old one: its count is only ever added to). The EPERM hooks read
  * the shared count again when the call reaches them, so threads racing at the limit may together
  * get a call or two fewer than the limit, never more.
  */
@@ -404,11 +405,17 @@ static __always_inline int count_call(__u32 nr, __u32 r)
 	start = w->start;
 	if (now - start >= rule->window_ns &&
 	    __sync_val_compare_and_swap(&w->start, start, now) == start) {
-		/* This call opened the window (only one thread can): it is call 1 of it. */
+		/* This call opened the window (only one thread can): it is call 1 of it. The
+		 * first window of an entry has no old one: calls of other threads that raced
+		 * this one to open it are already in the count, and stay there. */
 		w->prev_start = start;
-		w->prev_count = __sync_lock_test_and_set(&w->count, 1);
 		w->reported = 0;
-		count = 1;
+		if (start) {
+			w->prev_count = __sync_lock_test_and_set(&w->count, 1);
+			count = 1;
+		} else {
+			count = __sync_fetch_and_add(&w->count, 1) + 1;
+		}
 	} else {
 		count = __sync_fetch_and_add(&w->count, 1) + 1;
 	}
