@@ -207,7 +207,7 @@ struct vbus *vbus_open(const struct vbus_cfg *cfg, struct vloop *loop)
 		if (err)
 			goto fail;
 	}
-	b->tick = vloop_timer_add(loop, BUS_TICK_NS, BUS_TICK_NS, tick_cb, b);
+	b->tick = vloop_timer_add_aligned(loop, BUS_TICK_NS, tick_cb, b);
 	if (!b->tick) {
 		err = -errno;
 		log_error("bus", "cannot create the bus timer: %s", strerror(errno));

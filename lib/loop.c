@@ -295,8 +295,8 @@ static struct itimerspec its_of(uint64_t first_ns, uint64_t interval_ns)
 	return its;
 }
 
-struct vloop_timer *vloop_timer_add(struct vloop *loop, uint64_t first_ns, uint64_t interval_ns,
-				    vloop_cb cb, void *ctx)
+/* A timer watch, not armed yet. */
+static struct vloop_timer *timer_new(struct vloop *loop, vloop_cb cb, void *ctx)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct vloop_timer *t;
@@ -319,12 +319,6 @@ struct vloop_timer *vloop_timer_add(struct vloop *loop, uint64_t first_ns, uint6
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, t->w.fd, &ev))
 		goto fail;
 	link_watch(loop, &t->w);
-	if (vloop_timer_set(t, first_ns ? first_ns : 1, interval_ns)) {
-		err = errno;
-		vloop_timer_del(t);
-		errno = err;
-		return NULL;
-	}
 	return t;
 fail:
 	err = errno;
@@ -333,6 +327,46 @@ fail:
 	free(t);
 	errno = err;
 	return NULL;
+}
+
+/* Arms @t at @its (absolute when @flags is TFD_TIMER_ABSTIME), or frees it and returns NULL. */
+static struct vloop_timer *timer_arm(struct vloop_timer *t, int flags, const struct itimerspec *its)
+{
+	int err;
+
+	if (timerfd_settime(t->w.fd, flags, its, NULL)) {
+		err = errno;
+		vloop_timer_del(t);
+		errno = err;
+		return NULL;
+	}
+	return t;
+}
+
+struct vloop_timer *vloop_timer_add(struct vloop *loop, uint64_t first_ns, uint64_t interval_ns,
+				    vloop_cb cb, void *ctx)
+{
+	struct vloop_timer *t = timer_new(loop, cb, ctx);
+	struct itimerspec its = its_of(first_ns ? first_ns : 1, interval_ns);
+
+	return t ? timer_arm(t, 0, &its) : NULL;
+}
+
+struct vloop_timer *vloop_timer_add_aligned(struct vloop *loop, uint64_t interval_ns, vloop_cb cb,
+					    void *ctx)
+{
+	struct vloop_timer *t;
+	struct itimerspec its;
+
+	if (!interval_ns) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = timer_new(loop, cb, ctx);
+	if (!t)
+		return NULL;
+	its = its_of((vloop_now_ns() / interval_ns + 1) * interval_ns, interval_ns);
+	return timer_arm(t, TFD_TIMER_ABSTIME, &its);
 }
 
 int vloop_timer_set(struct vloop_timer *t, uint64_t first_ns, uint64_t interval_ns)

@@ -883,13 +883,13 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 			goto fail;
 	}
 	t->last_tick_ns = mono_ns();
-	t->timer = vloop_timer_add(loop, cfg->interval, cfg->interval, on_interval, t);
+	t->timer = vloop_timer_add_aligned(loop, cfg->interval, on_interval, t);
 	if (!t->timer) {
 		err = -errno;
 		goto fail;
 	}
 	if (cfg->wakeup) {
-		t->drain = vloop_timer_add(loop, cfg->drain, cfg->drain, on_drain, t);
+		t->drain = vloop_timer_add_aligned(loop, cfg->drain, on_drain, t);
 		if (!t->drain) {
 			err = -errno;
 			goto fail;

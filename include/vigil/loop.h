@@ -37,6 +37,12 @@ int vloop_del_fd(struct vloop *loop, int fd);
  * allocated until vloop_timer_del). NULL and errno on failure. */
 struct vloop_timer *vloop_timer_add(struct vloop *loop, uint64_t first_ns, uint64_t interval_ns,
 				    vloop_cb cb, void *ctx);
+/* A periodic timer on its period's grid of CLOCK_MONOTONIC: it fires at the multiples of
+ * @interval_ns (the first within one period), so the loop's periodic timers of one period, or of
+ * multiples of it, wake the loop once between them instead of once each. NULL and errno on
+ * failure. */
+struct vloop_timer *vloop_timer_add_aligned(struct vloop *loop, uint64_t interval_ns, vloop_cb cb,
+					    void *ctx);
 /* Re-arms a timer (first_ns 0 disarms it). 0 or -errno. */
 int vloop_timer_set(struct vloop_timer *t, uint64_t first_ns, uint64_t interval_ns);
 void vloop_timer_del(struct vloop_timer *t);

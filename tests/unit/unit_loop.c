@@ -162,6 +162,30 @@ static void test_before_sleep_runs_each_iteration(void)
 	vloop_free(l);
 }
 
+/* Two aligned timers of 10 and 20 ms created 3 ms apart fire together: the loop wakes once per
+ * 10 ms for both, where unaligned ones (first expiry one period after creation) would wake it
+ * about twice as often. Iterations are counted by the before-sleep hook. */
+static void test_aligned_timers_share_wakeups(void)
+{
+	struct vloop *l = vloop_new();
+	struct counter a = { .stop_at = 8 }, b = { .stop_at = 1000 };
+	int sleeps = 0;
+
+	if (!ASSERT_NOT_NULL(l, "vloop_new"))
+		return;
+	ASSERT_OK(vloop_before_sleep(l, before, &sleeps), "hook");
+	ASSERT_NOT_NULL(vloop_timer_add_aligned(l, 10000000, count_timer, &a), "timer a");
+	usleep(3000);
+	ASSERT_NOT_NULL(vloop_timer_add_aligned(l, 20000000, count_timer, &b), "timer b");
+	ASSERT_OK(vloop_run(l), "run");
+	ASSERT_EQ(a.n, 8, "a fired eight times");
+	ASSERT_GE(b.n, 2, "b fired too");
+	/* one sleep per firing of a, b inside them; a spare for the first wait */
+	ASSERT_LE(sleeps, a.n + 1, "one wake-up for both");
+	ASSERT_EQ(vloop_timer_add_aligned(l, 0, count_timer, &a), NULL, "zero period refused");
+	vloop_free(l);
+}
+
 struct pair {
 	struct vloop_timer *t[2];
 	int ran[2];
@@ -241,5 +265,5 @@ static void test_many_fds(void)
 
 TESTS(T(test_periodic_timer), T(test_fd_watch_and_delete_in_callback),
       T(test_async_from_thread_coalesces), T(test_signals_become_events),
-      T(test_before_sleep_runs_each_iteration),
+      T(test_before_sleep_runs_each_iteration), T(test_aligned_timers_share_wakeups),
       T(test_timer_deleted_in_same_batch_does_not_fire), T(test_many_fds))
