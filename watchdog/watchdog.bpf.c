@@ -198,7 +198,8 @@ static __always_inline void slot_free(struct wd_entry *e)
  * The calling process's task-local entry, on its thread-group leader so every thread finds the
  * same one. The leader's task_struct outlives the other threads (a leader that exits first stays
  * a zombie until the last thread is reaped), so the pointer is always valid here. @create makes
- * a zeroed entry; two threads creating at once get the same one.
+ * a zeroed entry. Of two threads creating it at once, one gets NULL (the kernel's update fails
+ * with -EEXIST): the caller looks again without creating.
  */
 static __always_inline struct wd_entry *task_entry(__u64 create)
 {
@@ -345,6 +346,8 @@ static __always_inline struct wd_entry *entry_for_count(__u32 tgid, __u64 *key)
 	if (task_store()) {
 		*key = tgid;
 		e = task_entry(BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!e) /* another thread created it first: its create returned -EEXIST */
+			e = task_entry(0);
 		if (e && !e->tgid) {
 			e->tgid = tgid;
 			bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -135,16 +135,21 @@ out:
 	wd_rules_free(&r);
 }
 
+/* A worker thread: @n reads of @fd into @r, once *@go is set when @go is given. */
 struct thr {
 	int fd;
 	struct wd_result *r;
+	int n;
+	volatile int *go;
 };
 
 static void *thread_reads(void *arg)
 {
 	struct thr *t = arg;
 
-	wd_reads(t->fd, 250, t->r);
+	while (t->go && !*t->go)
+		;
+	wd_reads(t->fd, t->n, t->r);
 	return NULL;
 }
 
@@ -173,7 +178,7 @@ static void threads_fork_allowlist(void)
 	pid = fork();
 	if (pid == 0) {
 		pthread_t th[4];
-		struct thr t = { fd, &res[0] };
+		struct thr t = { fd, &res[0], 250, NULL };
 		pid_t c;
 
 		for (int i = 0; i < 4; i++)
@@ -226,6 +231,67 @@ out:
 	wd_rules_free(&r);
 }
 
+/*
+ * A process's entry is created, and its first window opened, by whichever thread's call comes
+ * first; calls of other threads racing it must all be counted. 40 processes, one at a time, each
+ * with two threads spinning on a flag so their first reads start together on the two CPUs: every
+ * entry must hold exactly 100. (With task-local storage, a build that took the racing thread's
+ * failed create for "no entry" lost a call in 3-4 of the 40.)
+ */
+static void first_window_race(void)
+{
+	struct wd_result *res = wd_shared(1);
+	struct episodes eps = { 0 };
+	struct vloop *loop = NULL;
+	struct wd_rules r;
+	struct wd *d = NULL;
+	struct wd_entry e;
+	int fd = wd_small_file(), st, exact = 0;
+
+	if (!ASSERT_NOT_NULL(res, "shm") || !ASSERT_GE(fd, 0, "file") ||
+	    !wd_rule(&r, "read", 100000, WINDOW_LONG))
+		return;
+	d = start(WD_MODE_MONITOR, &r, &loop, &eps);
+	if (!d)
+		goto out;
+	for (int i = 0; i < 40; i++) {
+		pid_t pid;
+
+		memset((void *)res, 0, sizeof(*res));
+		pid = fork();
+		if (pid == 0) {
+			volatile int go = 0;
+			struct thr t = { fd, res, 50, &go };
+			pthread_t th[2];
+
+			for (int k = 0; k < 2; k++)
+				pthread_create(&th[k], NULL, thread_reads, &t);
+			go = 1;
+			for (int k = 0; k < 2; k++)
+				pthread_join(th[k], NULL);
+			res->done = 1;
+			pause();
+			_exit(0);
+		}
+		if (!ASSERT_TRUE(wd_wait_flag(&res->done, 10000), "racers done")) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			break;
+		}
+		if (ASSERT_TRUE(wd_entry_of(d, pid, &e), "entry") && e.w[0].count == 100)
+			exact++;
+		else
+			fprintf(stderr, "process %d: count %u of 100\n", pid, e.w[0].count);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	ASSERT_EQ(exact, 40, "every racing call counted");
+out:
+	wd_free(d);
+	vloop_free(loop);
+	wd_rules_free(&r);
+}
+
 /* Runs @fn once per store. */
 static void each_store(void (*fn)(void))
 {
@@ -245,6 +311,11 @@ static void test_monitor_counts_exactly(void)
 static void test_threads_fork_allowlist(void)
 {
 	each_store(threads_fork_allowlist);
+}
+
+static void test_first_window_race(void)
+{
+	each_store(first_window_race);
 }
 
 /*
@@ -518,5 +589,6 @@ out:
 }
 
 TESTS(T(test_probe_picks_throttle), T(test_monitor_counts_exactly),
-      T(test_threads_fork_allowlist), T(test_slot_taken_falls_back), T(test_reload_keeps_counters),
+      T(test_threads_fork_allowlist), T(test_first_window_race),
+      T(test_slot_taken_falls_back), T(test_reload_keeps_counters),
       T(test_throttle_pauses_aggressive), T(test_free_resumes_stopped))
