@@ -385,6 +385,7 @@ static __always_inline int count_call(__u32 nr, __u32 r)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), key, now, start;
 	__u32 tgid = pid_tgid >> 32, count, *nb;
+	bool opened;
 	const struct wd_rule *rule;
 	struct wd_entry *e;
 	struct wd_win *w;
@@ -406,20 +407,20 @@ static __always_inline int count_call(__u32 nr, __u32 r)
 	w = &e->w[r];
 	now = window_clock();
 	start = w->start;
-	if (now - start >= rule->window_ns &&
-	    __sync_val_compare_and_swap(&w->start, start, now) == start) {
-		/* This call opened the window (only one thread can): it is call 1 of it. The
-		 * first window of an entry has no old one: calls of other threads that raced
-		 * this one to open it are already in the count, and stay there. */
+	opened = now - start >= rule->window_ns &&
+		 __sync_val_compare_and_swap(&w->start, start, now) == start;
+	if (opened) {
+		/* This call opened the window (only one thread can). */
 		w->prev_start = start;
 		w->reported = 0;
-		if (start) {
-			w->prev_count = __sync_lock_test_and_set(&w->count, 1);
-			count = 1;
-		} else {
-			count = __sync_fetch_and_add(&w->count, 1) + 1;
-		}
+	}
+	if (opened && start) {
+		/* it is call 1 of it; the old window keeps its count */
+		w->prev_count = __sync_lock_test_and_set(&w->count, 1);
+		count = 1;
 	} else {
+		/* every other call, and the opener of an entry's first window, which has no
+		 * old one: calls of other threads that raced it are in the count, and stay */
 		count = __sync_fetch_and_add(&w->count, 1) + 1;
 	}
 	if (count <= rule->limit)
