@@ -259,7 +259,9 @@ static __always_inline int resolve_socket(int fd, struct rpc_conn_val *val)
 }
 
 /* The connection state for (tgid, fd), discovering it on first sight. NULL: not a server
- * connection of a traced process. */
+ * connection of a traced process. Two threads of the process meeting a new connection at once
+ * both resolve it; the first insert wins (BPF_NOEXIST) and both go on with its entry, so the
+ * connection keeps one conn_id. */
 static __always_inline struct rpc_conn_val *lookup_conn(struct rpc_conn_key *key)
 {
 	struct rpc_conn_val *val, nv = {};
@@ -271,9 +273,9 @@ static __always_inline struct rpc_conn_val *lookup_conn(struct rpc_conn_key *key
 		nv.server = 1;
 		nv.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 		bpf_get_current_comm(nv.comm, sizeof(nv.comm));
-		count(RPC_CNT_CONNS);
 	}
-	bpf_map_update_elem(&conns, key, &nv, BPF_ANY);
+	if (bpf_map_update_elem(&conns, key, &nv, BPF_NOEXIST) == 0 && nv.server)
+		count(RPC_CNT_CONNS);
 	val = bpf_map_lookup_elem(&conns, key);
 	return val && val->server ? val : NULL;
 }
