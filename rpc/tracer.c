@@ -12,8 +12,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -53,6 +55,10 @@ const struct vopt rpc_tracer_opts[] = {
 		  "kernel hooks: socket (the sock_recv_length/sock_send_length tracepoints, Linux "
 		  "6.4+: only socket I/O pays), syscall (the raw syscall exit tracepoint: every "
 		  "syscall of the machine pays a little), or auto: socket where the kernel has it"),
+	VOPT_ENUM("sched", 0, struct rpc_tracer_cfg, sched, "idle", "idle|normal",
+		  "the tracer thread's CPU policy: idle (SCHED_IDLE: it never preempts the node "
+		  "and runs when a CPU has time to spare; raised to normal while the records "
+		  "waiting in the ring buffer pass a quarter of it) or normal (SCHED_OTHER)"),
 	VOPT_SIZE("capture", 0, struct rpc_tracer_cfg, capture, "4KiB", 64, RPC_MAX_CAPTURE,
 		  "bytes captured per read/write syscall (the full length is always recorded)"),
 	VOPT_SIZE("ringbuf", 0, struct rpc_tracer_cfg, ringbuf, "8MiB", 1 << 20, 1 << 30,
@@ -125,7 +131,14 @@ struct rpc_tracer {
 	struct rpc_stats st;
 	struct rpc_method_children *mm; /* parallel to st.m */
 	struct vmetric *m_req, *m_dur, *m_size, *m_err, *m_lost, *m_trunc, *m_conns, *m_notif;
-	struct vmetric *m_events, *m_folded, *m_parse, *m_unsup;
+	struct vmetric *m_events, *m_folded, *m_parse, *m_unsup, *m_raises;
+	/* --sched idle: the ring buffer's consumer and producer positions (its first two pages,
+	 * mapped read-only), and whether the thread runs raised to SCHED_OTHER now */
+	const unsigned long *rb_cons, *rb_prod;
+	size_t rb_pos_len;
+	uint64_t raise_at, lower_at, raises;
+	bool idle, raised;
+	bool rb_watched;
 	struct vbuf json;
 	struct rpc_conn_opts conn_opts;
 	struct rpc_redact redact; /* with --capture-params */
@@ -419,6 +432,115 @@ static void publish_aggregates(struct rpc_tracer *t, double secs)
 	}
 }
 
+/*
+ * --sched idle. At SCHED_IDLE the tracer's thread never preempts the node it traces: a woken
+ * SCHED_OTHER thread takes the CPU from whatever runs there, so a tracer woken 40 times a second
+ * cut into the node's threads and wrk's, costing the node more throughput than the tracer's own
+ * CPU time (bench/RESULTS.md, "vigil rpc"); an idle-policy thread waits for a CPU with time to
+ * spare or for the next tick. It is not starved (Linux gives it a small share even against
+ * busy threads), but should that share fall short of the traffic, the records would pile up
+ * until the ring buffer drops them: before each drain the backlog is read from the ring's
+ * positions, and past raise_at (a quarter of the room above the wake-up mark) the thread runs at
+ * SCHED_OTHER until a drain finds less than lower_at.
+ */
+static int set_policy(int policy)
+{
+	struct sched_param sp = { 0 };
+
+	return sched_setscheduler(0, policy, &sp) ? -errno : 0;
+}
+
+static uint64_t ring_backlog(const struct rpc_tracer *t)
+{
+	return __atomic_load_n(t->rb_prod, __ATOMIC_ACQUIRE) -
+	       __atomic_load_n(t->rb_cons, __ATOMIC_ACQUIRE);
+}
+
+static void pace(struct rpc_tracer *t)
+{
+	uint64_t b;
+
+	if (!t->idle)
+		return;
+	b = ring_backlog(t);
+	if (!t->raised && b >= t->raise_at) {
+		if (set_policy(SCHED_OTHER) == 0) {
+			t->raised = true;
+			t->raises++;
+			log_debug(C, "%llu bytes wait in the ring buffer: running at normal priority "
+				  "until they are drained", (unsigned long long)b);
+		}
+	} else if (t->raised && b < t->lower_at) {
+		if (set_policy(SCHED_IDLE) == 0)
+			t->raised = false;
+	}
+}
+
+/* The ring buffer, drained when the kernel side wakes the tracer or a timer fires. */
+static void drain(struct rpc_tracer *t)
+{
+	int n;
+
+	pace(t);
+	n = ring_buffer__consume(t->rb);
+	if (n < 0 && n != -EINTR)
+		log_warn(C, "consuming the ring buffer failed: %s", strerror(-n));
+}
+
+static void on_ring(struct vloop *loop, int fd, uint32_t events, void *ctx)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	drain(ctx);
+}
+
+/* Maps the ring's positions and turns the thread to SCHED_IDLE. Failing that, the tracer runs
+ * at normal priority, and says so. A thread started with another policy than SCHED_OTHER (chrt)
+ * keeps it: whoever chose it knew what they wanted. */
+static void sched_idle_start(struct rpc_tracer *t)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t wake = t->cfg.wakeup < t->cfg.ringbuf / 2 ? t->cfg.wakeup : t->cfg.ringbuf / 2;
+	int err, policy = sched_getscheduler(0);
+	void *p;
+
+	if (policy != SCHED_OTHER) {
+		log_info(C, "--sched idle: keeping the CPU policy vigil was started with (%d)", policy);
+		return;
+	}
+	p = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, bpf_map__fd(t->skel->maps.events), 0);
+	if (p == MAP_FAILED) {
+		log_warn(C, "--sched idle: cannot map the ring buffer's positions (%s); running at "
+			 "normal priority", strerror(errno));
+		return;
+	}
+	err = set_policy(SCHED_IDLE);
+	if (err) {
+		log_warn(C, "--sched idle: cannot set SCHED_IDLE (%s); running at normal priority",
+			 strerror(-err));
+		munmap(p, 2 * page);
+		return;
+	}
+	t->rb_cons = p;
+	t->rb_prod = (const unsigned long *)((const char *)p + page);
+	t->rb_pos_len = 2 * page;
+	t->raise_at = wake + (t->cfg.ringbuf - wake) / 4;
+	t->lower_at = t->raise_at / 2;
+	t->idle = true;
+}
+
+static void sched_idle_stop(struct rpc_tracer *t)
+{
+	if (!t->rb_cons)
+		return;
+	if (t->idle)
+		set_policy(SCHED_OTHER); /* the thread as it was (sched_idle_start checked) */
+	t->idle = t->raised = false;
+	munmap((void *)t->rb_cons, t->rb_pos_len);
+	t->rb_cons = t->rb_prod = NULL;
+}
+
 static void on_interval(struct vloop *loop, void *ctx)
 {
 	struct rpc_tracer *t = ctx;
@@ -428,7 +550,7 @@ static void on_interval(struct vloop *loop, void *ctx)
 	(void)loop;
 	t->last_tick_ns = now;
 	/* records already in the ring buffer belong to this interval */
-	ring_buffer__consume(t->rb);
+	drain(t);
 	rpc_stats_tick(&t->st, secs, on_anomaly, t);
 	publish_aggregates(t, secs);
 	if (t->tick_fn)
@@ -441,7 +563,7 @@ static void on_drain(struct vloop *loop, void *ctx)
 	struct rpc_tracer *t = ctx;
 
 	(void)loop;
-	ring_buffer__consume(t->rb);
+	drain(t);
 }
 
 void rpc_tracer_on_tick(struct rpc_tracer *t, rpc_tick_fn fn, void *ctx)
@@ -474,6 +596,7 @@ void rpc_tracer_counters(struct rpc_tracer *t, struct rpc_tracer_counters *c)
 	c->unsupported = bpf_counter(t, RPC_CNT_UNSUPPORTED);
 	c->calls = t->calls;
 	c->parse_errors = t->parse_errors;
+	c->raises = t->raises;
 }
 
 static void collect(struct vmetrics *reg, void *ctx)
@@ -490,6 +613,7 @@ static void collect(struct vmetrics *reg, void *ctx)
 	vmetric_set(t->m_folded, (double)t->st.folded);
 	vmetric_set(t->m_parse, (double)t->parse_errors);
 	vmetric_set(t->m_unsup, (double)c.unsupported);
+	vmetric_set(t->m_raises, (double)c.raises);
 }
 
 static int setup_metrics(struct rpc_tracer *t)
@@ -532,9 +656,12 @@ static int setup_metrics(struct rpc_tracer *t)
 				      "server-port socket reads/writes not captured: made by a "
 				      "syscall other than the eight read/write-like ones (io_uring, "
 				      "sendfile, recvmmsg...; socket hooks only)", NULL);
+	t->m_raises = vmetrics_counter(r, "vigil_rpc_sched_raises_total",
+				       "times the tracer thread (--sched idle) was raised to normal "
+				       "priority because records piled up in the ring buffer", NULL);
 	if (!t->m_req || !t->m_dur || !t->m_size || !t->m_err || !t->m_notif || !t->m_lost ||
 	    !t->m_trunc || !t->m_events || !t->m_conns || !t->m_folded || !t->m_parse ||
-	    !t->m_unsup)
+	    !t->m_unsup || !t->m_raises)
 		return -errno;
 	vmetric_set_max_children(t->m_req, cap);
 	vmetric_set_max_children(t->m_dur, cap);
@@ -874,9 +1001,10 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 		err = -errno;
 		goto fail;
 	}
-	err = vbpf_ringbuf_attach(loop, t->rb);
+	err = vloop_add_fd(loop, ring_buffer__epoll_fd(t->rb), EPOLLIN, on_ring, t);
 	if (err)
 		goto fail;
+	t->rb_watched = true;
 	if (reg) {
 		err = setup_metrics(t);
 		if (err)
@@ -895,9 +1023,12 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 			goto fail;
 		}
 	}
-	log_info(C, "capturing %llu bytes per read/write, hooks: %s (%s)",
+	if (cfg->sched && !strcmp(cfg->sched, "idle"))
+		sched_idle_start(t);
+	log_info(C, "capturing %llu bytes per read/write, hooks: %s (%s), CPU policy %s",
 		 (unsigned long long)cfg->capture,
-		 hook == RPC_HOOK_SOCKET ? "socket tracepoints" : "syscall exit tracepoint", why);
+		 hook == RPC_HOOK_SOCKET ? "socket tracepoints" : "syscall exit tracepoint", why,
+		 t->idle ? "SCHED_IDLE" : "as started");
 	return t;
 fail:
 	rpc_tracer_free(t);
@@ -913,10 +1044,11 @@ void rpc_tracer_free(struct rpc_tracer *t)
 		vloop_timer_del(t->timer);
 	if (t->drain)
 		vloop_timer_del(t->drain);
-	if (t->rb) {
-		vbpf_ringbuf_detach(t->loop, t->rb);
+	if (t->rb_watched)
+		vloop_del_fd(t->loop, ring_buffer__epoll_fd(t->rb));
+	if (t->rb)
 		ring_buffer__consume(t->rb);
-	}
+	sched_idle_stop(t);
 	for (int b = 0; b < CONN_BUCKETS; b++)
 		while (t->buckets[b])
 			conn_drop(t, &t->buckets[b], mono_ns());

@@ -24,6 +24,7 @@ struct rpc_tracer_cfg {
 	char *cgroup; /* cgroup v2 directory */
 	char *ports;  /* comma-separated server ports */
 	char *hook;   /* --hook auto|socket|syscall */
+	char *sched;  /* --sched idle|normal (NULL: normal) */
 	uint64_t capture;
 	uint64_t ringbuf;
 	uint64_t wakeup;
@@ -63,6 +64,7 @@ void rpc_tracer_free(struct rpc_tracer *t);
 
 struct rpc_tracer_counters {
 	uint64_t events, lost, truncated, conns, unsupported, calls, parse_errors;
+	uint64_t raises; /* --sched idle: times the thread was raised to normal priority */
 };
 void rpc_tracer_counters(struct rpc_tracer *t, struct rpc_tracer_counters *c);
 

@@ -10,11 +10,7 @@
 # (int_rpc_anvil_syscall.sh runs it with the syscall ones); by default the tracer's own choice.
 . "$VIGIL_ROOT/tests/lib.sh"
 . "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
-ANVIL=$(ls "$NODE_PATH"/@foundry-rs/anvil-linux-*/bin/anvil 2>/dev/null | head -1 || true)
-if [ ! -x "$ANVIL" ]; then
-	fail setup "anvil missing in $NODE_PATH/@foundry-rs: run scripts/deps"
-	exit 1
-fi
+anvil_find || exit 1
 
 port=$(free_port)
 mport=$(free_port)

@@ -8,6 +8,8 @@
 #   tracer_launch OPT...   `vigil rpc --interval 500ms OPT...`, its stderr in $TMP/vigil.err;
 #                          sets vpid; fails (and says so) unless it reports capturing within 30 s
 #   start_tracer [OPT...]  tracer_launch --pid $gpid --ports $port OPT...
+#   anvil_find             sets ANVIL, the anvil binary in .cache/npm (fails, saying so, without)
+#   start_anvil            anvil on a free loopback port, serving; sets port, apid
 export NODE_PATH=$VIGIL_ROOT/.cache/npm/node_modules
 HERE=$VIGIL_ROOT/rpc/tests
 GANACHE=$NODE_PATH/.bin/ganache
@@ -39,3 +41,21 @@ tracer_launch() {
 }
 
 start_tracer() { tracer_launch --pid "$gpid" --ports "$port" "$@"; }
+
+anvil_find() {
+	ANVIL=$(ls "$NODE_PATH"/@foundry-rs/anvil-linux-*/bin/anvil 2>/dev/null | head -1 || true)
+	[ -x "$ANVIL" ] && return 0
+	fail setup "anvil missing in $NODE_PATH/@foundry-rs: run scripts/deps"
+	return 1
+}
+
+start_anvil() {
+	anvil_find || return 1
+	port=$(free_port)
+	"$ANVIL" --host 127.0.0.1 --port "$port" --silent >"$TMP/anvil.log" 2>&1 &
+	apid=$!
+	on_exit "kill $apid; wait $apid"
+	wait_for 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" && return 0
+	fail start "anvil did not serve RPC on $port: $(tail -n 3 "$TMP/anvil.log")"
+	return 1
+}

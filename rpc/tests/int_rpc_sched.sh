@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# `vigil rpc --sched`: by default the tracer's thread runs at SCHED_IDLE (it never preempts the
+# node), with --sched normal at SCHED_OTHER; started under another policy (chrt) it keeps that
+# one. Records that pile up in the ring buffer raise it to normal priority until they are
+# drained: the tracer stopped (SIGSTOP) while a real anvil answers 800 calls (about 1.1 MiB of
+# records) finds over a quarter of its 2 MiB ring full when it runs again, raises itself
+# (vigil_rpc_sched_raises_total), loses nothing, counts every call, and goes back to SCHED_IDLE.
+. "$VIGIL_ROOT/tests/lib.sh"
+. "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
+# policy PID: the scheduling policy of the process's main thread (/proc/PID/stat field 41:
+# 0 SCHED_OTHER, 5 SCHED_IDLE); the fields are counted after the ")" that ends the name
+policy() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $39}'; }
+export -f policy
+metric() {
+	curl -sf "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 ~ "^"m"({|$)" { s += $2 }
+		END { printf "%.0f\n", s }'
+}
+
+start_anvil || exit 1
+mport=$(free_port)
+tracer_launch --pid "$apid" --ports "$port" --sched normal --metrics "127.0.0.1:$mport" || exit 1
+check normal-is-sched-other test "$(policy "$vpid")" = 0
+check normal-says-so grep -q "CPU policy as started" "$TMP/vigil.err"
+kill "$vpid"
+wait "$vpid"
+# started under another policy (chrt): kept
+chrt -b -p 0 $$
+tracer_launch --pid "$apid" --ports "$port" || exit 1
+chrt -o -p 0 $$
+check chrt-policy-kept test "$(policy "$vpid")" = 3
+kill "$vpid"
+wait "$vpid"
+
+# a small ring (2 MiB) woken every 64 KiB: raised past 64 KiB + a quarter of the rest (560 KiB)
+tracer_launch --pid "$apid" --ports "$port" --ringbuf 2MiB --wakeup 64KiB \
+	--metrics "127.0.0.1:$mport" --jsonl "$TMP/ev.jsonl" || exit 1
+check idle-by-default test "$(policy "$vpid")" = 5
+check idle-says-so grep -q "CPU policy SCHED_IDLE" "$TMP/vigil.err"
+check not-raised-yet test "$(metric vigil_rpc_sched_raises_total)" = 0
+
+cat >"$TMP/bodies" <<'EOF2'
+{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}
+{"jsonrpc":"2.0","id":2,"method":"eth_getBlockByNumber","params":["latest",true]}
+EOF2
+kill -STOP "$vpid"
+node "$HERE/rpc_load.js" "$port" "$TMP/client.json" bodies 400 "$TMP/bodies" 8 ||
+	fail client "rpc_load.js bodies failed"
+kill -CONT "$vpid"
+check all-calls-counted wait_for 20 bash -c \
+	"[ \"\$(grep -c jsonrpc.requests '$TMP/ev.jsonl')\" = 800 ]"
+check raised-once test "$(metric vigil_rpc_sched_raises_total)" = 1
+check nothing-lost test "$(metric vigil_rpc_events_lost_total)" = 0
+check counts-equal-client python3 "$HERE/rpc_expect.py" "$TMP/ev.jsonl" "$TMP/client.json"
+# drained: the next drains find the ring empty and lower the thread again
+check idle-again wait_for 10 bash -c "[ \"\$(policy $vpid)\" = 5 ]"
+kill -INT "$vpid"
+wait "$vpid"
+check vigil-exit-status test $? = 0
+exit "$T_FAILED"
