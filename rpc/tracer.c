@@ -12,9 +12,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -133,11 +137,19 @@ struct rpc_tracer {
 	struct vmetric *m_req, *m_dur, *m_size, *m_err, *m_lost, *m_trunc, *m_conns, *m_notif;
 	struct vmetric *m_events, *m_folded, *m_parse, *m_unsup, *m_raises;
 	/* --sched idle: the ring buffer's consumer and producer positions (its first two pages,
-	 * mapped read-only), and whether the thread runs raised to SCHED_OTHER now */
+	 * mapped read-only); the loop thread's id; the pacer thread that raises it and the
+	 * eventfd that stops the pacer; `raised` (the loop thread runs at SCHED_OTHER now) and the
+	 * policy changes under `mu` */
 	const unsigned long *rb_cons, *rb_prod;
 	size_t rb_pos_len;
-	uint64_t raise_at, lower_at, raises;
-	bool idle, raised;
+	uint64_t raise_at, lower_at;
+	pid_t loop_tid;
+	pthread_t pacer;
+	int pacer_stop;
+	pthread_mutex_t mu;
+	_Atomic bool raised;
+	_Atomic uint64_t raises;
+	bool idle, pacer_running;
 	bool rb_watched;
 	struct vbuf json;
 	struct rpc_conn_opts conn_opts;
@@ -433,21 +445,22 @@ static void publish_aggregates(struct rpc_tracer *t, double secs)
 }
 
 /*
- * --sched idle. At SCHED_IDLE the tracer's thread never preempts the node it traces: a woken
+ * --sched idle. At SCHED_IDLE the tracer's loop thread never preempts the node it traces: a woken
  * SCHED_OTHER thread takes the CPU from whatever runs there, so a tracer woken 40 times a second
  * cut into the node's threads and wrk's, costing the node more throughput than the tracer's own
  * CPU time (bench/RESULTS.md, "vigil rpc"); an idle-policy thread waits for a CPU with time to
- * spare or for the next tick. It is not starved (Linux gives it a small share even against
- * busy threads), but should that share fall short of the traffic, the records would pile up
- * until the ring buffer drops them: before each drain the backlog is read from the ring's
- * positions, and past raise_at (a quarter of the room above the wake-up mark) the thread runs at
- * SCHED_OTHER until a drain finds less than lower_at.
+ * spare or for the next tick. Linux gives it a small share of a busy CPU too, but a share is not
+ * a promise: should the records pile up, the ring buffer would drop them. So a pacer thread, at
+ * the policy vigil started with, reads the backlog from the ring's positions every 50 ms and,
+ * past raise_at (a quarter of the room above the wake-up mark), raises the loop thread to
+ * SCHED_OTHER; the loop thread, which cannot notice while it is not running, lowers itself again
+ * when a drain finds less than lower_at. The pacer's wake-up is a few microseconds.
  */
-static int set_policy(int policy)
+static int set_policy(pid_t tid, int policy)
 {
 	struct sched_param sp = { 0 };
 
-	return sched_setscheduler(0, policy, &sp) ? -errno : 0;
+	return sched_setscheduler(tid, policy, &sp) ? -errno : 0;
 }
 
 static uint64_t ring_backlog(const struct rpc_tracer *t)
@@ -456,24 +469,59 @@ static uint64_t ring_backlog(const struct rpc_tracer *t)
 	       __atomic_load_n(t->rb_cons, __ATOMIC_ACQUIRE);
 }
 
+static void *pacer_main(void *arg)
+{
+	struct rpc_tracer *t = arg;
+	struct pollfd pfd = { .fd = t->pacer_stop, .events = POLLIN };
+
+	for (;;) {
+		int n = poll(&pfd, 1, 50);
+
+		if (n > 0 || (n < 0 && errno != EINTR))
+			break; /* stopped */
+		if (n < 0 || atomic_load(&t->raised) || ring_backlog(t) < t->raise_at)
+			continue;
+		pthread_mutex_lock(&t->mu);
+		if (!atomic_load(&t->raised) && set_policy(t->loop_tid, SCHED_OTHER) == 0) {
+			atomic_store(&t->raised, true);
+			atomic_fetch_add(&t->raises, 1);
+		}
+		pthread_mutex_unlock(&t->mu);
+	}
+	return NULL;
+}
+
+/* Before each drain, on the loop thread: back to SCHED_IDLE once the backlog is small again. */
 static void pace(struct rpc_tracer *t)
 {
-	uint64_t b;
-
-	if (!t->idle)
+	if (!t->idle || !atomic_load(&t->raised) || ring_backlog(t) >= t->lower_at)
 		return;
-	b = ring_backlog(t);
-	if (!t->raised && b >= t->raise_at) {
-		if (set_policy(SCHED_OTHER) == 0) {
-			t->raised = true;
-			t->raises++;
-			log_debug(C, "%llu bytes wait in the ring buffer: running at normal priority "
-				  "until they are drained", (unsigned long long)b);
-		}
-	} else if (t->raised && b < t->lower_at) {
-		if (set_policy(SCHED_IDLE) == 0)
-			t->raised = false;
+	pthread_mutex_lock(&t->mu);
+	if (atomic_load(&t->raised) && set_policy(0, SCHED_IDLE) == 0)
+		atomic_store(&t->raised, false);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void sched_idle_stop(struct rpc_tracer *t)
+{
+	if (t->pacer_running) {
+		uint64_t one = 1;
+
+		if (write(t->pacer_stop, &one, sizeof(one)) == sizeof(one))
+			pthread_join(t->pacer, NULL);
+		else
+			pthread_detach(t->pacer);
+		t->pacer_running = false;
 	}
+	if (t->pacer_stop >= 0)
+		close(t->pacer_stop);
+	t->pacer_stop = -1;
+	if (t->idle)
+		set_policy(0, SCHED_OTHER); /* the thread as it was (sched_idle_start checked) */
+	t->idle = false;
+	if (t->rb_cons)
+		munmap((void *)t->rb_cons, t->rb_pos_len);
+	t->rb_cons = t->rb_prod = NULL;
 }
 
 /* The ring buffer, drained when the kernel side wakes the tracer or a timer fires. */
@@ -495,14 +543,15 @@ static void on_ring(struct vloop *loop, int fd, uint32_t events, void *ctx)
 	drain(ctx);
 }
 
-/* Maps the ring's positions and turns the thread to SCHED_IDLE. Failing that, the tracer runs
- * at normal priority, and says so. A thread started with another policy than SCHED_OTHER (chrt)
- * keeps it: whoever chose it knew what they wanted. */
+/* Maps the ring's positions, starts the pacer and turns the loop thread to SCHED_IDLE. Failing
+ * that, the tracer runs at normal priority, and says so. A thread started with another policy
+ * than SCHED_OTHER (chrt) keeps it: whoever chose it knew what they wanted. */
 static void sched_idle_start(struct rpc_tracer *t)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	uint64_t wake = t->cfg.wakeup < t->cfg.ringbuf / 2 ? t->cfg.wakeup : t->cfg.ringbuf / 2;
 	int err, policy = sched_getscheduler(0);
+	const char *what;
 	void *p;
 
 	if (policy != SCHED_OTHER) {
@@ -511,34 +560,41 @@ static void sched_idle_start(struct rpc_tracer *t)
 	}
 	p = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, bpf_map__fd(t->skel->maps.events), 0);
 	if (p == MAP_FAILED) {
-		log_warn(C, "--sched idle: cannot map the ring buffer's positions (%s); running at "
-			 "normal priority", strerror(errno));
-		return;
-	}
-	err = set_policy(SCHED_IDLE);
-	if (err) {
-		log_warn(C, "--sched idle: cannot set SCHED_IDLE (%s); running at normal priority",
-			 strerror(-err));
-		munmap(p, 2 * page);
-		return;
+		err = -errno;
+		what = "cannot map the ring buffer's positions";
+		goto fail;
 	}
 	t->rb_cons = p;
 	t->rb_prod = (const unsigned long *)((const char *)p + page);
 	t->rb_pos_len = 2 * page;
 	t->raise_at = wake + (t->cfg.ringbuf - wake) / 4;
 	t->lower_at = t->raise_at / 2;
+	t->loop_tid = (pid_t)syscall(SYS_gettid);
+	pthread_mutex_init(&t->mu, NULL);
+	t->pacer_stop = eventfd(0, EFD_CLOEXEC);
+	if (t->pacer_stop < 0) {
+		err = -errno;
+		what = "cannot create an eventfd";
+		goto fail;
+	}
+	/* created before the policy changes: the pacer keeps SCHED_OTHER */
+	err = -pthread_create(&t->pacer, NULL, pacer_main, t);
+	if (err) {
+		what = "cannot start the pacer thread";
+		goto fail;
+	}
+	t->pacer_running = true;
+	pthread_setname_np(t->pacer, "vigil-rpc-pacer");
+	err = set_policy(0, SCHED_IDLE);
+	if (err) {
+		what = "cannot set SCHED_IDLE";
+		goto fail;
+	}
 	t->idle = true;
-}
-
-static void sched_idle_stop(struct rpc_tracer *t)
-{
-	if (!t->rb_cons)
-		return;
-	if (t->idle)
-		set_policy(SCHED_OTHER); /* the thread as it was (sched_idle_start checked) */
-	t->idle = t->raised = false;
-	munmap((void *)t->rb_cons, t->rb_pos_len);
-	t->rb_cons = t->rb_prod = NULL;
+	return;
+fail:
+	log_warn(C, "--sched idle: %s (%s); running at normal priority", what, strerror(-err));
+	sched_idle_stop(t);
 }
 
 static void on_interval(struct vloop *loop, void *ctx)
@@ -596,7 +652,7 @@ void rpc_tracer_counters(struct rpc_tracer *t, struct rpc_tracer_counters *c)
 	c->unsupported = bpf_counter(t, RPC_CNT_UNSUPPORTED);
 	c->calls = t->calls;
 	c->parse_errors = t->parse_errors;
-	c->raises = t->raises;
+	c->raises = atomic_load(&t->raises);
 }
 
 static void collect(struct vmetrics *reg, void *ctx)
@@ -931,6 +987,7 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	if (!t)
 		return NULL;
 	t->cfg = *cfg;
+	t->pacer_stop = -1;
 	t->conn_opts.capture_params = cfg->capture_params;
 	t->conn_opts.params_max = cfg->params_max;
 	if (cfg->capture_params) {

@@ -36,6 +36,10 @@ wait "$vpid"
 tracer_launch --pid "$apid" --ports "$port" --ringbuf 2MiB --wakeup 64KiB \
 	--metrics "127.0.0.1:$mport" --jsonl "$TMP/ev.jsonl" || exit 1
 check idle-by-default test "$(policy "$vpid")" = 5
+# the pacer thread that raises it keeps the policy vigil started with
+pacer=$(grep -lx vigil-rpc-pacer "/proc/$vpid/task/"*/comm | cut -d/ -f5)
+check pacer-thread test -n "$pacer"
+check pacer-sched-other test "$(sed 's/.*) //' "/proc/$vpid/task/$pacer/stat" | awk '{print $39}')" = 0
 check idle-says-so grep -q "CPU policy SCHED_IDLE" "$TMP/vigil.err"
 check not-raised-yet test "$(metric vigil_rpc_sched_raises_total)" = 0
 
