@@ -9,9 +9,9 @@
 #
 # Checks: ping/TCP/UDP allowed and denied as the policy says (replies of allowed flows pass);
 # the drop reasons counted where the drop happened; per-identity byte counters against
-# iperf3's bytes (within 1%); a policy change takes effect without restarting anything; agent
-# restarts (reopen pinned maps + atomic program replace) while a denied flow runs let none of
-# it through; and, as a control, the same flow does get through with the programs detached.
+# iperf3's bytes (within 1%; TCP's may exceed by its spurious retransmissions); a policy change
+# takes effect without restarting anything; agent restarts (reopen pinned maps + atomic program
+# replace) while a denied flow runs let none of it through; and, as a control, the same flow does get through with the programs detached.
 . "$VIGIL_ROOT/tests/lib.sh"
 . "$VIGIL_ROOT/mesh/tests/mesh_topo.sh"
 
@@ -83,8 +83,8 @@ check drop_reason_default_deny_on_3 test "${d:-0}" -ge 1
 # 28 per UDP datagram. TCP is checked where it arrives (node 2's ingress): on the sending side a
 # segment the TUN queue dropped is counted by the egress program and then retransmitted. UDP is
 # checked where it leaves (node 1's egress): iperf3 counts what it sent, lost or not.
-within() { # within <measured> <reference>: |m - r| <= 1% of r
-	python3 -c "import sys; m, r = int(sys.argv[1]), int(sys.argv[2]); sys.exit(0 if r > 0 and abs(m - r) <= r / 100 else 1)" "$1" "$2"
+within() { # within <measured> <reference> [extra]: r - 1% <= m <= r + 1% + extra
+	python3 -c "import sys; m, r, x = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]); sys.exit(0 if r > 0 and r - r / 100 <= m <= r + r / 100 + x else 1)" "$1" "$2" "${3:-0}"
 }
 iperf_run() { # iperf_run <name> <client args...>: result JSON in $TMP/<name>.json
 	local name=$1; shift
@@ -100,9 +100,18 @@ iperf_run() { # iperf_run <name> <client args...>: result JSON in $TMP/<name>.js
 b0=$(field 2 1 2) p0=$(field 2 1 3)
 if iperf_run tcp -t 3; then
 	recv=$(jq '.end.sum_received.bytes' "$TMP/tcp.json")
+	retr=$(jq '.end.sum_sent.retransmits // 0' "$TMP/tcp.json")
 	b=$(($(field 2 1 2) - b0)) p=$(($(field 2 1 3) - p0))
-	echo "TCP: iperf3 received $recv B; node 2 counted $b B in $p packets from identity 1"
-	check iperf_tcp_bytes_in_within_1pct within $((b - 52 * p)) "$recv"
+	echo "TCP: iperf3 received $recv B ($retr segments retransmitted); node 2 counted $b B in" \
+		"$p packets from identity 1"
+	# a segment retransmitted because wireguard-go held its original past the timeout (a busy
+	# machine) arrives twice: twice at node 2's ingress, once in iperf3's count. So the count
+	# may exceed iperf3's by the retransmitted segments that were spurious (1368 payload bytes
+	# at most under wireguard-go's 1420-byte MTU), which iperf3 cannot tell from the lost ones:
+	# 0.4-1.1% here with 8,000-12,500 retransmissions in 3 s. Allowed: that many bytes, at most
+	# 2% more; a shortfall of more than 1% fails as before
+	extra=$((retr * 1368 < recv / 50 ? retr * 1368 : recv / 50))
+	check iperf_tcp_bytes_in_within_1pct_plus_dups within $((b - 52 * p)) "$recv" "$extra"
 else
 	fail iperf_tcp "iperf3 failed: $(tail -c 300 "$TMP/tcp.json")"
 fi
