@@ -150,7 +150,6 @@ struct rpc_tracer {
 	_Atomic bool raised;
 	_Atomic uint64_t raises;
 	bool idle, pacer_running;
-	bool rb_watched;
 	struct vbuf json;
 	struct rpc_conn_opts conn_opts;
 	struct rpc_redact redact; /* with --capture-params */
@@ -1061,7 +1060,6 @@ struct rpc_tracer *rpc_tracer_new(const struct rpc_tracer_cfg *cfg, const char *
 	err = vloop_add_fd(loop, ring_buffer__epoll_fd(t->rb), EPOLLIN, on_ring, t);
 	if (err)
 		goto fail;
-	t->rb_watched = true;
 	if (reg) {
 		err = setup_metrics(t);
 		if (err)
@@ -1101,10 +1099,10 @@ void rpc_tracer_free(struct rpc_tracer *t)
 		vloop_timer_del(t->timer);
 	if (t->drain)
 		vloop_timer_del(t->drain);
-	if (t->rb_watched)
-		vloop_del_fd(t->loop, ring_buffer__epoll_fd(t->rb));
-	if (t->rb)
+	if (t->rb) {
+		vloop_del_fd(t->loop, ring_buffer__epoll_fd(t->rb)); /* -ENOENT if never added */
 		ring_buffer__consume(t->rb);
+	}
 	sched_idle_stop(t);
 	for (int b = 0; b < CONN_BUCKETS; b++)
 		while (t->buckets[b])

@@ -8,7 +8,8 @@
 # (vigil_rpc_sched_raises_total), loses nothing, counts every call, and goes back to SCHED_IDLE.
 . "$VIGIL_ROOT/tests/lib.sh"
 . "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
-# policy PID: the scheduling policy of the process's main thread (/proc/PID/stat field 41:
+# policy PID[/task/TID]: the scheduling policy of the process's main thread, or of thread TID
+# (/proc/.../stat field 41:
 # 0 SCHED_OTHER, 5 SCHED_IDLE); the fields are counted after the ")" that ends the name
 policy() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $39}'; }
 export -f policy
@@ -39,7 +40,7 @@ check idle-by-default test "$(policy "$vpid")" = 5
 # the pacer thread that raises it keeps the policy vigil started with
 pacer=$(grep -lx vigil-rpc-pacer "/proc/$vpid/task/"*/comm | cut -d/ -f5)
 check pacer-thread test -n "$pacer"
-check pacer-sched-other test "$(sed 's/.*) //' "/proc/$vpid/task/$pacer/stat" | awk '{print $39}')" = 0
+check pacer-sched-other test "$(policy "$vpid/task/$pacer")" = 0
 check idle-says-so grep -q "CPU policy SCHED_IDLE" "$TMP/vigil.err"
 check not-raised-yet test "$(metric vigil_rpc_sched_raises_total)" = 0
 
