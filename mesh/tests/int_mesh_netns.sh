@@ -11,7 +11,8 @@
 # the drop reasons counted where the drop happened; per-identity byte counters against
 # iperf3's bytes (within 1%; TCP's may exceed by its spurious retransmissions); a policy change
 # takes effect without restarting anything; agent restarts (reopen pinned maps + atomic program
-# replace) while a denied flow runs let none of it through; and, as a control, the same flow does get through with the programs detached.
+# replace) while a denied flow runs let none of it through; and, as a control, the same flow
+# does get through with the programs detached.
 . "$VIGIL_ROOT/tests/lib.sh"
 . "$VIGIL_ROOT/mesh/tests/mesh_topo.sh"
 
