@@ -4,8 +4,10 @@
 # node), with --sched normal at SCHED_OTHER; started under another policy (chrt) it keeps that
 # one. Records that pile up in the ring buffer raise it to normal priority until they are
 # drained: the tracer stopped (SIGSTOP) while a real anvil answers 800 calls (about 1.1 MiB of
-# records) finds over a quarter of its 2 MiB ring full when it runs again, raises itself
-# (vigil_rpc_sched_raises_total), loses nothing, counts every call, and goes back to SCHED_IDLE.
+# records), then let go with its loop thread starved (pinned beside a busy loop), finds over a
+# quarter of its 2 MiB ring full: its pacer thread raises the loop thread
+# (vigil_rpc_sched_raises_total), which loses nothing, counts every call, and goes back to
+# SCHED_IDLE.
 . "$VIGIL_ROOT/tests/lib.sh"
 . "$VIGIL_ROOT/rpc/tests/rpc_start.sh"
 # policy PID[/task/TID]: the scheduling policy of the process's main thread, or of thread TID
@@ -51,10 +53,22 @@ EOF2
 kill -STOP "$vpid"
 node "$HERE/rpc_load.js" "$port" "$TMP/client.json" bodies 400 "$TMP/bodies" 8 ||
 	fail client "rpc_load.js bodies failed"
+# Starved, as on a saturated machine: the loop thread (the main one) shares CPU 0 with a busy
+# SCHED_OTHER loop, so at SCHED_IDLE it gets next to nothing of it until the pacer (not pinned)
+# raises it. Only stopped, it would run at once on an idle CPU after SIGCONT and could drain the
+# ring below the mark before the pacer's next look (no raise needed, none made).
+taskset -c 0 sh -c 'while :; do :; done' &
+hog=$!
+on_exit "kill $hog"
+taskset -p -c 0 "$vpid" >/dev/null
+sleep 0.2 # longer than the pacer's 50 ms period: it looks as soon as the process goes on
 kill -CONT "$vpid"
 check all-calls-counted wait_for 20 bash -c \
 	"[ \"\$(grep -c jsonrpc.requests '$TMP/ev.jsonl')\" = 800 ]"
-check raised-once test "$(metric vigil_rpc_sched_raises_total)" = 1
+raises=$(metric vigil_rpc_sched_raises_total)
+echo "the pacer raised the tracer $raises times"
+check raised-once test "$raises" = 1
+kill "$hog"
 check nothing-lost test "$(metric vigil_rpc_events_lost_total)" = 0
 check counts-equal-client python3 "$HERE/rpc_expect.py" "$TMP/ev.jsonl" "$TMP/client.json"
 # drained: the next drains find the ring empty and lower the thread again
